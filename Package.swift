@@ -1,0 +1,65 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "insightd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "insightd", targets: ["insightd"]),
+        .executable(name: "insightctl", targets: ["insightctl"]),
+        .executable(name: "insightbench", targets: ["insightbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // System libraries: module maps plus tiny static-inline shims for variadic C calls.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+
+        // Pure logic: parsing, normalization, fingerprints, wire types, config grammar.
+        .target(name: "InsightCore"),
+        // HTML to main text and metadata.
+        .target(name: "InsightExtract", dependencies: ["InsightCore", "CLibXML2"]),
+        // The SQLite database: migrations, records, FTS5, the ingest transaction.
+        .target(name: "InsightStore", dependencies: [
+            "InsightCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // The socket client and the commands of insightctl.
+        .target(name: "InsightClient", dependencies: ["InsightCore"]),
+        // Watcher, fetcher, socket server, systemd glue, config: the composition root.
+        .target(name: "InsightDaemon", dependencies: [
+            "InsightCore", "InsightExtract", "InsightStore", "CCurl", "CSystemd",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "insightd", dependencies: [
+            "InsightDaemon",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "insightctl", dependencies: [
+            "InsightClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "insightbench", dependencies: [
+            "InsightCore", "InsightExtract", "InsightStore", "InsightClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "InsightCoreTests", dependencies: ["InsightCore"]),
+        .testTarget(name: "InsightExtractTests", dependencies: ["InsightExtract"]),
+        .testTarget(name: "InsightStoreTests", dependencies: ["InsightStore"]),
+        // End-to-end: the real daemon and the real CLI, as built executables.
+        .testTarget(name: "InsightDaemonTests", dependencies: ["InsightDaemon", "InsightClient", "insightd", "insightctl"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,4 @@
+#ifndef INSIGHT_CSYSTEMD_SHIM_H
+#define INSIGHT_CSYSTEMD_SHIM_H
+#include <systemd/sd-daemon.h>
+#endif

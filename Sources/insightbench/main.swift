@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `insightbench`: measures insightd and prints its figures beside its peers' from the same run.
+@main
+struct InsightBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "insightbench",
+        abstract: "Benchmarks for insightd (use a release build).",
+        subcommands: [ExtractionBench.self, NearDuplicateBench.self]
+    )
+}
