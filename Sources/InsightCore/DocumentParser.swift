@@ -1,0 +1,174 @@
+/// One insight found in a file, before deduplication.
+public struct ParsedInsight: Sendable, Equatable, Codable {
+    /// The paragraph as shown: bullets stripped, whitespace tidied, words as written.
+    public var text: String
+    /// The 1-based line on which the paragraph starts.
+    public var line: Int
+    /// The heading above the paragraph, if any.
+    public var section: String?
+
+    public init(text: String, line: Int, section: String?) {
+        self.text = text
+        self.line = line
+        self.section = section
+    }
+}
+
+/// A file split into insights.
+public struct ParsedDocument: Sendable, Equatable {
+    /// The document's date from a leading `date YYYY-MM-DD`, as `YYYY-MM-DD`.
+    public var date: String?
+    /// The insights in file order.
+    public var insights: [ParsedInsight]
+}
+
+/// Splits the text of a dropped file into insights.
+///
+/// Rules: paragraphs are separated by blank lines; a file without blank lines has one paragraph a line.
+/// A heading (Markdown `#`, or a short line without closing punctuation) is never an insight: it becomes
+/// the section of the paragraphs below it. A leading `date YYYY-MM-DD` is the document's date. Bullet and
+/// numbering marks are stripped, and paragraphs shorter than `minWords` or ending in a colon (a lead-in to
+/// a list) are dropped.
+public struct DocumentParser: Sendable {
+    /// Paragraphs with fewer words are not insights.
+    public var minWords: Int
+
+    public init(minWords: Int = 6) {
+        self.minWords = minWords
+    }
+
+    /// Splits `text` into insights.
+    public func parse(_ text: String) -> ParsedDocument {
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
+            .map { Substring($0) }
+        var date: String?
+        // The date may stand on a line of its own or in front of the first paragraph.
+        if let first = lines.firstIndex(where: { !Self.isBlank($0) }), let (found, rest) = Self.leadingDate(lines[first]) {
+            date = found
+            lines[first] = rest
+        }
+        let blocks = Self.blocks(lines)
+        var insights: [ParsedInsight] = []
+        var section: String?
+        for block in blocks {
+            if block.lines.count == 1, let heading = Self.heading(block.lines[0]) {
+                section = heading
+                continue
+            }
+            let joined = block.lines.map { Self.stripBullet($0) }.joined(separator: " ")
+            let paragraph = Normalizer.display(joined)
+            if Self.wordCount(paragraph) < minWords { continue }
+            // A lead-in such as "Key considerations include:" introduces the list below it; it says nothing itself.
+            if paragraph.hasSuffix(":") { continue }
+            insights.append(ParsedInsight(text: paragraph, line: block.firstLine, section: section))
+        }
+        return ParsedDocument(date: date, insights: insights)
+    }
+
+    struct Block {
+        var firstLine: Int
+        var lines: [Substring]
+    }
+
+    /// Paragraph blocks, or one block a line when the file has no blank line between text lines.
+    static func blocks(_ lines: [Substring]) -> [Block] {
+        let firstText = lines.firstIndex(where: { !isBlank($0) }) ?? lines.count
+        let lastText = lines.lastIndex(where: { !isBlank($0) }) ?? -1
+        let hasBlankSeparators = firstText < lastText && lines[firstText...lastText].contains(where: isBlank)
+        var blocks: [Block] = []
+        var current: Block?
+        for (index, line) in lines.enumerated() {
+            if isBlank(line) {
+                if let block = current { blocks.append(block) }
+                current = nil
+                continue
+            }
+            if !hasBlankSeparators {
+                blocks.append(Block(firstLine: index + 1, lines: [line]))
+                continue
+            }
+            // Inside a paragraph a Markdown heading still stands alone.
+            if isMarkdownHeading(line) {
+                if let block = current { blocks.append(block) }
+                blocks.append(Block(firstLine: index + 1, lines: [line]))
+                current = nil
+                continue
+            }
+            if current == nil { current = Block(firstLine: index + 1, lines: []) }
+            current?.lines.append(line)
+        }
+        if let block = current { blocks.append(block) }
+        return blocks
+    }
+
+    /// `date YYYY-MM-DD` (or `Date: YYYY-MM-DD`) at the start of `line`, and what follows it.
+    static func leadingDate(_ line: Substring) -> (String, Substring)? {
+        var rest = line.drop(while: { $0 == " " || $0 == "\t" || $0 == "\u{FEFF}" })
+        guard rest.prefix(4).lowercased() == "date" else { return nil }
+        rest = rest.dropFirst(4)
+        if rest.first == ":" { rest = rest.dropFirst() }
+        guard rest.first == " " || rest.first == "\t" else { return nil }
+        rest = rest.drop(while: { $0 == " " || $0 == "\t" })
+        let candidate = rest.prefix(10)
+        let chars = Array(candidate)
+        guard chars.count == 10, chars[4] == "-", chars[7] == "-",
+              chars.enumerated().allSatisfy({ $0.offset == 4 || $0.offset == 7 || $0.element.isASCII && $0.element.isNumber })
+        else { return nil }
+        let after = rest.dropFirst(10)
+        if let next = after.first, !next.isWhitespace { return nil }
+        return (String(candidate), after.drop(while: { $0.isWhitespace }))
+    }
+
+    static func isBlank(_ line: Substring) -> Bool { line.allSatisfy { $0.isWhitespace } }
+
+    static func isMarkdownHeading(_ line: Substring) -> Bool {
+        let trimmed = line.drop(while: { $0 == " " })
+        let hashes = trimmed.prefix(while: { $0 == "#" })
+        return (1...6).contains(hashes.count) && (trimmed.dropFirst(hashes.count).first.map { $0 == " " } ?? true)
+    }
+
+    /// The heading text when `line` is a heading, else nil.
+    static func heading(_ line: Substring) -> String? {
+        if isMarkdownHeading(line) {
+            let text = Normalizer.display(String(line.drop(while: { $0 == " " || $0 == "#" })))
+            return text.isEmpty ? nil : text
+        }
+        let text = Normalizer.display(String(stripBullet(line)))
+        guard let last = text.last, !closingPunctuation.contains(last) else { return nil }
+        let words = text.split(separator: " ")
+        guard !words.isEmpty, words.count <= 12 else { return nil }
+        if words.count <= 5 { return text }
+        // A longer unpunctuated line is a heading only when written in title case.
+        let long = words.filter { $0.count >= 4 }
+        let capitalized = long.filter { $0.first?.isUppercase == true }
+        return capitalized.count * 2 >= long.count ? text : nil
+    }
+
+    private static let closingPunctuation: Set<Character> = [".", "!", "?", ":", ";", ",", "…", "\"", "'", "”", "’", ")", "]"]
+
+    /// Removes a leading bullet (`-`, `*`, `•`…) or numbering (`1.`, `2)`, `a)`) mark.
+    static func stripBullet(_ line: Substring) -> Substring {
+        var rest = line.drop(while: { $0 == " " || $0 == "\t" })
+        if let first = rest.first, "-*+•·▪◦‣–—>".contains(first) {
+            let after = rest.dropFirst()
+            if after.first == " " || after.first == "\t" { return after.drop(while: { $0 == " " || $0 == "\t" }) }
+            return rest
+        }
+        let digits = rest.prefix(while: { $0.isASCII && $0.isNumber })
+        if (1...3).contains(digits.count) {
+            let after = rest.dropFirst(digits.count)
+            if let mark = after.first, mark == "." || mark == ")", after.dropFirst().first == " " {
+                rest = after.dropFirst().drop(while: { $0 == " " })
+                return rest
+            }
+        }
+        if let letter = rest.first, letter.isLowercase, letter.isASCII, rest.dropFirst().first == ")", rest.dropFirst(2).first == " " {
+            return rest.dropFirst(2).drop(while: { $0 == " " })
+        }
+        return rest
+    }
+
+    static func wordCount(_ text: String) -> Int {
+        text.split(whereSeparator: { $0.isWhitespace }).count { word in word.contains(where: { $0.isLetter || $0.isNumber }) }
+    }
+}

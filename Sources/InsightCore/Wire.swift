@@ -1,0 +1,127 @@
+import Foundation
+
+/// JSON as the socket API writes and reads it: snake_case keys, sorted for stable output.
+public enum WireJSON {
+    /// The encoder for replies and requests.
+    public static func encoder(pretty: Bool = false) -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    /// The decoder for replies and requests.
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+}
+
+/// `GET /v1/status`: what the daemon is doing, at a glance.
+public struct StatusReport: Codable, Sendable, Equatable {
+    /// Counts of inbox files by state.
+    public struct Files: Codable, Sendable, Equatable {
+        public var seen = 0
+        public var ingested = 0
+        public var skipped = 0
+        public var failed = 0
+        public var pending = 0
+        public var removed = 0
+        public init() {}
+    }
+
+    /// Counts of stored insights.
+    public struct Insights: Codable, Sendable, Equatable {
+        public var unique = 0
+        public var occurrences = 0
+        public init() {}
+    }
+
+    /// The database file.
+    public struct Database: Codable, Sendable, Equatable {
+        public var path = ""
+        public var bytes: Int64 = 0
+        public init() {}
+    }
+
+    /// The most recent failure, so a user sees it without reading logs.
+    public struct LastError: Codable, Sendable, Equatable {
+        public var path: String
+        public var message: String
+        public var at: Double
+        public init(path: String, message: String, at: Double) {
+            self.path = path
+            self.message = message
+            self.at = at
+        }
+    }
+
+    /// How the inbox is being watched.
+    public struct Watch: Codable, Sendable, Equatable {
+        public var mode = "inotify"
+        public var folders = 0
+        public var watches = 0
+        public var overflows = 0
+        public var rescans = 0
+        public var oldestPendingS: Double?
+        public init() {}
+    }
+
+    public var schema = InsightVersion.apiSchema
+    public var version = InsightVersion.current
+    /// `running`, `paused` or `stopping`.
+    public var state = "running"
+    public var pid: Int32 = 0
+    public var uptimeS: Double = 0
+    public var inbox = ""
+    public var files = Files()
+    public var insights = Insights()
+    public var database = Database()
+    public var watch = Watch()
+    /// Seconds since the epoch of the last stored file.
+    public var lastIngestAt: Double?
+    public var lastError: LastError?
+
+    public init() {}
+}
+
+/// Where one occurrence of an insight came from.
+public struct SourceRef: Codable, Sendable, Equatable {
+    public var path: String
+    public var line: Int
+    public var section: String?
+    public var date: String?
+    public init(path: String, line: Int, section: String?, date: String?) {
+        self.path = path
+        self.line = line
+        self.section = section
+        self.date = date
+    }
+}
+
+/// One line of `export --format jsonl`: a unique insight and every place it was seen.
+public struct ExportRecord: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var text: String
+    public var createdAt: Double
+    public var sources: [SourceRef]
+    public init(id: Int64, text: String, createdAt: Double, sources: [SourceRef]) {
+        self.id = id
+        self.text = text
+        self.createdAt = createdAt
+        self.sources = sources
+    }
+}
+
+/// The body of every error reply: `{"error":{"code":"…","message":"…"}}`.
+public struct ErrorReply: Codable, Sendable, Equatable {
+    public struct Body: Codable, Sendable, Equatable {
+        public var code: String
+        public var message: String
+    }
+    public var error: Body
+    public init(code: String, message: String) {
+        error = Body(code: code, message: message)
+    }
+}
