@@ -20,6 +20,7 @@ let package = Package(
         // System libraries: module maps plus tiny static-inline shims for variadic C calls.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CLinux"),
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
 
         // Pure logic: parsing, normalization, fingerprints, wire types, config grammar.
@@ -35,7 +36,7 @@ let package = Package(
         .target(name: "InsightClient", dependencies: ["InsightCore"]),
         // Watcher, fetcher, socket server, systemd glue, config: the composition root.
         .target(name: "InsightDaemon", dependencies: [
-            "InsightCore", "InsightExtract", "InsightStore", "CCurl", "CSystemd",
+            "InsightCore", "InsightExtract", "InsightStore", "CCurl", "CSystemd", "CLinux",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

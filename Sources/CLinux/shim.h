@@ -1,0 +1,21 @@
+#ifndef INSIGHT_CLINUX_SHIM_H
+#define INSIGHT_CLINUX_SHIM_H
+#include <sys/vfs.h>
+#include <sys/socket.h>
+
+/* The file-system type (f_type of statfs) of path, or -1 with errno set. */
+static inline long long insight_fs_type(const char *path) {
+    struct statfs info;
+    if (statfs(path, &info) != 0) return -1;
+    return (long long)(unsigned int)info.f_type;
+}
+
+
+/* The layout of struct ucred (glibc only declares it with _GNU_SOURCE), filled by SO_PEERCRED. */
+struct insight_ucred {
+    int pid;
+    unsigned int uid;
+    unsigned int gid;
+};
+static const int insight_so_peercred = SO_PEERCRED;
+#endif

@@ -1,0 +1,98 @@
+import Foundation
+import InsightCore
+
+/// One configurable key: its name in the file, its environment variable, and how it is validated and applied.
+struct SettingKey: Sendable {
+    var name: String
+    var parse: @Sendable (String) -> TOMLValue
+    var apply: @Sendable (inout Settings, TOMLValue, String) throws(ConfigError) -> Void
+
+    /// `INSIGHTD_` and the key in upper case, dots as underscores (`watch.mode` → `INSIGHTD_WATCH_MODE`).
+    var environmentName: String { "INSIGHTD_" + name.uppercased().replacingOccurrences(of: ".", with: "_") }
+
+    static let all: [SettingKey] = [
+        path("inbox") { $0.inbox = $1 },
+        path("state_dir") { $0.stateDirectory = $1 },
+        string("socket", allowed: "a path to the Unix socket (at most 107 bytes), or \"\" for the default") { value in
+            value.utf8.count <= 107
+        } set: { if !$1.isEmpty { $0.socketPath = absolute($1) } },
+        integer("min_words", range: 1...1000) { $0.minWords = $1 },
+        integer("max_file_bytes", range: 1...(1 << 40)) { $0.maxFileBytes = Int64($1) },
+        integer("settle_ms", range: 0...60_000) { $0.settleMilliseconds = $1 },
+        choice("log_level", ["trace", "debug", "info", "notice", "warning", "error", "critical"]) { $0.logLevel = $1 },
+        choice("watch.mode", ["auto", "inotify", "poll"]) { $0.watchMode = $1 },
+        integer("watch.reconcile_interval_s", range: 10...86_400) { $0.reconcileIntervalSeconds = $1 },
+        integer("watch.poll_interval_s", range: 1...3_600) { $0.pollIntervalSeconds = $1 },
+        strings("watch.ignore") { $0.ignore = $1 },
+        octal("socket_mode") { $0.socketMode = $1 },
+        string("admin_group", allowed: "a group name") { _ in true } set: { $0.adminGroup = $1 },
+    ]
+
+    static let byName: [String: SettingKey] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+
+    static func path(_ name: String, _ set: @escaping @Sendable (inout Settings, String) -> Void) -> SettingKey {
+        string(name, allowed: "a non-empty path") { !$0.isEmpty } set: { settings, value in
+            set(&settings, absolute(value))
+        }
+    }
+
+    static func string(_ name: String, allowed: String, valid: @escaping @Sendable (String) -> Bool,
+                       set: @escaping @Sendable (inout Settings, String) -> Void) -> SettingKey {
+        SettingKey(name: name, parse: { .string($0) }) { settings, value, origin throws(ConfigError) in
+            guard case .string(let s) = value, valid(s) else {
+                throw ConfigError(key: name, value: render(value), allowed: "expected \(allowed)", origin: origin)
+            }
+            set(&settings, s)
+        }
+    }
+
+    static func choice(_ name: String, _ choices: [String], set: @escaping @Sendable (inout Settings, String) -> Void) -> SettingKey {
+        string(name, allowed: "one of " + choices.map { "\"\($0)\"" }.joined(separator: ", "), valid: { choices.contains($0) }, set: set)
+    }
+
+    static func integer(_ name: String, range: ClosedRange<Int>, set: @escaping @Sendable (inout Settings, Int) -> Void) -> SettingKey {
+        SettingKey(name: name, parse: { raw in Int(raw.replacingOccurrences(of: "_", with: "")).map(TOMLValue.integer) ?? .string(raw) }) {
+            settings, value, origin throws(ConfigError) in
+            guard case .integer(let i) = value, range.contains(i) else {
+                throw ConfigError(key: name, value: render(value), allowed: "expected an integer from \(range.lowerBound) to \(range.upperBound)", origin: origin)
+            }
+            set(&settings, i)
+        }
+    }
+
+    static func octal(_ name: String, set: @escaping @Sendable (inout Settings, Int) -> Void) -> SettingKey {
+        string(name, allowed: "octal permission bits such as \"0660\" (owner read-write required)") { raw in
+            guard let bits = Int(raw, radix: 8) else { return false }
+            return (0...0o777).contains(bits) && bits & 0o600 == 0o600
+        } set: { settings, raw in
+            if let bits = Int(raw, radix: 8) { set(&settings, bits) }
+        }
+    }
+
+    static func strings(_ name: String, set: @escaping @Sendable (inout Settings, [String]) -> Void) -> SettingKey {
+        SettingKey(name: name, parse: { raw in .array(raw.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }) }) {
+            settings, value, origin throws(ConfigError) in
+            guard case .array(let items) = value else {
+                throw ConfigError(key: name, value: render(value), allowed: "expected an array of strings, like [\"*.bak\"]", origin: origin)
+            }
+            var out: [String] = []
+            for item in items {
+                guard case .string(let s) = item, !s.isEmpty else {
+                    throw ConfigError(key: name, value: render(value), allowed: "expected an array of non-empty strings", origin: origin)
+                }
+                out.append(s)
+            }
+            set(&settings, out)
+        }
+    }
+
+    /// Relative paths are taken from the working directory, so the settings mean the same after a chdir.
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        if path == "~" || path.hasPrefix("~/") {
+            return (ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()) + path.dropFirst()
+        }
+        let cwd = FileManager.default.currentDirectoryPath
+        return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: cwd)).standardizedFileURL.path
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import InsightCore
+
+/// Every setting of the daemon, resolved from defaults, the config file, `INSIGHTD_*` variables and flags.
+public struct Settings: Sendable, Equatable {
+    /// The folder people drop files into.
+    public var inbox: String
+    /// Where the database lives (`STATE/insights.sqlite`).
+    public var stateDirectory: String
+    /// The Unix socket of the API.
+    public var socketPath: String
+    /// Paragraphs with fewer words are not insights.
+    public var minWords = 6
+    /// Larger files are skipped with a reason.
+    public var maxFileBytes: Int64 = 10 * 1024 * 1024
+    /// A file is taken once its size and mtime have been stable this long.
+    public var settleMilliseconds = 50
+    /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
+    public var logLevel = "info"
+    /// `auto` (inotify, polling folders on network file systems), `inotify` or `poll`.
+    public var watchMode = "auto"
+    /// How often a full scan reconciles the inbox with the database, in seconds.
+    public var reconcileIntervalSeconds = 300
+    /// How often polled folders are scanned, in seconds.
+    public var pollIntervalSeconds = 2
+    /// Extra glob patterns of file names to ignore.
+    public var ignore: [String] = []
+    /// The socket file's permission bits.
+    public var socketMode = 0o660
+    /// Members of this group may change state over the socket (add, retry, rescan, pause, resume, reload, forget).
+    public var adminGroup = ""
+
+    /// The database file inside the state directory.
+    public var databasePath: String { stateDirectory + "/insights.sqlite" }
+
+    public init(inbox: String, stateDirectory: String, socketPath: String) {
+        self.inbox = inbox
+        self.stateDirectory = stateDirectory
+        self.socketPath = socketPath
+    }
+}
+
+/// An invalid setting: which key, which value, what is allowed, and where it came from.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var key: String
+    public var value: String
+    public var allowed: String
+    public var origin: String
+    public init(key: String, value: String, allowed: String, origin: String) {
+        self.key = key
+        self.value = value
+        self.allowed = allowed
+        self.origin = origin
+    }
+    public var description: String {
+        "invalid setting \(key) = \(value) (from \(origin)): \(allowed)"
+    }
+}
+
+/// Where settings come from; later sources override earlier ones: defaults, config file, environment, flags.
+public struct SettingsSources: Sendable {
+    /// `--config FILE`, if given.
+    public var configFile: String?
+    /// Flag values by key (`inbox`, `state_dir`, `socket`).
+    public var flags: [String: String]
+    /// The process environment.
+    public var environment: [String: String]
+
+    public init(configFile: String?, flags: [String: String], environment: [String: String]) {
+        self.configFile = configFile
+        self.flags = flags
+        self.environment = environment
+    }
+
+    /// The config file to read: `--config`, else `$INSIGHTD_CONFIG`, else `$CONFIGURATION_DIRECTORY/insightd.toml` when present.
+    public var resolvedConfigFile: String? {
+        if let configFile { return configFile }
+        if let file = environment["INSIGHTD_CONFIG"], !file.isEmpty { return file }
+        if let dir = environment["CONFIGURATION_DIRECTORY"], !dir.isEmpty {
+            let file = (dir.split(separator: ":").first.map(String.init) ?? dir) + "/insightd.toml"
+            if FileManager.default.fileExists(atPath: file) { return file }
+        }
+        return nil
+    }
+
+    /// Resolves and validates every setting.
+    public func load() throws(ConfigError) -> Settings {
+        var settings = Settings(
+            inbox: expandHome("~/Insights"),
+            stateDirectory: defaultStateDirectory(),
+            socketPath: SocketPath.resolve(environment: environment))
+        var socketFromFile: String?
+        if let file = resolvedConfigFile {
+            let text: String
+            do {
+                text = try String(contentsOfFile: file, encoding: .utf8)
+            } catch {
+                throw ConfigError(key: "--config", value: file, allowed: "the file must exist and be readable UTF-8 text", origin: "the command line")
+            }
+            let table: [String: TOMLValue]
+            do {
+                table = try TOMLParser.parse(text)
+            } catch {
+                throw ConfigError(key: "(syntax)", value: "line \(error.line)", allowed: error.message, origin: file)
+            }
+            for (key, value) in flatten(table) {
+                guard let spec = SettingKey.byName[key] else {
+                    throw ConfigError(key: key, value: render(value), allowed: "unknown key; known keys are \(SettingKey.all.map(\.name).joined(separator: ", "))", origin: file)
+                }
+                if key == "socket" { socketFromFile = value.stringValue }
+                try spec.apply(&settings, value, file)
+            }
+        }
+        for spec in SettingKey.all {
+            if let raw = environment[spec.environmentName] {
+                try spec.apply(&settings, spec.parse(raw), "$" + spec.environmentName)
+                if spec.name == "socket" { socketFromFile = nil }
+            }
+        }
+        for (key, raw) in flags {
+            guard let spec = SettingKey.byName[key] else { continue }
+            try spec.apply(&settings, spec.parse(raw), "--" + key.replacingOccurrences(of: "_", with: "-"))
+        }
+        // An empty socket setting in the file means "the default rule".
+        if socketFromFile == "" { settings.socketPath = SocketPath.resolve(environment: environment) }
+        return settings
+    }
+
+    func defaultStateDirectory() -> String {
+        if let dir = environment["STATE_DIRECTORY"], !dir.isEmpty { return dir.split(separator: ":").first.map(String.init) ?? dir }
+        if let xdg = environment["XDG_STATE_HOME"], !xdg.isEmpty { return xdg + "/insightd" }
+        return expandHome("~/.local/state/insightd")
+    }
+
+    func expandHome(_ path: String) -> String {
+        guard path == "~" || path.hasPrefix("~/") else { return path }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return home + path.dropFirst()
+    }
+}
+
+extension TOMLValue {
+    var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+}
+
+func render(_ value: TOMLValue) -> String {
+    switch value {
+    case .string(let s): return "\"\(s)\""
+    case .integer(let i): return String(i)
+    case .float(let d): return String(d)
+    case .boolean(let b): return String(b)
+    case .array(let items): return "[" + items.map(render).joined(separator: ", ") + "]"
+    case .table: return "{…}"
+    }
+}
+
+/// Flattens nested tables into dotted keys.
+func flatten(_ table: [String: TOMLValue], prefix: String = "") -> [(String, TOMLValue)] {
+    table.sorted { $0.key < $1.key }.flatMap { key, value -> [(String, TOMLValue)] in
+        let name = prefix.isEmpty ? key : prefix + "." + key
+        if case .table(let child) = value { return flatten(child, prefix: name) }
+        return [(name, value)]
+    }
+}

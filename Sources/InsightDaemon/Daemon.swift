@@ -1,0 +1,93 @@
+import Foundation
+import InsightCore
+import InsightStore
+import Logging
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The composition root: resolves settings, opens the database, starts the socket, the watcher and the
+/// pipeline, and runs them until SIGTERM or SIGINT.
+public enum Daemon {
+    /// Runs the daemon in the foreground and returns the process exit code
+    /// (0 after a clean stop, 1 when it cannot start, 2 for invalid settings).
+    public static func run(sources: SettingsSources) async -> Int32 {
+        let settings: Settings
+        do {
+            settings = try sources.load()
+        } catch {
+            printError("insightd: \(error)")
+            return 2
+        }
+        let level = Logger.Level(rawValue: settings.logLevel == "notice" ? "notice" : settings.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in DaemonLogHandler(label: label, level: level) }
+        let logger = Logger(label: "insightd")
+
+        for (name, path) in [("inbox", settings.inbox), ("state directory", settings.stateDirectory)] {
+            do {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            } catch {
+                logger.critical("cannot create the \(name) \(path): \(error.localizedDescription)")
+                return 1
+            }
+        }
+        let database: InsightDatabase
+        do {
+            database = try InsightDatabase(path: settings.databasePath)
+        } catch {
+            logger.critical("\(error)")
+            return 1
+        }
+        let stats = DaemonStats()
+        let box = SettingsBox(settings)
+        let pipeline = IngestPipeline(settings: settings, database: database, logger: logger)
+        let watcher: InboxWatcher
+        do {
+            watcher = try InboxWatcher(settings: settings, pipeline: pipeline, database: database, stats: stats, logger: logger)
+        } catch {
+            logger.critical("cannot start the inbox watcher: \(error)")
+            return 1
+        }
+        let control = DaemonControl(database: database, pipeline: pipeline, watcher: watcher, stats: stats, settings: box)
+        let router = APIRouter(control: control)
+        let server = SocketServer(path: settings.socketPath, mode: settings.socketMode, logger: logger) { router.handle($0) }
+        do {
+            try await server.start()
+        } catch {
+            logger.critical("cannot listen on \(settings.socketPath): \(error)")
+            try? database.close()
+            return 1
+        }
+        let notifier = SystemdNotifier()
+        logger.info("insightd \(InsightVersion.current) watching \(settings.inbox)",
+                    metadata: ["socket": "\(settings.socketPath)", "database": "\(settings.databasePath)"])
+        notifier.ready(status: "watching \(settings.inbox)")
+
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [
+                .init(service: APIService(server: server)),
+                .init(service: IngestService(pipeline: pipeline, watcher: watcher, notifier: notifier, logger: logger)),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.error("a service ended with an error: \(error)")
+        }
+        do {
+            try database.close()
+        } catch {
+            logger.error("\(error)")
+            return 1
+        }
+        logger.info("stopped cleanly")
+        return 0
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

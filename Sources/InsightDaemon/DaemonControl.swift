@@ -1,0 +1,75 @@
+import Foundation
+import InsightCore
+import InsightStore
+import Synchronization
+
+/// What the socket API may see and steer: the running parts of the daemon.
+final class DaemonControl: Sendable {
+    let database: InsightDatabase
+    let pipeline: IngestPipeline
+    let watcher: InboxWatcher
+    let stats: DaemonStats
+    let settings: SettingsBox
+    let startedAt: Double
+    let startedMonotonic: Double
+
+    init(database: InsightDatabase, pipeline: IngestPipeline, watcher: InboxWatcher, stats: DaemonStats, settings: SettingsBox) {
+        self.database = database
+        self.pipeline = pipeline
+        self.watcher = watcher
+        self.stats = stats
+        self.settings = settings
+        startedAt = Date().timeIntervalSince1970
+        startedMonotonic = monotonicSeconds()
+    }
+
+    /// The status report, from the database's counts and the running parts' state.
+    func status() -> StatusReport {
+        var report = StatusReport()
+        let settings = self.settings.value
+        report.pid = getpid()
+        report.uptimeS = (monotonicSeconds() - startedMonotonic).rounded(toPlaces: 3)
+        report.inbox = settings.inbox
+        report.state = pipeline.isPaused ? "paused" : "running"
+        if let counts = try? database.counts() {
+            report.files.ingested = counts.sourcesByState[.ingested] ?? 0
+            report.files.skipped = counts.sourcesByState[.skipped] ?? 0
+            report.files.failed = counts.sourcesByState[.failed] ?? 0
+            report.files.removed = counts.sourcesByState[.removed] ?? 0
+            report.files.seen = counts.sourcesByState.values.reduce(0, +)
+            report.insights.unique = counts.uniqueInsights
+            report.insights.occurrences = counts.occurrences
+            report.lastIngestAt = counts.lastIngestAt
+            report.lastError = counts.lastError
+        }
+        let pending = pipeline.pendingSummary()
+        report.files.pending = pending.count
+        report.database.path = database.path
+        report.database.bytes = database.fileBytes()
+        let watch = stats.snapshot
+        report.watch.mode = watch.watchMode
+        report.watch.folders = watch.folders
+        report.watch.watches = watch.watches
+        report.watch.overflows = watch.overflows
+        report.watch.rescans = watch.rescans
+        report.watch.oldestPendingS = pending.oldestAge.map { $0.rounded(toPlaces: 3) }
+        return report
+    }
+}
+
+/// The current settings, replaced as a whole on reload.
+final class SettingsBox: Sendable {
+    private let storage: Synchronization.Mutex<Settings>
+    init(_ settings: Settings) { storage = .init(settings) }
+    var value: Settings {
+        get { storage.withLock { $0 } }
+    }
+    func replace(_ settings: Settings) { storage.withLock { $0 = settings } }
+}
+
+extension Double {
+    func rounded(toPlaces places: Int) -> Double {
+        let factor = pow(10.0, Double(places))
+        return (self * factor).rounded() / factor
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import InsightCore
+import InsightStore
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns one settled inbox file into stored insights, or into a recorded reason why not.
+struct FileProcessor {
+    static let ingestedExtensions: Set<String> = ["txt", "md", "markdown"]
+
+    let settings: Settings
+    let database: InsightDatabase
+    let logger: Logger
+    /// Take the file again even when it looks unchanged (`insightctl retry`).
+    var force = false
+
+    /// What became of a file.
+    enum Verdict {
+        case stored(IngestOutcome)
+        case skipped(String)
+        case failed(String)
+        case unchanged
+    }
+
+    @discardableResult
+    func process(relativePath path: String, info linkInfo: stat) -> Verdict {
+        let verdict = decide(path, linkInfo)
+        switch verdict {
+        case .stored(.stored(let new, let occurrences)):
+            logger.info("stored", metadata: ["path": "\(path)", "insights": "\(occurrences)", "new": "\(new)"])
+        case .stored(.unchanged), .unchanged:
+            logger.debug("unchanged", metadata: ["path": "\(path)"])
+        case .skipped(let reason):
+            record(path, .skipped, reason, linkInfo)
+        case .failed(let reason):
+            record(path, .failed, reason, linkInfo)
+        }
+        return verdict
+    }
+
+    private func decide(_ path: String, _ linkInfo: stat) -> Verdict {
+        let absolutePath = settings.inbox + "/" + path
+        // Same size and mtime as last time: already handled (stored, or refused with a reason).
+        if !force, let source = try? database.source(path: path), [.ingested, .skipped, .failed].contains(source.state),
+           source.size == Int64(linkInfo.st_size), source.mtime == linkInfo.modificationTime {
+            return .unchanged
+        }
+        var info = linkInfo
+        if linkInfo.isSymlink {
+            // Links are followed only to files inside the inbox, which also rules out loops.
+            guard let target = realpath(absolutePath, nil) else {
+                return .failed("broken symbolic link: its target does not exist")
+            }
+            let resolved = String(cString: target)
+            free(target)
+            let root = (realpath(settings.inbox, nil)).map { p in defer { free(p) }; return String(cString: p) } ?? settings.inbox
+            guard resolved.hasPrefix(root + "/") else {
+                return .skipped("symbolic link to \(resolved), outside the inbox; only links within the inbox are followed")
+            }
+            guard let targetInfo = try? statPath(resolved) else { return .failed("broken symbolic link") }
+            if targetInfo.isDirectory { return .skipped("symbolic link to a folder; folder links are not followed") }
+            info = targetInfo
+        }
+        guard info.isRegularFile else {
+            return .skipped("\(info.kindName) is not a file insightd reads; only regular text files are ingested")
+        }
+        let ext = (path as NSString).pathExtension.lowercased()
+        guard Self.ingestedExtensions.contains(ext) else {
+            return .skipped(ext.isEmpty ? "no file extension; insightd ingests .txt and .md files"
+                                        : "a .\(ext) file; insightd ingests .txt and .md files")
+        }
+        let contents: FileContents
+        do {
+            contents = try FileReader.read(absolutePath, maxBytes: settings.maxFileBytes)
+        } catch {
+            switch error.code {
+            case .notRegular, .tooLarge: return .skipped(error.message)
+            case .vanished: return .unchanged
+            case .unreadable, .changedWhileReading: return .failed(error.message)
+            }
+        }
+        let decoded: (text: String, encoding: TextEncoding)
+        do {
+            decoded = try TextDecoder.decode(contents.bytes)
+        } catch {
+            return .skipped(error.description)
+        }
+        let document = DocumentParser(minWords: settings.minWords).parse(decoded.text)
+        let ingest = FileIngest(
+            path: path, size: contents.size, mtime: contents.mtime, sha256: SHA256.hex(contents.bytes),
+            encoding: decoded.encoding.rawValue, documentDate: document.date,
+            insights: document.insights.map(PreparedInsight.init))
+        do {
+            return .stored(try database.ingest(ingest))
+        } catch {
+            logger.error("cannot store a file", metadata: ["path": "\(path)", "error": "\(error)"])
+            return .failed("cannot store the file: \(error)")
+        }
+    }
+
+    private func record(_ path: String, _ state: SourceState, _ reason: String, _ info: stat) {
+        logger.notice(state == .failed ? "file failed" : "file skipped", metadata: ["path": "\(path)", "reason": "\(reason)"])
+        do {
+            try database.recordProblem(path: path, state: state, reason: reason, size: Int64(info.st_size), mtime: info.modificationTime)
+        } catch {
+            logger.error("cannot record the file's state", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,208 @@
+import Foundation
+import InsightCore
+import InsightStore
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Takes inbox files once they are complete and stores them, one at a time, on a thread of its own.
+///
+/// A file is queued on `IN_CLOSE_WRITE`, a rename into the inbox, or a scan; it is taken once its size and
+/// mtime have been stable for the settle time. All file reads and SQLite writes happen on this thread,
+/// away from Swift's cooperative pool.
+final class IngestPipeline: @unchecked Sendable {
+    private struct Pending {
+        var generation: Int
+        var due: Double
+        var queuedAt: Double
+        var size: Int64?
+        var mtime: Double?
+    }
+
+    // Guarded by `condition`.
+    private let condition = NSCondition()
+    private var pending: [String: Pending] = [:]
+    private var order: [(path: String, generation: Int)] = []
+    private var orderHead = 0
+    private var nextGeneration = 0
+    private var paused = false
+    private var stopping = false
+    private var inFlight = false
+    private var finished = false
+    private var finishWaiters: [CheckedContinuation<Void, Never>] = []
+    private var settings: Settings
+
+    let database: InsightDatabase
+    let logger: Logger
+    /// Called after each unit of work, from the pipeline's own thread (the watchdog listens here).
+    let onProgress: @Sendable () -> Void
+
+    init(settings: Settings, database: InsightDatabase, logger: Logger, onProgress: @escaping @Sendable () -> Void = {}) {
+        self.settings = settings
+        self.database = database
+        self.logger = logger
+        self.onProgress = onProgress
+    }
+
+    // MARK: - Control
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "insightd-ingest"
+        thread.start()
+    }
+
+    /// Stops taking new files, finishes the file in hand, and returns once the thread has ended.
+    func stop() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            condition.lock()
+            stopping = true
+            if finished {
+                condition.unlock()
+                continuation.resume()
+                return
+            }
+            finishWaiters.append(continuation)
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    func setPaused(_ value: Bool) {
+        condition.lock()
+        paused = value
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    var isPaused: Bool { condition.lock(); defer { condition.unlock() }; return paused }
+
+    func update(settings newSettings: Settings) {
+        condition.lock()
+        settings = newSettings
+        condition.unlock()
+    }
+
+    /// Files queued or in hand, and the age of the oldest queued one.
+    func pendingSummary(now: Double = monotonicSeconds()) -> (count: Int, oldestAge: Double?) {
+        condition.lock()
+        defer { condition.unlock() }
+        let oldest = pending.values.map(\.queuedAt).min()
+        return (pending.count + (inFlight ? 1 : 0), oldest.map { now - $0 })
+    }
+
+    // MARK: - Queueing
+
+    /// Queues a path relative to the inbox; it is taken after the settle time if it stays unchanged.
+    func enqueue(_ relativePath: String) {
+        let snapshot = try? lstatPath(absolute(relativePath))
+        let now = monotonicSeconds()
+        condition.lock()
+        let settle = Double(settings.settleMilliseconds) / 1000
+        nextGeneration += 1
+        var entry = pending[relativePath] ?? Pending(generation: 0, due: 0, queuedAt: now, size: nil, mtime: nil)
+        entry.generation = nextGeneration
+        entry.due = now + settle
+        entry.size = snapshot.map { Int64($0.st_size) }
+        entry.mtime = snapshot?.modificationTime
+        pending[relativePath] = entry
+        order.append((relativePath, nextGeneration))
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func absolute(_ relativePath: String) -> String {
+        condition.lock()
+        defer { condition.unlock() }
+        return settings.inbox + "/" + relativePath
+    }
+
+    // MARK: - The worker
+
+    private func run() {
+        condition.lock()
+        while true {
+            if stopping { break }
+            guard !paused, orderHead < order.count else {
+                condition.wait()
+                continue
+            }
+            let (path, generation) = order[orderHead]
+            guard let entry = pending[path], entry.generation == generation else {
+                advance()
+                continue
+            }
+            let now = monotonicSeconds()
+            if entry.due > now {
+                _ = condition.wait(until: Date(timeIntervalSinceNow: entry.due - now))
+                continue
+            }
+            advance()
+            pending[path] = nil
+            inFlight = true
+            let settings = self.settings
+            condition.unlock()
+            let requeue = take(path, entry: entry, settings: settings)
+            onProgress()
+            condition.lock()
+            inFlight = false
+            if let requeue, pending[path] == nil {
+                nextGeneration += 1
+                pending[path] = Pending(generation: nextGeneration, due: monotonicSeconds() + Double(settings.settleMilliseconds) / 1000,
+                                        queuedAt: entry.queuedAt, size: requeue.size, mtime: requeue.mtime)
+                order.append((path, nextGeneration))
+            }
+        }
+        finished = true
+        let waiters = finishWaiters
+        finishWaiters = []
+        condition.unlock()
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func advance() {
+        orderHead += 1
+        // Compact now and then so the queue does not grow without bound.
+        if orderHead > 4096, orderHead * 2 > order.count {
+            order.removeFirst(orderHead)
+            orderHead = 0
+        }
+    }
+
+    /// Handles one settled path; returns a new snapshot when the file is still changing and must wait again.
+    private func take(_ path: String, entry: Pending, settings: Settings) -> (size: Int64, mtime: Double)? {
+        let absolutePath = settings.inbox + "/" + path
+        guard let info = try? lstatPath(absolutePath) else {
+            markRemovedIfKnown(path)
+            return nil
+        }
+        if info.isDirectory { return nil }
+        let size = Int64(info.st_size), mtime = info.modificationTime
+        if entry.size != size || entry.mtime != mtime {
+            return (size, mtime)  // still being written: wait for it to settle
+        }
+        let file = FileProcessor(settings: settings, database: database, logger: logger)
+        file.process(relativePath: path, info: info)
+        return nil
+    }
+
+    private func markRemovedIfKnown(_ path: String) {
+        do {
+            if let source = try database.source(path: path), source.state != .removed {
+                try database.markRemoved(path: path)
+                logger.info("file removed; its insights stay", metadata: ["path": "\(path)"])
+            }
+        } catch {
+            logger.error("cannot record a removed file", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+    }
+}
+
+/// Seconds on the monotonic clock.
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}

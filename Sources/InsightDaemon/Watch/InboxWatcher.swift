@@ -1,0 +1,343 @@
+import Foundation
+import InsightStore
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Watches the inbox and its subfolders with inotify (or by polling where inotify cannot serve) and
+/// queues every file that arrives, changes or goes away.
+///
+/// Runs on a thread of its own, blocked in `poll(2)` on the inotify descriptor and a wake-up pipe, so it
+/// costs nothing while the inbox is quiet. Full scans run at start, on `IN_Q_OVERFLOW`, on request, and
+/// every reconcile interval, so no file is missed even when events are.
+final class InboxWatcher: @unchecked Sendable {
+    private let pipeline: IngestPipeline
+    private let database: InsightDatabase
+    private let stats: DaemonStats
+    private let logger: Logger
+    private let lock = NSLock()
+    private var settings: Settings  // guarded by lock
+
+    // Owned by the watcher thread.
+    private var inotify: Int32 = -1
+    private var watches: [Int32: String] = [:]  // wd -> folder relative to the inbox ("" is the inbox)
+    private var polled: [String: [String: (Int64, Double)]] = [:]  // polled folder -> file snapshots
+    private var nextReconcile = 0.0
+    private var nextPoll = 0.0
+
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+    private var requests: [Request] = []  // guarded by lock
+    private var stopped = false  // guarded by lock
+    private var finished: CheckedContinuation<Void, Never>?  // guarded by lock
+    private var done = false  // guarded by lock
+
+    private enum Request { case rescan, stop }
+
+    init(settings: Settings, pipeline: IngestPipeline, database: InsightDatabase, stats: DaemonStats, logger: Logger) throws(SystemCallError) {
+        self.settings = settings
+        self.pipeline = pipeline
+        self.database = database
+        self.stats = stats
+        self.logger = logger
+        var fds: [Int32] = [0, 0]
+        try retryingSyscall("pipe") { pipe(&fds) }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "insightd-watch"
+        thread.start()
+    }
+
+    /// Asks for a full scan of the inbox.
+    func requestRescan() { send(.rescan) }
+
+    func update(settings newSettings: Settings) {
+        lock.withLock { settings = newSettings }
+    }
+
+    /// Stops watching and returns once the thread has ended.
+    func stop() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let alreadyDone = lock.withLock { () -> Bool in
+                if done { return true }
+                finished = continuation
+                return false
+            }
+            if alreadyDone { continuation.resume() } else { send(.stop) }
+        }
+    }
+
+    private func send(_ request: Request) {
+        lock.withLock { requests.append(request) }
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
+    }
+
+    private var currentSettings: Settings { lock.withLock { settings } }
+
+    // MARK: - The watcher thread
+
+    private func run() {
+        let settings = currentSettings
+        let mode = settings.watchMode
+        if mode != "poll" {
+            inotify = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+            if inotify < 0 {
+                logger.warning("inotify is not available; polling the inbox instead", metadata: ["error": "\(Errno.current)"])
+            }
+        }
+        fullScan(reason: "start")
+        let now = monotonicSeconds()
+        nextReconcile = now + Double(settings.reconcileIntervalSeconds)
+        nextPoll = now + Double(settings.pollIntervalSeconds)
+
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        loop: while true {
+            let timeout = pollTimeoutMilliseconds()
+            var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0), pollfd(fd: inotify, events: Int16(POLLIN), revents: 0)]
+            let ready = poll(&fds, inotify >= 0 ? 2 : 1, timeout)
+            if ready < 0, errno != EINTR {
+                logger.error("poll failed in the watcher", metadata: ["error": "\(Errno.current)"])
+                usleep(100_000)
+            }
+            if fds[0].revents != 0 {
+                var drain = [UInt8](repeating: 0, count: 64)
+                while read(wakeRead, &drain, drain.count) > 0 {}
+                let pending = lock.withLock { () -> [Request] in defer { requests = [] }; return requests }
+                for request in pending {
+                    switch request {
+                    case .stop: break loop
+                    case .rescan:
+                        stats.update { $0.rescans += 1 }
+                        fullScan(reason: "requested")
+                    }
+                }
+            }
+            if inotify >= 0, fds[1].revents != 0 { readEvents(&buffer) }
+            let now = monotonicSeconds()
+            if now >= nextPoll {
+                pollFolders()
+                nextPoll = now + Double(currentSettings.pollIntervalSeconds)
+            }
+            if now >= nextReconcile {
+                stats.update { $0.rescans += 1 }
+                fullScan(reason: "reconcile")
+                nextReconcile = now + Double(currentSettings.reconcileIntervalSeconds)
+            }
+        }
+        if inotify >= 0 { close(inotify) }
+        close(wakeRead)
+        close(wakeWrite)
+        let continuation = lock.withLock { () -> CheckedContinuation<Void, Never>? in
+            done = true
+            defer { finished = nil }
+            return finished
+        }
+        continuation?.resume()
+    }
+
+    /// Sleeps until the next reconcile, or the next poll when some folder is polled: no other timers.
+    private func pollTimeoutMilliseconds() -> Int32 {
+        let now = monotonicSeconds()
+        var deadline = nextReconcile
+        if !polled.isEmpty { deadline = min(deadline, nextPoll) }
+        return Int32(max(0, min(deadline - now, 86_400)) * 1000) + 1
+    }
+
+    private func readEvents(_ buffer: inout [UInt8]) {
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(inotify, $0.baseAddress, $0.count) }
+            if count <= 0 { return }
+            var offset = 0
+            while offset + MemoryLayout<inotify_event>.size <= count {
+                let (wd, mask, name, length) = buffer.withUnsafeBytes { raw -> (Int32, UInt32, String?, Int) in
+                    let event = raw.loadUnaligned(fromByteOffset: offset, as: inotify_event.self)
+                    let nameStart = offset + MemoryLayout<inotify_event>.size
+                    let nameBytes = raw[nameStart..<(nameStart + Int(event.len))].prefix(while: { $0 != 0 })
+                    let name = event.len == 0 ? nil : String(decoding: nameBytes, as: UTF8.self)
+                    return (event.wd, event.mask, name, MemoryLayout<inotify_event>.size + Int(event.len))
+                }
+                offset += length
+                handle(wd: wd, mask: mask, name: name)
+            }
+        }
+    }
+
+    private func handle(wd: Int32, mask: UInt32, name: String?) {
+        if mask & UInt32(IN_Q_OVERFLOW) != 0 {
+            stats.update { $0.overflows += 1; $0.rescans += 1 }
+            logger.warning("inotify queue overflowed; rescanning the inbox so nothing is missed")
+            fullScan(reason: "overflow")
+            return
+        }
+        if mask & UInt32(IN_IGNORED) != 0 {
+            watches[wd] = nil
+            stats.update { $0.watches = watches.count }
+            return
+        }
+        guard let folder = watches[wd], let name else { return }
+        let settings = currentSettings
+        let rules = IgnoreRules(globs: settings.ignore)
+        if rules.ignores(name) { return }
+        let relative = folder.isEmpty ? name : folder + "/" + name
+        if mask & UInt32(IN_ISDIR) != 0 {
+            if mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 {
+                // Watch first, then scan: files created before the watch existed are caught by the scan.
+                addFolder(relative, settings: settings)
+                var unused = Set<String>()
+                scan(folder: relative, rules: rules, seen: &unused, collect: false)
+            } else if mask & UInt32(IN_MOVED_FROM | IN_DELETE) != 0 {
+                removeFolder(relative)
+            }
+            return
+        }
+        if mask & UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE) != 0 {
+            pipeline.enqueue(relative)
+        } else if mask & UInt32(IN_CREATE) != 0 {
+            // A regular file is taken when its writer closes it; links, FIFOs and devices never close-write.
+            if let info = try? lstatPath(settings.inbox + "/" + relative), !info.isRegularFile { pipeline.enqueue(relative) }
+        }
+    }
+
+    // MARK: - Folders
+
+    private func addFolder(_ relative: String, settings: Settings) {
+        let path = relative.isEmpty ? settings.inbox : settings.inbox + "/" + relative
+        let forcePoll = settings.watchMode == "poll" || inotify < 0 || (settings.watchMode == "auto" && isNetworkFileSystem(path))
+        if !forcePoll {
+            let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
+            let wd = inotify_add_watch(inotify, path, mask)
+            if wd >= 0 {
+                watches[wd] = relative
+                polled[relative] = nil
+                updateWatchStats()
+                return
+            }
+            if errno == ENOSPC {
+                let message = "inotify watches are used up; polling \(path) instead. Raise the limit with: sysctl fs.inotify.max_user_watches=524288"
+                logger.warning("\(message)")
+                stats.update { $0.watchWarning = message }
+            } else if errno == ENOENT || errno == ENOTDIR {
+                return
+            } else {
+                logger.warning("cannot watch a folder; polling it instead", metadata: ["folder": "\(path)", "error": "\(Errno.current)"])
+            }
+        }
+        if polled[relative] == nil { polled[relative] = snapshot(folder: relative, settings: settings) }
+        updateWatchStats()
+    }
+
+    private func removeFolder(_ relative: String) {
+        for (wd, folder) in watches where folder == relative || folder.hasPrefix(relative + "/") {
+            inotify_rm_watch(inotify, wd)
+            watches[wd] = nil
+        }
+        for folder in polled.keys where folder == relative || folder.hasPrefix(relative + "/") { polled[folder] = nil }
+        updateWatchStats()
+        // Files below it are gone from the inbox: a scan marks their sources removed.
+        fullScan(reason: "folder removed")
+    }
+
+    private func updateWatchStats() {
+        let settings = currentSettings
+        let watched = watches.count, polledCount = polled.count
+        stats.update {
+            $0.watches = watched
+            $0.folders = watched + polledCount
+            $0.polledFolders = polledCount
+            $0.watchMode = polledCount == 0 ? "inotify" : (watched == 0 ? "poll" : "mixed")
+            if settings.watchMode == "poll" { $0.watchMode = "poll" }
+        }
+    }
+
+    // MARK: - Scans
+
+    /// Walks the whole inbox: (re)watches every folder, queues every file, and queues sources whose files are gone.
+    private func fullScan(reason: String) {
+        let settings = currentSettings
+        let rules = IgnoreRules(globs: settings.ignore)
+        logger.debug("scanning the inbox", metadata: ["reason": "\(reason)"])
+        var seen = Set<String>()
+        if !watches.values.contains("") && polled[""] == nil { addFolder("", settings: settings) }
+        scan(folder: "", rules: rules, seen: &seen)
+        do {
+            for path in try database.activeSourcePaths() where !seen.contains(path) {
+                pipeline.enqueue(path)
+            }
+        } catch {
+            logger.error("cannot list known sources during a scan", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func scan(folder: String, rules: IgnoreRules, seen: inout Set<String>, collect: Bool = true) {
+        let settings = currentSettings
+        let path = folder.isEmpty ? settings.inbox : settings.inbox + "/" + folder
+        let entries: [DirectoryEntry]
+        do {
+            entries = try listDirectory(path)
+        } catch {
+            logger.warning("cannot list a folder of the inbox", metadata: ["folder": "\(path)", "error": "\(error)"])
+            return
+        }
+        let watchedFolders = Set(watches.values).union(polled.keys)
+        for entry in entries where !rules.ignores(entry.name) {
+            let relative = folder.isEmpty ? entry.name : folder + "/" + entry.name
+            if entry.isDirectory {
+                if !watchedFolders.contains(relative) { addFolder(relative, settings: settings) }
+                scan(folder: relative, rules: rules, seen: &seen, collect: collect)
+            } else {
+                if collect { seen.insert(relative) }
+                pipeline.enqueue(relative)
+            }
+        }
+    }
+
+    private func snapshot(folder: String, settings: Settings) -> [String: (Int64, Double)] {
+        let path = folder.isEmpty ? settings.inbox : settings.inbox + "/" + folder
+        var files: [String: (Int64, Double)] = [:]
+        guard let entries = try? listDirectory(path) else { return files }
+        for entry in entries where !entry.isDirectory {
+            if let info = try? lstatPath(path + "/" + entry.name) { files[entry.name] = (Int64(info.st_size), info.modificationTime) }
+        }
+        return files
+    }
+
+    /// Polled folders: compare a fresh listing with the last one and queue what changed.
+    private func pollFolders() {
+        guard !polled.isEmpty else { return }
+        let settings = currentSettings
+        let rules = IgnoreRules(globs: settings.ignore)
+        for (folder, before) in polled {
+            let after = snapshot(folder: folder, settings: settings)
+            for (name, state) in after where !rules.ignores(name) {
+                if let old = before[name], old == state { continue }
+                pipeline.enqueue(folder.isEmpty ? name : folder + "/" + name)
+            }
+            for name in before.keys where after[name] == nil && !rules.ignores(name) {
+                pipeline.enqueue(folder.isEmpty ? name : folder + "/" + name)
+            }
+            polled[folder] = after
+            // New subfolders of a polled folder are picked up by scanning it.
+            let path = folder.isEmpty ? settings.inbox : settings.inbox + "/" + folder
+            let known = Set(watches.values).union(polled.keys)
+            for entry in (try? listDirectory(path)) ?? [] where entry.isDirectory && !rules.ignores(entry.name) {
+                let relative = folder.isEmpty ? entry.name : folder + "/" + entry.name
+                if !known.contains(relative) {
+                    addFolder(relative, settings: settings)
+                    var unused = Set<String>()
+                    scan(folder: relative, rules: rules, seen: &unused, collect: false)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,312 @@
+import Foundation
+import GRDB
+import InsightCore
+
+/// An insight ready to store: its display text, where it stood, and its deduplication fingerprint.
+public struct PreparedInsight: Sendable, Equatable {
+    public var text: String
+    public var line: Int
+    public var section: String?
+    public var fingerprint: [UInt8]
+
+    /// Computes the fingerprint outside the write transaction, so the writer lock is held briefly.
+    public init(_ parsed: ParsedInsight) {
+        text = parsed.text
+        line = parsed.line
+        section = parsed.section
+        fingerprint = Normalizer.fingerprint(ofKey: Normalizer.key(parsed.text))
+    }
+}
+
+/// A parsed file, ready for the ingest transaction.
+public struct FileIngest: Sendable {
+    /// The path relative to the inbox.
+    public var path: String
+    public var size: Int64
+    public var mtime: Double
+    public var sha256: String
+    public var encoding: String
+    public var documentDate: String?
+    public var insights: [PreparedInsight]
+
+    public init(path: String, size: Int64, mtime: Double, sha256: String, encoding: String, documentDate: String?, insights: [PreparedInsight]) {
+        self.path = path
+        self.size = size
+        self.mtime = mtime
+        self.sha256 = sha256
+        self.encoding = encoding
+        self.documentDate = documentDate
+        self.insights = insights
+    }
+}
+
+/// What the ingest transaction did with a file.
+public enum IngestOutcome: Sendable, Equatable {
+    /// The same path with the same content was stored before; nothing changed.
+    case unchanged
+    /// The file is stored: how many insights were new and how many occurrences it has.
+    case stored(newInsights: Int, occurrences: Int)
+}
+
+/// Aggregate counts for status.
+public struct StoreCounts: Sendable, Equatable {
+    public var sourcesByState: [SourceState: Int] = [:]
+    public var uniqueInsights = 0
+    public var occurrences = 0
+    public var lastIngestAt: Double?
+    public var lastError: StatusReport.LastError?
+}
+
+/// One full-text search result.
+public struct SearchHit: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var text: String
+    public var snippet: String
+    public var score: Double
+    public var createdAt: Double
+}
+
+/// The SQLite database of insights (WAL, foreign keys, versioned migrations).
+///
+/// Writes are serialized by GRDB's writer; each file is stored in one write transaction, whole or not at all.
+public final class InsightDatabase: Sendable {
+    /// The database file.
+    public let path: String
+    let pool: DatabasePool
+
+    /// Opens (creating if needed) and migrates the database at `path`.
+    public init(path: String) throws(StoreError) {
+        self.path = path
+        var configuration = Configuration()
+        configuration.label = "insightd"
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // WAL + NORMAL: a committed transaction survives a process crash; only power loss may drop the last ones.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw StoreError(.open, "cannot open the database at \(path); check that the state directory exists and is writable", underlying: error)
+        }
+        do {
+            try Migrations.migrator.migrate(pool)
+        } catch {
+            throw StoreError(.migrate, "cannot migrate the database at \(path); it may be from a newer insightd", underlying: error)
+        }
+    }
+
+    /// Stores a parsed file in one transaction: its source row, its insights (new ones only) and its occurrences.
+    ///
+    /// Storing the same path with the same content again changes nothing. New content for a path replaces
+    /// that path's occurrences; insights no longer seen anywhere are removed with them.
+    public func ingest(_ file: FileIngest, now: Double = Date().timeIntervalSince1970) throws(StoreError) -> IngestOutcome {
+        do {
+            return try pool.write { db -> IngestOutcome in
+                var source = try SourceRecord.filter(Column("path") == file.path).fetchOne(db)
+                if let source, source.state == .ingested, source.sha256 == file.sha256 { return .unchanged }
+                var previousInsights: [Int64] = []
+                if let id = source?.id {
+                    previousInsights = try Int64.fetchAll(db, sql: "SELECT DISTINCT insightId FROM occurrence WHERE sourceId = ?", arguments: [id])
+                    try db.execute(sql: "DELETE FROM occurrence WHERE sourceId = ?", arguments: [id])
+                }
+                var record = source ?? SourceRecord(
+                    id: nil, path: file.path, size: nil, mtime: nil, sha256: nil, state: .pending, error: nil, encoding: nil,
+                    documentDate: nil, insightCount: 0, firstSeenAt: now, updatedAt: now, ingestedAt: nil)
+                record.size = file.size
+                record.mtime = file.mtime
+                record.sha256 = file.sha256
+                record.state = .ingested
+                record.error = nil
+                record.encoding = file.encoding
+                record.documentDate = file.documentDate
+                record.insightCount = file.insights.count
+                record.updatedAt = now
+                record.ingestedAt = now
+                try record.save(db)
+                source = record
+                guard let sourceID = record.id else { throw StoreError(.write, "source row has no id after saving") }
+
+                let insertInsight = try db.cachedStatement(
+                    sql: "INSERT INTO insight (fingerprint, text, createdAt) VALUES (?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING")
+                let findInsight = try db.cachedStatement(sql: "SELECT id FROM insight WHERE fingerprint = ?")
+                let insertOccurrence = try db.cachedStatement(
+                    sql: "INSERT INTO occurrence (insightId, sourceId, ordinal, line, section) VALUES (?, ?, ?, ?, ?)")
+                var newInsights = 0
+                for (ordinal, insight) in file.insights.enumerated() {
+                    let fingerprint = Data(insight.fingerprint)
+                    try insertInsight.execute(arguments: [fingerprint, insight.text, now])
+                    let insightID: Int64
+                    if db.changesCount == 1 {
+                        insightID = db.lastInsertedRowID
+                        newInsights += 1
+                    } else if let found = try Int64.fetchOne(findInsight, arguments: [fingerprint]) {
+                        insightID = found
+                    } else {
+                        throw StoreError(.write, "insight vanished during the transaction")
+                    }
+                    try insertOccurrence.execute(arguments: [insightID, sourceID, ordinal, insight.line, insight.section])
+                }
+                if !previousInsights.isEmpty {
+                    try db.execute(
+                        sql: """
+                            DELETE FROM insight WHERE id IN (SELECT value FROM json_each(?))
+                            AND NOT EXISTS (SELECT 1 FROM occurrence WHERE occurrence.insightId = insight.id)
+                            """,
+                        arguments: [jsonArray(previousInsights)])
+                }
+                return .stored(newInsights: newInsights, occurrences: file.insights.count)
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.write, "cannot store \(file.path)", underlying: error)
+        }
+    }
+
+    /// Records that a file was skipped or failed, with the reason a user will read in `insightctl failed`.
+    public func recordProblem(path: String, state: SourceState, reason: String, size: Int64? = nil, mtime: Double? = nil, sha256: String? = nil,
+                              now: Double = Date().timeIntervalSince1970) throws(StoreError) {
+        do {
+            try pool.write { db in
+                var record = try SourceRecord.filter(Column("path") == path).fetchOne(db) ?? SourceRecord(
+                    id: nil, path: path, size: nil, mtime: nil, sha256: nil, state: state, error: nil, encoding: nil,
+                    documentDate: nil, insightCount: 0, firstSeenAt: now, updatedAt: now, ingestedAt: nil)
+                record.state = state
+                record.error = reason
+                record.size = size ?? record.size
+                record.mtime = mtime ?? record.mtime
+                record.sha256 = sha256 ?? record.sha256
+                record.updatedAt = now
+                try record.save(db)
+            }
+        } catch {
+            throw StoreError(.write, "cannot record the state of \(path)", underlying: error)
+        }
+    }
+
+    /// Marks a deleted file's source as removed; its insights stay, with their history.
+    public func markRemoved(path: String, now: Double = Date().timeIntervalSince1970) throws(StoreError) {
+        do {
+            try pool.write { db in
+                try db.execute(sql: "UPDATE source SET state = 'removed', updatedAt = ? WHERE path = ? AND state <> 'removed'",
+                               arguments: [now, path])
+            }
+        } catch {
+            throw StoreError(.write, "cannot mark \(path) removed", underlying: error)
+        }
+    }
+
+    /// The stored source for `path`, if any.
+    public func source(path: String) throws(StoreError) -> SourceRecord? {
+        try read { db in try SourceRecord.filter(Column("path") == path).fetchOne(db) }
+    }
+
+    /// Paths of sources whose files are believed present (every state but removed).
+    public func activeSourcePaths() throws(StoreError) -> [String] {
+        try read { db in try String.fetchAll(db, sql: "SELECT path FROM source WHERE state <> 'removed'") }
+    }
+
+    /// Counts for status.
+    public func counts() throws(StoreError) -> StoreCounts {
+        try read { db in
+            var counts = StoreCounts()
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM source GROUP BY state") {
+                if let state = SourceState(rawValue: row[0]) { counts.sourcesByState[state] = row[1] }
+            }
+            counts.uniqueInsights = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM insight") ?? 0
+            counts.occurrences = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM occurrence") ?? 0
+            counts.lastIngestAt = try Double.fetchOne(db, sql: "SELECT MAX(ingestedAt) FROM source")
+            if let row = try Row.fetchOne(db, sql: "SELECT path, error, updatedAt FROM source WHERE state = 'failed' ORDER BY updatedAt DESC LIMIT 1") {
+                counts.lastError = StatusReport.LastError(path: row[0], message: row[1] ?? "", at: row[2])
+            }
+            return counts
+        }
+    }
+
+    /// The size in bytes of the database and its write-ahead log.
+    public func fileBytes() -> Int64 {
+        [path, path + "-wal"].reduce(Int64(0)) { total, file in
+            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value ?? 0
+            return total + size
+        }
+    }
+
+    /// A page of the export, in id order after `afterID`: each insight with every place it was seen.
+    public func exportPage(afterID: Int64, limit: Int) throws(StoreError) -> [ExportRecord] {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT id, text, createdAt FROM insight WHERE id > ? ORDER BY id LIMIT ?",
+                                        arguments: [afterID, limit])
+            guard let first = rows.first, let last = rows.last else { return [] }
+            let firstID: Int64 = first[0], lastID: Int64 = last[0]
+            var sources: [Int64: [SourceRef]] = [:]
+            let refs = try Row.fetchCursor(db, sql: """
+                SELECT o.insightId, s.path, o.line, o.section, s.documentDate
+                FROM occurrence o JOIN source s ON s.id = o.sourceId
+                WHERE o.insightId BETWEEN ? AND ?
+                ORDER BY o.insightId, s.path, o.line
+                """, arguments: [firstID, lastID])
+            while let row = try refs.next() {
+                sources[row[0], default: []].append(SourceRef(path: row[1], line: row[2], section: row[3], date: row[4]))
+            }
+            return rows.map { row in
+                let id: Int64 = row[0]
+                return ExportRecord(id: id, text: row[1], createdAt: row[2], sources: sources[id] ?? [])
+            }
+        }
+    }
+
+    /// Full-text search over insight text, best matches first.
+    public func search(_ query: String, limit: Int) throws(StoreError) -> [SearchHit] {
+        guard let match = Self.ftsQuery(query) else { return [] }
+        return try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT i.id, i.text, snippet(insight_fts, 0, '[', ']', '…', 16), bm25(insight_fts), i.createdAt
+                FROM insight_fts JOIN insight i ON i.id = insight_fts.rowid
+                WHERE insight_fts MATCH ? ORDER BY bm25(insight_fts) LIMIT ?
+                """, arguments: [match, limit]).map { row in
+                SearchHit(id: row[0], text: row[1], snippet: row[2], score: -(row[3] as Double), createdAt: row[4])
+            }
+        }
+    }
+
+    /// Turns what a user typed into an FTS5 query: every word must match, the last one as a prefix.
+    /// Quoting each word keeps FTS5 syntax characters in user input from being read as operators.
+    static func ftsQuery(_ text: String) -> String? {
+        let words = text.split(whereSeparator: { !($0.isLetter || $0.isNumber) })
+        guard !words.isEmpty else { return nil }
+        var terms = words.map { "\"\($0)\"" }
+        terms[terms.count - 1] += "*"
+        return terms.joined(separator: " ")
+    }
+
+    /// Runs `body` on a reader connection, mapping errors to `StoreError`.
+    func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try pool.read(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.read, "cannot read the database", underlying: error)
+        }
+    }
+
+    /// Runs `PRAGMA integrity_check` and returns its verdict (`ok` when sound).
+    public func integrityCheck() throws(StoreError) -> String {
+        try read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
+    }
+
+    /// Checkpoints the write-ahead log and closes the database.
+    public func close() throws(StoreError) {
+        do {
+            try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            try pool.close()
+        } catch {
+            throw StoreError(.write, "cannot close the database cleanly", underlying: error)
+        }
+    }
+}
+
+private func jsonArray(_ ids: [Int64]) -> String {
+    "[" + ids.map(String.init).joined(separator: ",") + "]"
+}

@@ -1,0 +1,64 @@
+import GRDB
+
+/// The schema's history. A shipped migration is never edited: changes come as new migrations.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: sources, insights, occurrences, full-text index") { db in
+            try db.execute(sql: """
+                CREATE TABLE source (
+                    id INTEGER PRIMARY KEY,
+                    path TEXT NOT NULL UNIQUE,
+                    size INTEGER,
+                    mtime REAL,
+                    sha256 TEXT,
+                    state TEXT NOT NULL CHECK (state IN ('seen','pending','ingested','failed','skipped','removed')),
+                    error TEXT,
+                    encoding TEXT,
+                    documentDate TEXT,
+                    insightCount INTEGER NOT NULL DEFAULT 0,
+                    firstSeenAt REAL NOT NULL,
+                    updatedAt REAL NOT NULL,
+                    ingestedAt REAL,
+                    CHECK (state <> 'failed' OR error IS NOT NULL),
+                    CHECK (state <> 'ingested' OR sha256 IS NOT NULL)
+                );
+                CREATE INDEX source_state ON source(state);
+                CREATE INDEX source_sha256 ON source(sha256);
+
+                CREATE TABLE insight (
+                    id INTEGER PRIMARY KEY,
+                    fingerprint BLOB NOT NULL UNIQUE CHECK (length(fingerprint) = 16),
+                    text TEXT NOT NULL CHECK (text <> ''),
+                    createdAt REAL NOT NULL
+                );
+
+                CREATE TABLE occurrence (
+                    id INTEGER PRIMARY KEY,
+                    insightId INTEGER NOT NULL REFERENCES insight(id) ON DELETE CASCADE,
+                    sourceId INTEGER NOT NULL REFERENCES source(id) ON DELETE CASCADE,
+                    ordinal INTEGER NOT NULL,
+                    line INTEGER NOT NULL,
+                    section TEXT,
+                    UNIQUE (sourceId, ordinal)
+                );
+                CREATE INDEX occurrence_insight ON occurrence(insightId);
+
+                CREATE VIRTUAL TABLE insight_fts USING fts5(
+                    text, content='insight', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+                );
+                CREATE TRIGGER insight_fts_insert AFTER INSERT ON insight BEGIN
+                    INSERT INTO insight_fts(rowid, text) VALUES (new.id, new.text);
+                END;
+                CREATE TRIGGER insight_fts_delete AFTER DELETE ON insight BEGIN
+                    INSERT INTO insight_fts(insight_fts, rowid, text) VALUES ('delete', old.id, old.text);
+                END;
+                CREATE TRIGGER insight_fts_update AFTER UPDATE OF text ON insight BEGIN
+                    INSERT INTO insight_fts(insight_fts, rowid, text) VALUES ('delete', old.id, old.text);
+                    INSERT INTO insight_fts(rowid, text) VALUES (new.id, new.text);
+                END;
+                """)
+        }
+        return migrator
+    }
+}
