@@ -52,8 +52,14 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
         self.allowed = allowed
         self.origin = origin
     }
+    /// A file that is not valid TOML.
+    public init(syntaxIn file: String, line: Int, message: String) {
+        self.init(key: "", value: "", allowed: "line \(line): \(message)", origin: file)
+    }
+
     public var description: String {
-        "invalid setting \(key) = \(value) (from \(origin)): \(allowed)"
+        if key.isEmpty { return "cannot read the config file \(origin): \(allowed)" }
+        return "invalid setting \(key) = \(value) (from \(origin)): \(allowed)"
     }
 }
 
@@ -89,7 +95,6 @@ public struct SettingsSources: Sendable {
             inbox: expandHome("~/Insights"),
             stateDirectory: defaultStateDirectory(),
             socketPath: SocketPath.resolve(environment: environment))
-        var socketFromFile: String?
         if let file = resolvedConfigFile {
             let text: String
             do {
@@ -101,28 +106,24 @@ public struct SettingsSources: Sendable {
             do {
                 table = try TOMLParser.parse(text)
             } catch {
-                throw ConfigError(key: "(syntax)", value: "line \(error.line)", allowed: error.message, origin: file)
+                throw ConfigError(syntaxIn: file, line: error.line, message: error.message)
             }
             for (key, value) in flatten(table) {
                 guard let spec = SettingKey.byName[key] else {
                     throw ConfigError(key: key, value: render(value), allowed: "unknown key; known keys are \(SettingKey.all.map(\.name).joined(separator: ", "))", origin: file)
                 }
-                if key == "socket" { socketFromFile = value.stringValue }
                 try spec.apply(&settings, value, file)
             }
         }
         for spec in SettingKey.all {
             if let raw = environment[spec.environmentName] {
                 try spec.apply(&settings, spec.parse(raw), "$" + spec.environmentName)
-                if spec.name == "socket" { socketFromFile = nil }
             }
         }
         for (key, raw) in flags {
             guard let spec = SettingKey.byName[key] else { continue }
             try spec.apply(&settings, spec.parse(raw), "--" + key.replacingOccurrences(of: "_", with: "-"))
         }
-        // An empty socket setting in the file means "the default rule".
-        if socketFromFile == "" { settings.socketPath = SocketPath.resolve(environment: environment) }
         return settings
     }
 

@@ -1,0 +1,98 @@
+import Testing
+@testable import InsightCore
+
+@Suite("Exact-duplicate key")
+struct NormalizerTests {
+    @Test(arguments: [
+        ("China leads in open-source AI models.", "china leads in open-source ai models"),
+        ("China   leads in\topen-source AI models", "china leads in open-source ai models"),
+        ("CHINA LEADS IN OPEN-SOURCE AI MODELS!", "china leads in open-source ai models"),
+        ("China leads in open\u{2013}source AI models.", "china leads in open-source ai models"),
+        ("China leads in in open-source AI models.", "china leads in open-source ai models"),
+        ("ｃｈｉｎａ leads in open-source AI models", "china leads in open-source ai models"),
+    ])
+    func variantsThatReadersDoNotSeeAsDifferentShareAKey(text: String, key: String) {
+        #expect(Normalizer.key(text) == key)
+    }
+
+    @Test func curlyAndStraightQuotesFoldTogether() {
+        #expect(Normalizer.key("The \u{201C}intelligence supply\u{201D} can be cut off.") == Normalizer.key("The \"intelligence supply\" can be cut off."))
+        #expect(Normalizer.key("China\u{2019}s lead") == Normalizer.key("China's lead"))
+    }
+
+    @Test func differentWordsKeepDifferentKeys() {
+        #expect(Normalizer.key("The market lost $1 trillion.") != Normalizer.key("The market lost $3 trillion."))
+        #expect(Normalizer.key("X is open source.") != Normalizer.key("X is not open source."))
+    }
+
+    @Test func displayKeepsWordsAndTidiesWhitespace() {
+        #expect(Normalizer.display("  Keep   THE words\n as  written. ") == "Keep THE words as written.")
+    }
+
+    @Test func fingerprintIsSixteenBytesAndStable() {
+        let a = Normalizer.fingerprint(ofKey: "a key")
+        #expect(a.count == 16)
+        #expect(a == Normalizer.fingerprint(ofKey: "a key"))
+        #expect(a != Normalizer.fingerprint(ofKey: "another key"))
+    }
+}
+
+@Suite("SHA-256")
+struct SHA256Tests {
+    @Test(arguments: [
+        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+    ])
+    func knownVectors(input: String, digest: String) {
+        #expect(SHA256.hex(Array(input.utf8)) == digest)
+    }
+
+    @Test func millionAsMatchesTheStandardVector() {
+        var hasher = SHA256()
+        let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 1000)
+        for _ in 0..<1000 { hasher.update(chunk) }
+        #expect(hexString(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test func splitUpdatesEqualOneUpdate() {
+        let bytes = (0..<300).map { UInt8($0 % 251) }
+        var split = SHA256()
+        split.update(Array(bytes[0..<7]))
+        split.update(Array(bytes[7..<130]))
+        split.update(Array(bytes[130...]))
+        #expect(split.finalize() == SHA256.hash(bytes))
+    }
+}
+
+@Suite("Text decoding")
+struct TextDecoderTests {
+    @Test func utf8IsReadAsIs() throws {
+        let (text, encoding) = try TextDecoder.decode(Array("naïve café".utf8))
+        #expect(text == "naïve café")
+        #expect(encoding == .utf8)
+    }
+
+    @Test func utf16WithBOMIsDecoded() throws {
+        var bytes: [UInt8] = [0xFF, 0xFE]
+        for unit in "héllo".utf16 { bytes += [UInt8(unit & 0xFF), UInt8(unit >> 8)] }
+        let (text, encoding) = try TextDecoder.decode(bytes)
+        #expect(text == "héllo")
+        #expect(encoding == .utf16LE)
+    }
+
+    @Test func invalidUTF8FallsBackToWindows1252() throws {
+        let (text, encoding) = try TextDecoder.decode([0x63, 0x61, 0x66, 0xE9, 0x20, 0x93, 0x71, 0x94])
+        #expect(text == "café \u{201C}q\u{201D}")
+        #expect(encoding == .windows1252)
+    }
+
+    @Test(arguments: [[UInt8]([0x7F, 0x45, 0x4C, 0x46, 0x02, 0x01, 0x01, 0x00]), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00]])
+    func binaryIsRefused(bytes: [UInt8]) {
+        #expect(throws: DecodingFailure(code: .binary)) { try TextDecoder.decode(bytes) }
+    }
+
+    @Test func emptyIsRefused() {
+        #expect(throws: DecodingFailure(code: .empty)) { try TextDecoder.decode([]) }
+    }
+}
