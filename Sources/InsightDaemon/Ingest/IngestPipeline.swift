@@ -33,6 +33,7 @@ final class IngestPipeline: @unchecked Sendable {
     private var finished = false
     private var finishWaiters: [CheckedContinuation<Void, Never>] = []
     private var settings: Settings
+    private var forced: Set<String> = []
 
     let database: InsightDatabase
     let logger: Logger
@@ -113,6 +114,14 @@ final class IngestPipeline: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Queues a path to be taken again even if it looks unchanged (`insightctl retry`).
+    func retry(_ relativePath: String) {
+        condition.lock()
+        forced.insert(relativePath)
+        condition.unlock()
+        enqueue(relativePath)
+    }
+
     private func absolute(_ relativePath: String) -> String {
         condition.lock()
         defer { condition.unlock() }
@@ -143,12 +152,14 @@ final class IngestPipeline: @unchecked Sendable {
             pending[path] = nil
             inFlight = true
             let settings = self.settings
+            let force = forced.remove(path) != nil
             condition.unlock()
-            let requeue = take(path, entry: entry, settings: settings)
+            let requeue = take(path, entry: entry, settings: settings, force: force)
             onProgress()
             condition.lock()
             inFlight = false
             if let requeue, pending[path] == nil {
+                if force { forced.insert(path) }
                 nextGeneration += 1
                 pending[path] = Pending(generation: nextGeneration, due: monotonicSeconds() + Double(settings.settleMilliseconds) / 1000,
                                         queuedAt: entry.queuedAt, size: requeue.size, mtime: requeue.mtime)
@@ -172,7 +183,7 @@ final class IngestPipeline: @unchecked Sendable {
     }
 
     /// Handles one settled path; returns a new snapshot when the file is still changing and must wait again.
-    private func take(_ path: String, entry: Pending, settings: Settings) -> (size: Int64, mtime: Double)? {
+    private func take(_ path: String, entry: Pending, settings: Settings, force: Bool) -> (size: Int64, mtime: Double)? {
         let absolutePath = settings.inbox + "/" + path
         guard let info = try? lstatPath(absolutePath) else {
             markRemovedIfKnown(path)
@@ -183,7 +194,8 @@ final class IngestPipeline: @unchecked Sendable {
         if entry.size != size || entry.mtime != mtime {
             return (size, mtime)  // still being written: wait for it to settle
         }
-        let file = FileProcessor(settings: settings, database: database, logger: logger)
+        var file = FileProcessor(settings: settings, database: database, logger: logger)
+        file.force = force
         file.process(relativePath: path, info: info)
         return nil
     }
