@@ -4,4 +4,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/dev-deps.sh
 swift build --build-tests
-swift test --skip-build "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+swift test --skip-build "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One plain summary line for tools that read the last lines.
+passed=$(grep -oE 'Test run with [0-9]+ tests? .*passed' "$log" | grep -oE '[0-9]+' | head -1 || true)
+failed=$(grep -cE '^✘ Test .* failed' "$log" || true)
+echo "tests: ${passed:-0} passed, ${failed:-0} failed"
+exit "$status"

@@ -65,6 +65,10 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public var overflows = 0
         public var rescans = 0
         public var oldestPendingS: Double?
+        /// Folders (relative to the inbox, "" for the inbox itself) that are polled instead of watched with inotify.
+        public var polled: [String] = []
+        /// Why some folders are polled, with what to do about it (for example the sysctl to raise).
+        public var warning: String?
         public init() {}
     }
 

@@ -53,6 +53,8 @@ final class DaemonControl: Sendable {
         report.watch.overflows = watch.overflows
         report.watch.rescans = watch.rescans
         report.watch.oldestPendingS = pending.oldestAge.map { $0.rounded(toPlaces: 3) }
+        report.watch.polled = watch.polledFolders
+        report.watch.warning = watch.watchWarning
         return report
     }
 }

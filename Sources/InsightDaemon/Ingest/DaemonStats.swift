@@ -8,7 +8,7 @@ final class DaemonStats: Sendable {
         var rescans = 0
         var watches = 0
         var folders = 0
-        var polledFolders = 0
+        var polledFolders: [String] = []
         var watchMode = "inotify"
         var watchWarning: String?
     }

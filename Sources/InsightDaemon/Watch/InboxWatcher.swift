@@ -36,6 +36,9 @@ final class InboxWatcher: @unchecked Sendable {
 
     private enum Request { case rescan, stop }
 
+    /// Test hook (`INSIGHTD_TEST_HOLD_EVENTS=PATH`): while PATH exists, inotify events are not read.
+    private let holdEventsPath = ProcessInfo.processInfo.environment["INSIGHTD_TEST_HOLD_EVENTS"]
+
     init(settings: Settings, pipeline: IngestPipeline, database: InsightDatabase, stats: DaemonStats, logger: Logger) throws(SystemCallError) {
         self.settings = settings
         self.pipeline = pipeline
@@ -123,7 +126,14 @@ final class InboxWatcher: @unchecked Sendable {
                     }
                 }
             }
-            if inotify >= 0, fds[1].revents != 0 { readEvents(&buffer) }
+            if inotify >= 0, fds[1].revents != 0 {
+                if let hold = holdEventsPath, access(hold, F_OK) == 0 {
+                    // Test hook: leave events in the kernel queue (to provoke IN_Q_OVERFLOW) while the file exists.
+                    usleep(20_000)
+                } else {
+                    readEvents(&buffer)
+                }
+            }
             let now = monotonicSeconds()
             if now >= nextPoll {
                 pollFolders()
@@ -164,7 +174,11 @@ final class InboxWatcher: @unchecked Sendable {
                     let event = raw.loadUnaligned(fromByteOffset: offset, as: inotify_event.self)
                     let nameStart = offset + MemoryLayout<inotify_event>.size
                     let nameBytes = raw[nameStart..<(nameStart + Int(event.len))].prefix(while: { $0 != 0 })
-                    let name = event.len == 0 ? nil : String(decoding: nameBytes, as: UTF8.self)
+                    var name = event.len == 0 ? nil : String(validating: nameBytes, as: UTF8.self)
+                    if event.len > 0, name == nil {
+                        // Marked so handle() can record it: such a name cannot be opened through a String path.
+                        name = Self.invalidNameMarker + String(decoding: nameBytes, as: UTF8.self)
+                    }
                     return (event.wd, event.mask, name, MemoryLayout<inotify_event>.size + Int(event.len))
                 }
                 offset += length
@@ -185,8 +199,13 @@ final class InboxWatcher: @unchecked Sendable {
             stats.update { $0.watches = watches.count }
             return
         }
-        guard let folder = watches[wd], let name else { return }
+        guard let folder = watches[wd], var name else { return }
         let settings = currentSettings
+        var validName = true
+        if name.hasPrefix(Self.invalidNameMarker) {
+            name.removeFirst(Self.invalidNameMarker.count)
+            validName = false
+        }
         let rules = IgnoreRules(globs: settings.ignore)
         if rules.ignores(name) { return }
         let relative = folder.isEmpty ? name : folder + "/" + name
@@ -201,11 +220,29 @@ final class InboxWatcher: @unchecked Sendable {
             }
             return
         }
+        if !validName {
+            if mask & UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) != 0 { recordInvalidName(relative) }
+            return
+        }
         if mask & UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE) != 0 {
             pipeline.enqueue(relative)
         } else if mask & UInt32(IN_CREATE) != 0 {
             // A regular file is taken when its writer closes it; links, FIFOs and devices never close-write.
             if let info = try? lstatPath(settings.inbox + "/" + relative), !info.isRegularFile { pipeline.enqueue(relative) }
+        }
+    }
+
+    static let invalidNameMarker = "\u{0}invalid-name\u{0}"
+
+    /// A name whose bytes are not UTF-8 is recorded as skipped (once) rather than silently missed.
+    private func recordInvalidName(_ relative: String) {
+        do {
+            if try database.source(path: relative)?.state == .skipped { return }
+            try database.recordProblem(path: relative, state: .skipped,
+                                       reason: "the file name is not valid UTF-8; rename the file (for example with convmv) and it will be ingested")
+            logger.notice("file skipped: its name is not valid UTF-8", metadata: ["path": "\(relative)"])
+        } catch {
+            logger.error("cannot record a file with an invalid name", metadata: ["error": "\(error)"])
         }
     }
 
@@ -251,10 +288,11 @@ final class InboxWatcher: @unchecked Sendable {
     private func updateWatchStats() {
         let settings = currentSettings
         let watched = watches.count, polledCount = polled.count
+        let polledNames = polled.keys.sorted()
         stats.update {
             $0.watches = watched
             $0.folders = watched + polledCount
-            $0.polledFolders = polledCount
+            $0.polledFolders = polledNames
             $0.watchMode = polledCount == 0 ? "inotify" : (watched == 0 ? "poll" : "mixed")
             if settings.watchMode == "poll" { $0.watchMode = "poll" }
         }
@@ -295,6 +333,9 @@ final class InboxWatcher: @unchecked Sendable {
             if entry.isDirectory {
                 if !watchedFolders.contains(relative) { addFolder(relative, settings: settings) }
                 scan(folder: relative, rules: rules, seen: &seen, collect: collect)
+            } else if !entry.nameIsUTF8 {
+                if collect { seen.insert(relative) }
+                recordInvalidName(relative)
             } else {
                 if collect { seen.insert(relative) }
                 pipeline.enqueue(relative)
