@@ -105,7 +105,8 @@ final class FetchJob: @unchecked Sendable {
 final class FetchScheduler: @unchecked Sendable {
     private struct HostState {
         var active = 0
-        var nextStart = ContinuousClock.Instant.now
+        /// No new transfer to the host starts before this instant (nil: no pause pending).
+        var nextStart: ContinuousClock.Instant?
     }
 
     private let condition = NSCondition()
@@ -154,8 +155,8 @@ final class FetchScheduler: @unchecked Sendable {
             for (index, job) in queue.enumerated() {
                 let state = hosts[job.host] ?? HostState()
                 if state.active >= perHostConcurrency { continue }
-                if state.nextStart > now {
-                    earliest = min(earliest ?? state.nextStart, state.nextStart)
+                if let nextStart = state.nextStart, nextStart > now {
+                    earliest = min(earliest ?? nextStart, nextStart)
                     continue
                 }
                 queue.remove(at: index)
@@ -183,7 +184,7 @@ final class FetchScheduler: @unchecked Sendable {
             state.nextStart = now + perHostDelay
             hosts[job.host] = state
             // Forget idle hosts whose pause is over, so the table does not grow without bound.
-            hosts = hosts.filter { $0.value.active > 0 || $0.value.nextStart > now }
+            hosts = hosts.filter { $0.value.active > 0 || ($0.value.nextStart.map { $0 > now } ?? false) }
             condition.broadcast()
         }
     }
