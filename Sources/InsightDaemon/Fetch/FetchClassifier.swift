@@ -77,16 +77,22 @@ enum FetchClassifier {
         case 304:
             return .notModified(response(body: []))
         case 408, 425, 429:
-            return transient(.httpStatus, "The server answered \(status) \(Self.reasonPhrase(status)); it will be tried again \(retryAfter != nil ? "after the time it asked for" : "later")")
+            return transient(.httpStatus, "The server answered \(Self.statusText(status)); it will be tried again \(retryAfter != nil ? "after the time it asked for" : "later")")
         case 500...599:
-            return transient(.httpStatus, "The server answered \(status) \(Self.reasonPhrase(status)); it will be tried again \(retryAfter != nil ? "after the time it asked for" : "later")")
+            return transient(.httpStatus, "The server answered \(Self.statusText(status)); it will be tried again \(retryAfter != nil ? "after the time it asked for" : "later")")
         case 300...399:
             return permanent(.httpStatus, "The server answered \(status) without a usable Location; the link cannot be followed")
         case 400...499:
-            return permanent(.httpStatus, "The server answered \(status) \(Self.reasonPhrase(status)); check the link")
+            return permanent(.httpStatus, "The server answered \(Self.statusText(status)); check the link")
         default:
             return permanent(.badResponse, "The server answered with status \(status), which is not a valid final HTTP status")
         }
+    }
+
+    /// `404 Not Found`, or just the number for statuses without a well-known phrase.
+    static func statusText(_ status: Int) -> String {
+        let phrase = reasonPhrase(status)
+        return phrase.isEmpty ? String(status) : "\(status) \(phrase)"
     }
 
     static func reasonPhrase(_ status: Int) -> String {

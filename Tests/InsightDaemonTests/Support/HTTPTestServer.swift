@@ -117,6 +117,15 @@ final class HTTPTestServer: Sendable {
         return condition(requests)
     }
 
+    /// Waits (polling, bounded) until at least `count` events were logged; returns the log.
+    func events(atLeast count: Int, timeout: Duration = .seconds(5)) async -> [Event] {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, events.count < count {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return events
+    }
+
     func stop() async {
         try? await channel.close()
         try? await group.shutdownGracefully()
