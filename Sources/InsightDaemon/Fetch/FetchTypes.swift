@@ -109,6 +109,8 @@ public struct FetchFailure: Error, Sendable, Hashable, CustomStringConvertible {
         case tlsFailure
         /// The server sent something that is not valid HTTP, or undecodable content.
         case badResponse
+        /// The host asked, with `Retry-After` on an earlier response, not to be contacted yet.
+        case hostBackingOff
         /// The calling task was cancelled or the fetcher shut down.
         case cancelled
         /// libcurl reported an error outside the cases above.
@@ -162,6 +164,9 @@ public struct FetchSettings: Sendable, Hashable {
     /// Connect to loopback, private, link-local and similar addresses (off by default: links
     /// from dropped files must not reach into the local network).
     public var allowPrivateAddresses: Bool = false
+    /// Longest time a host's `Retry-After` holds back further requests to it in this process,
+    /// in seconds (the outcome's `retryAt` still carries the full time the server asked for).
+    public var maximumHostPause: TimeInterval = 60 * 60
     /// First backoff step for transient failures, in seconds.
     public var backoffBase: TimeInterval = 30
     /// Longest backoff for transient failures, in seconds.

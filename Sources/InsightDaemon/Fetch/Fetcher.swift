@@ -6,7 +6,9 @@ import InsightCore
 /// Transfers run on `globalConcurrency` dedicated threads, each owning one libcurl easy handle;
 /// Swift's cooperative pool is never blocked. At most `perHostConcurrency` transfers run against
 /// one host, and a new one starts only `perHostDelay` after the previous one to that host ended.
-/// Requests wait in first-come order, skipping over ones whose host is busy.
+/// Requests wait in first-come order, skipping over ones whose host is busy. When a host answers
+/// with `Retry-After`, later requests to it end at once as transient failures (code
+/// `.hostBackingOff`) until that time has passed, instead of asking again.
 public final class Fetcher: Sendable {
     /// The settings every transfer uses.
     public let settings: FetchSettings
@@ -18,17 +20,24 @@ public final class Fetcher: Sendable {
         settings.globalConcurrency = max(1, settings.globalConcurrency)
         settings.perHostConcurrency = max(1, settings.perHostConcurrency)
         self.settings = settings
-        scheduler = FetchScheduler(perHostConcurrency: settings.perHostConcurrency, perHostDelay: settings.perHostDelay)
+        scheduler = FetchScheduler(perHostConcurrency: settings.perHostConcurrency, perHostDelay: settings.perHostDelay,
+                                   maximumHostPause: settings.maximumHostPause)
         for index in 0..<settings.globalConcurrency {
             let scheduler = self.scheduler
             let settings = self.settings
             let thread = Thread {
                 let easy = CurlEasy()
-                while let job = scheduler.next() {
-                    let outcome = job.cancellation.isSet
-                        ? FetchScheduler.cancelledOutcome(job.request)
-                        : easy.perform(job.request, settings: settings, cancellation: job.cancellation)
-                    scheduler.finished(job)
+                while let (job, pausedUntil) = scheduler.next() {
+                    let outcome: FetchOutcome
+                    if job.cancellation.isSet {
+                        outcome = FetchScheduler.cancelledOutcome(job.request)
+                    } else if let pausedUntil {
+                        outcome = FetchScheduler.backingOffOutcome(job.request, until: pausedUntil)
+                    } else {
+                        outcome = easy.perform(job.request, settings: settings, cancellation: job.cancellation)
+                    }
+                    scheduler.finished(job, contacted: pausedUntil == nil && !job.cancellation.isSet,
+                                       retryAfter: outcome.failure?.retryAfter)
                     job.resume(outcome)
                 }
             }
@@ -107,22 +116,35 @@ final class FetchScheduler: @unchecked Sendable {
         var active = 0
         /// No new transfer to the host starts before this instant (nil: no pause pending).
         var nextStart: ContinuousClock.Instant?
+        /// The host asked (with `Retry-After`) not to be contacted before this time.
+        var pausedUntil: Date?
     }
 
     private let condition = NSCondition()
     private let perHostConcurrency: Int
     private let perHostDelay: Duration
+    private let maximumHostPause: TimeInterval
     private var queue: [FetchJob] = []
     private var hosts: [String: HostState] = [:]
     private var running = true
 
-    init(perHostConcurrency: Int, perHostDelay: TimeInterval) {
+    init(perHostConcurrency: Int, perHostDelay: TimeInterval, maximumHostPause: TimeInterval) {
         self.perHostConcurrency = perHostConcurrency
+        self.maximumHostPause = max(0, maximumHostPause)
         self.perHostDelay = .milliseconds(Int64(max(0, perHostDelay) * 1000))
     }
 
     static func cancelledOutcome(_ request: FetchRequest) -> FetchOutcome {
         .transientFailure(FetchFailure(code: .cancelled, reason: "The fetch was cancelled before it finished"), retryAt: Date())
+    }
+
+    static func backingOffOutcome(_ request: FetchRequest, until: Date) -> FetchOutcome {
+        let seconds = Int(max(0, until.timeIntervalSinceNow).rounded(.up))
+        return .transientFailure(
+            FetchFailure(code: .hostBackingOff,
+                         reason: "\(request.url.host) asked (Retry-After) not to be contacted for another \(seconds) s; not fetched now",
+                         retryAfter: until.timeIntervalSinceNow),
+            retryAt: until)
     }
 
     func submit(_ job: FetchJob) {
@@ -145,8 +167,9 @@ final class FetchScheduler: @unchecked Sendable {
         if removed { job.resume(Self.cancelledOutcome(job.request)) }
     }
 
-    /// Blocks the calling worker thread until a job may start; nil once shut down.
-    func next() -> FetchJob? {
+    /// Blocks the calling worker thread until a job may start; nil once shut down. A job whose
+    /// host asked for a pause comes with the end of that pause and must not be fetched.
+    func next() -> (FetchJob, pausedUntil: Date?)? {
         condition.lock()
         defer { condition.unlock() }
         while running {
@@ -163,7 +186,8 @@ final class FetchScheduler: @unchecked Sendable {
                 var updated = state
                 updated.active += 1
                 hosts[job.host] = updated
-                return job
+                let paused = state.pausedUntil.flatMap { $0 > Date() ? $0 : nil }
+                return (job, paused)
             }
             if let earliest {
                 let wait = now.duration(to: earliest)
@@ -176,15 +200,27 @@ final class FetchScheduler: @unchecked Sendable {
         return nil
     }
 
-    func finished(_ job: FetchJob) {
+    /// Records the end of a job; `contacted` says whether a request went out, `retryAfter` is
+    /// the host's `Retry-After` from this response.
+    func finished(_ job: FetchJob, contacted: Bool, retryAfter: TimeInterval?) {
         condition.withLock {
             let now = ContinuousClock.Instant.now
+            let wallNow = Date()
             var state = hosts[job.host] ?? HostState()
             state.active = max(0, state.active - 1)
-            state.nextStart = now + perHostDelay
+            if contacted {
+                state.nextStart = now + perHostDelay
+                if let retryAfter, retryAfter > 0 {
+                    let until = wallNow.addingTimeInterval(min(retryAfter, maximumHostPause))
+                    state.pausedUntil = max(state.pausedUntil ?? until, until)
+                }
+            }
             hosts[job.host] = state
-            // Forget idle hosts whose pause is over, so the table does not grow without bound.
-            hosts = hosts.filter { $0.value.active > 0 || ($0.value.nextStart.map { $0 > now } ?? false) }
+            // Forget idle hosts whose pauses are over, so the table does not grow without bound.
+            hosts = hosts.filter {
+                $0.value.active > 0 || ($0.value.nextStart.map { $0 > now } ?? false)
+                    || ($0.value.pausedUntil.map { $0 > wallNow } ?? false)
+            }
             condition.broadcast()
         }
     }

@@ -175,6 +175,24 @@ struct FetcherTests {
         }
     }
 
+    @Test("after a 429 with Retry-After, further requests to that host end without contacting it")
+    func hostBackingOff() async throws {
+        try await Self.withServer({ _ in .text(429, "slow down", headers: [("Retry-After", "120")]) }) { server in
+            let fetcher = Fetcher(settings: Self.loopbackSettings())
+            let first = await fetcher.fetch(try Self.request(server.url("/one")))
+            #expect(first.failure?.status == 429)
+            let second = await fetcher.fetch(try Self.request(server.url("/two")))
+            guard case .transientFailure(let failure, let retryAt) = second else {
+                Issue.record("expected a transient failure, got \(second)")
+                return
+            }
+            #expect(failure.code == .hostBackingOff)
+            #expect(failure.reason.contains("127.0.0.1"))
+            #expect(retryAt.timeIntervalSinceNow > 100)
+            #expect(server.requests.map(\.path) == ["/one"])
+        }
+    }
+
     @Test("a slow-drip server is cut off by the low-speed floor")
     func lowSpeedFloor() async throws {
         try await Self.withServer({ _ in
