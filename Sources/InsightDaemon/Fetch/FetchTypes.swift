@@ -172,12 +172,7 @@ public struct FetchSettings: Sendable, Hashable {
     /// Longest backoff for transient failures, in seconds.
     public var backoffCap: TimeInterval = 6 * 60 * 60
     /// The `User-Agent` header.
-    public var userAgent: String = "insightd/\(FetchUserAgent.version) (+https://github.com/insightd/insightd)"
+    public var userAgent: String = "insightd/\(InsightVersion.current) (+https://github.com/insightd/insightd)"
 
     public init() {}
-}
-
-/// The version reported in the default `User-Agent`.
-enum FetchUserAgent {
-    static let version = "0.1.0"
 }

@@ -57,7 +57,7 @@ struct FetcherTests {
             #expect(response.finalURL == server.url("/article"))
             let sent = try #require(server.requests.first)
             #expect(sent.header("Accept-Encoding")?.contains("gzip") == true)
-            #expect(sent.header("User-Agent") == "insightd/\(FetchUserAgent.version) (+https://github.com/insightd/insightd)")
+            #expect(sent.header("User-Agent") == "insightd/\(InsightVersion.current) (+https://github.com/insightd/insightd)")
         }
     }
 
