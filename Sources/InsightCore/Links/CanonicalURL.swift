@@ -149,6 +149,10 @@ public struct CanonicalURL: Sendable, Hashable, Comparable, Codable, CustomStrin
         }
         var out: [String] = []
         for label in labels {
+            // A DNS label holds at most 63 bytes; longer ones cannot be valid in any encoding.
+            guard label.unicodeScalars.count <= 63 else {
+                throw LinkError(.invalidHost, "A host label is longer than 63 characters, which DNS does not allow", input: input)
+            }
             let lower = label.lowercased()
             let ascii: String
             if lower.unicodeScalars.allSatisfy(\.isASCII) {

@@ -84,7 +84,7 @@ public struct FetchResponse: Sendable, Hashable {
 }
 
 /// Why a fetch failed, with a sentence for people.
-public struct FetchFailure: Error, Sendable, Hashable, CustomStringConvertible {
+public struct FetchFailure: Error, Sendable, Hashable, Codable, CustomStringConvertible {
     /// The kind of failure.
     public enum Code: String, Sendable, Hashable, Codable {
         /// The server answered with an error status (see `status`).

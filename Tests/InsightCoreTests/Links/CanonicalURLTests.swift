@@ -80,6 +80,8 @@ struct CanonicalURLTests {
         ("https://example.com:12ab/", .invalidPort),
         ("https://[::1/", .invalidHost),
         ("https://[zz::1]/", .invalidHost),
+        ("https://" + String(repeating: "a", count: 64) + ".com/", .invalidHost),
+        ("https://" + String(repeating: "ü", count: 64) + ".com/", .invalidHost),
     ]
 
     @Test("rejects with a coded error and a readable message", arguments: rejected)

@@ -80,4 +80,28 @@ struct LinkHarvesterTests {
         #expect(links.map(\.original) == ["HTTPS://Example.com/x?utm_source=a"])
         #expect(links.map(\.url.string) == ["https://example.com/x"])
     }
+
+    static let malformed: [(String, String)] = [
+        ("<a href=\"https://example.com/unterminated", "html"),
+        ("<a", "html"),
+        ("<a href=", "html"),
+        ("<!-- never closed <a href=\"https://example.com/x\">", "html"),
+        ("<a href=\"&#xFFFFFFFF;&#xD800;&bogus;&\">x</a>", "html"),
+        ("[text](", "md"),
+        ("[text](<https://example.com/never-closed", "md"),
+        ("<https://", "md"),
+        ("https://", "txt"),
+        ("https://((((((((((", "txt"),
+        ("https://" + String(repeating: "a", count: 300) + ".example/", "txt"),
+        ("https://" + String(repeating: "é", count: 5000) + "/", "txt"),
+        ("[InternetShortcut]\nURL=", "url"),
+        ("\u{0}\u{1}https://example.com/\u{7F}", "txt"),
+    ]
+
+    @Test("malformed input yields no or few links and never traps", arguments: malformed)
+    func malformedInput(_ c: (String, String)) {
+        let links = LinkHarvester.links(in: c.0, fileExtension: c.1)
+        #expect(links.allSatisfy { $0.url.scheme == "http" || $0.url.scheme == "https" })
+        #expect(links.count <= 1)
+    }
 }
