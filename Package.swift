@@ -60,7 +60,12 @@ let package = Package(
         .testTarget(name: "InsightExtractTests", dependencies: ["InsightExtract"]),
         .testTarget(name: "InsightStoreTests", dependencies: ["InsightStore"]),
         // End-to-end: the real daemon and the real CLI, as built executables.
-        .testTarget(name: "InsightDaemonTests", dependencies: ["InsightDaemon", "InsightClient", "insightd", "insightctl"]),
+        .testTarget(name: "InsightDaemonTests", dependencies: [
+            "InsightDaemon", "InsightClient", "insightd", "insightctl",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )
