@@ -62,15 +62,19 @@ struct WatcherTests {
         daemon.environment["INSIGHTD_TEST_HOLD_EVENTS"] = hold
         daemon.environment["INSIGHTD_LOG_LEVEL"] = "notice"
         try daemon.start()
-        // Each file queues IN_CREATE and IN_CLOSE_WRITE: this is more events than the kernel keeps.
-        let count = maxQueued / 2 + 1000
-        let burst = Burst(files: count, seed: 5, folders: 1, distinctSentences: 2000)
-        let flat = Burst.File.self
-        _ = flat
+        let burst = Burst(files: 300, seed: 5, folders: 1)
         for file in burst.files {
             let name = file.relativePath.replacingOccurrences(of: "/", with: "_")
             try Data(Burst.content(file).utf8).write(to: URL(fileURLWithPath: daemon.inbox + "/" + name))
         }
+        // Each rename queues IN_MOVED_FROM and IN_MOVED_TO: more events than the kernel keeps for one reader.
+        let first = daemon.inbox + "/" + burst.files[0].relativePath.replacingOccurrences(of: "/", with: "_")
+        let aside = daemon.inbox + "/renamed-aside.txt"
+        for _ in 0..<(maxQueued / 4 + 1000) {
+            #expect(rename(first, aside) == 0)
+            #expect(rename(aside, first) == 0)
+        }
+        let count = burst.files.count
         try FileManager.default.removeItem(atPath: hold)
         let report = try daemon.waitForStatus(timeout: 600, "all \(count) files are ingested after the overflow") { $0.files.ingested == count }
         #expect(report.watch.overflows >= 1)
