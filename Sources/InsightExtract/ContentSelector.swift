@@ -53,14 +53,18 @@ struct ContentSelector {
     /// Runs the attempts (all flags, then fewer) until one yields enough text; returns the kept state.
     mutating func run() -> (roots: [Int32], state: [UInt8]) {
         let sequence: [Options] = [.all, [.weightClasses, .cleanConditionally], [.cleanConditionally], []]
-        var best: (roots: [Int32], state: [UInt8], length: Int)? = nil
+        var best: (opts: Options, length: Int)? = nil
+        var last: Options = .all
         for opts in sequence {
             attempt(opts)
+            last = opts
             let length = keptLength()
-            if length >= 500 { return (roots, state) }
-            if best == nil || length > best!.length { best = (roots, state, length) }
+            if length >= 500 { best = (opts, length); break }
+            if best == nil || length > best!.length { best = (opts, length) }
         }
-        return (best!.roots, best!.state)
+        if best!.opts != last { attempt(best!.opts) }
+        postClean()
+        return (roots, state)
     }
 
     // MARK: One attempt
@@ -157,9 +161,26 @@ struct ContentSelector {
             }
             if state[topCandidate] & Self.candidate == 0 { initialize(topCandidate, opts) }
             roots = siblings(of: topCandidate, opts)
+            addSameClassChunks(of: topCandidate)
         }
         for r in roots { state[Int(r)] |= Self.chosen }
+        if Debug.enabled {
+            Debug.log("attempt \(opts.rawValue): top candidates:")
+            for t in top { Debug.log("  \(describe(Int(t))) score \(score[Int(t)]) chars \(agg[Int(t)].chars) ld \(linkDensity(Int(t)))") }
+            Debug.log("  chosen top \(describe(topCandidate)); roots: \(roots.map { describe(Int($0)) })")
+        }
         prepare(opts)
+        if Debug.enabled { Debug.log("  kept length \(keptLength())") }
+    }
+
+    func describe(_ i: Int) -> String {
+        let e = tree.elems[i]
+        var s = "#\(i)<\(e.tag)"
+        if let n = e.node {
+            if let c = PageTree.attribute(n, "class") { s += " class=\"\(c.prefix(60))\"" }
+            if let d = PageTree.attribute(n, "id") { s += " id=\"\(d.prefix(40))\"" }
+        }
+        return s + ">"
     }
 
     @inline(__always)
@@ -234,6 +255,23 @@ struct ContentSelector {
             }
         }
         return out
+    }
+
+    /// Articles split into chunks (ads between them) repeat the chunk's class: the other chunks join.
+    private mutating func addSameClassChunks(of top: Int) {
+        let elems = tree.elems
+        let ch = elems[top].classHash
+        guard ch != 0 else { return }
+        let threshold = max(10, score[top] * 0.2)
+        var added = false
+        for j in 1..<elems.count where j != top && elems[j].classHash == ch {
+            guard state[j] & Self.excluded == 0, state[j] & Self.candidate != 0, score[j] >= threshold,
+                  linkDensity(j) < 0.3 else { continue }
+            if roots.contains(where: { isAncestor(Int($0), of: j) || Int($0) == j || isAncestor(j, of: Int($0)) }) { continue }
+            roots.append(Int32(j))
+            added = true
+        }
+        if added { roots.sort() }
     }
 
     /// Whether the element's text has a full stop followed by a space or the end.
@@ -381,6 +419,8 @@ struct ContentSelector {
                 if state[i] & Self.dead != 0 { continue }
                 let e = elems[i]
                 guard match(e.tag) else { continue }
+                // A div without block children was turned into a paragraph; it is not cleaned as a div.
+                if e.tag == .div && !e.flags.contains(.hasBlockChild) { continue }
                 if shouldRemove(i, opts) { remove(i) }
             }
         }
@@ -457,6 +497,46 @@ struct ContentSelector {
         cols = max(cols, cellsInRow)
         if rows >= 10 || cols > 4 { return true }
         return rows * cols > 10
+    }
+
+    /// Boilerplate that readability keeps but an article's text does not have: captions, figures,
+    /// newsletter and cookie boxes, ad slots, comment sections, related-link boxes, author boxes,
+    /// post meta lines, screen-reader-only text, article headers.
+    private mutating func postClean() {
+        let elems = tree.elems
+        for r in roots {
+            let ri = Int(r)
+            var i = ri + 1
+            let end = Int(elems[ri].end)
+            while i < end {
+                let e = elems[i]
+                if state[i] & Self.dead != 0 { i = Int(e.end); continue }
+                let a = agg[i]
+                let h = e.hint
+                var drop = false
+                switch e.tag {
+                case .figcaption: drop = true
+                case .figure: drop = a.chars < 400
+                case .header: drop = a.chars < 400 && a.p <= 1
+                default: break
+                }
+                if !drop && !h.isEmpty {
+                    if h.contains(.comments) || h.contains(.hidden) { drop = true }
+                    else if h.contains(.newsletter) || h.contains(.consent) || h.contains(.ad) { drop = a.chars < 1000 }
+                    else if h.contains(.caption) { drop = a.chars < 500 }
+                    else if h.contains(.related) { drop = a.chars < 300 || linkDensity(i) > 0.25 }
+                    else if h.contains(.byline) { drop = a.chars < 600 }
+                    else if h.contains(.meta) { drop = a.chars < 300 }
+                }
+                if drop && !h.contains(.strongPositive) && !e.flags.contains(.articleBody) {
+                    remove(i)
+                    i = Int(e.end)
+                    continue
+                }
+                i += 1
+            }
+        }
+        refreshDead()
     }
 
     /// The amount of text the attempt keeps.

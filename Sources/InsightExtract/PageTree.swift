@@ -215,7 +215,6 @@ struct PageTree {
             default: break
             }
         }
-        if hint.contains(.hidden) { hint.remove(.hidden) }
         let parent = elems[pi]
         // Inherited flags.
         flags.formUnion(parent.flags.intersection([.inLink, .hashLink, .inTableOrCode, .inFigure, .inPre, .inCode,
