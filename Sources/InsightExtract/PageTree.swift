@@ -53,7 +53,7 @@ struct Seg {
     var ptr: UnsafePointer<UInt8>?
     var len: Int32
     var elem: Int32
-    var kind: UInt8  // 0 text, 1 <br>, 2 text inside <pre>
+    var kind: UInt8  // 0 text, 1 <br>, 2 text inside <pre>, 3 between table cells
 }
 
 /// A line box: the text between two block-level boundaries, owned by the innermost block element.
@@ -235,6 +235,10 @@ struct PageTree {
         let idx = Int32(elems.count)
         let isBlock = props & TagInfo.block != 0
         if isBlock { flush() }
+        if (tag == .td || tag == .th) && bHasText {
+            segs.append(Seg(ptr: nil, len: 0, elem: parentIdx, kind: 3))
+            bInWord = false
+        }
         if props & TagInfo.divToP != 0 { elems[pi].flags.insert(.hasBlockChild) }
         if tag == .body && body == 0 { body = idx }
         elems.append(Elem(
@@ -415,7 +419,7 @@ struct PageTree {
             if elems[o].tag == .div && elems[o].flags.contains(.hasBlockChild) { elems[o].sVirtualP &+= 1 }
         }
         // Text density: mark elements with text in a "textish" descendant.
-        for s in segs where s.kind != 1 {
+        for s in segs where s.kind == 0 || s.kind == 2 {
             var e = Int(s.elem)
             // The innermost textish ancestor-or-self of the text; a div with block children wraps it in a <p>.
             while e > 0 && !Tags.has(elems[e].tag, TagInfo.textish) { e = Int(elems[e].parent) }

@@ -40,10 +40,19 @@ enum Pipeline {
                 keep[k] = keep[k] || k == ri || keep[Int(elems[k].parent)]
             }
         }
-        var paragraphs = TextBuilder.paragraphs(tree, keep: keep)
-        // Drop a leading paragraph that is the headline.
-        if let first = paragraphs.first, titles.contains(where: { Similarity.textSimilarity($0, first) > 0.9 }) {
-            paragraphs.removeFirst()
+        let paras = TextBuilder.paragraphs(tree, keep: keep)
+        var paragraphs: [String] = []
+        paragraphs.reserveCapacity(paras.count)
+        var seen = Set<String>()
+        for (k, p) in paras.enumerated() {
+            // A leading paragraph that is the headline.
+            if k == 0 && titles.contains(where: { Similarity.textSimilarity($0, p.text) > 0.9 }) { continue }
+            // Mostly links: related-article teasers, "Read more: ..." lines, link lists.
+            if p.chars > 0 && Double(p.link10) / 10 / Double(p.chars) > Tuning.paragraphLinkDensity { continue }
+            if p.text.utf8.count < 400 && Boilerplate.isBoilerplate(p.text) { continue }
+            // Repeated paragraphs (slideshow captions, sticky promos).
+            if p.chars >= 60 && !seen.insert(p.text).inserted { continue }
+            paragraphs.append(p.text)
         }
 
         var article = ExtractedArticle()

@@ -38,8 +38,9 @@ enum Tags {
             .root, .html, .body, .div, .section, .article, .main, .header, .footer, .nav, .aside, .form, .fieldset,
             .figure, .figcaption, .details, .summary, .center, .address, .hgroup, .blockquote, .dialog, .menu,
             .legend, .p, .pre, .h1, .h2, .h3, .h4, .h5, .h6, .li, .ul, .ol, .dl, .dt, .dd, .table, .tbody, .thead,
-            .tfoot, .tr, .td, .th, .caption, .hr,
+            .tfoot, .tr, .caption, .hr,
         ]
+        // Table cells are not blocks: a row is one line, its cells separated by tabs.
         for t in blocks { p[Int(t.rawValue)] |= TagInfo.block }
         let drops: [Tag] = [
             .head, .title, .meta, .link, .base, .script, .style, .noscript, .template, .svg, .math, .canvas, .iframe,

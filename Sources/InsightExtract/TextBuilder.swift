@@ -1,27 +1,55 @@
 /// Turns the kept blocks of a page into whitespace-normalised paragraphs.
 enum TextBuilder {
+    struct Paragraph {
+        var text: String
+        var block: Int
+        /// Characters and link characters (×10) of the kept text.
+        var chars: Int32
+        var link10: Int32
+    }
+
     /// `keep[i]` says whether the text directly inside element `i` is kept.
-    static func paragraphs(_ tree: PageTree, keep: [Bool]) -> [String] {
-        var out: [String] = []
+    static func paragraphs(_ tree: PageTree, keep: [Bool]) -> [Paragraph] {
+        var out: [Paragraph] = []
         var buf: [UInt8] = []
         buf.reserveCapacity(4096)
-        for block in tree.blocks {
+        for (bi, block) in tree.blocks.enumerated() {
             buf.removeAll(keepingCapacity: true)
             var pendingSpace = false
+            var dropped = false
             for si in Int(block.segStart)..<Int(block.segEnd) {
                 let seg = tree.segs[si]
-                guard keep[Int(seg.elem)] else { continue }
+                guard keep[Int(seg.elem)] else { dropped = true; continue }
                 if seg.kind == 1 {
                     while buf.last == 0x20 { buf.removeLast() }
                     if !buf.isEmpty && buf.last != 0x0A { buf.append(0x0A) }
                     pendingSpace = false
                     continue
                 }
+                if seg.kind == 3 {
+                    while buf.last == 0x20 { buf.removeLast() }
+                    if !buf.isEmpty && buf.last != 0x0A { buf.append(0x09) }
+                    pendingSpace = false
+                    continue
+                }
                 guard let p = seg.ptr else { continue }
                 append(p, Int(seg.len), pre: seg.kind == 2, into: &buf, pendingSpace: &pendingSpace)
             }
-            while let l = buf.last, l == 0x20 || l == 0x0A { buf.removeLast() }
-            if !buf.isEmpty { out.append(String(decoding: buf, as: UTF8.self)) }
+            while let l = buf.last, l == 0x20 || l == 0x0A || l == 0x09 { buf.removeLast() }
+            if buf.isEmpty { continue }
+            var chars = block.chars, link10 = block.link10
+            if dropped {
+                // Part of the block was cleaned out: count what is left.
+                chars = 0; link10 = 0
+                for si in Int(block.segStart)..<Int(block.segEnd) {
+                    let e = Int(tree.segs[si].elem)
+                    guard keep[e], tree.segs[si].kind == 0 || tree.segs[si].kind == 2 else { continue }
+                    let c = Int32(tree.segs[si].len)
+                    chars += c
+                    if tree.elems[e].flags.contains(.inLink) { link10 += c * (tree.elems[e].flags.contains(.hashLink) ? 3 : 10) }
+                }
+            }
+            out.append(Paragraph(text: String(decoding: buf, as: UTF8.self), block: bi, chars: chars, link10: link10))
         }
         return out
     }
@@ -38,7 +66,7 @@ enum TextBuilder {
             first = false
             for si in Int(block.segStart)..<Int(block.segEnd) {
                 let seg = tree.segs[si]
-                if seg.kind == 1 { pendingSpace = true; continue }
+                if seg.kind == 1 || seg.kind == 3 { pendingSpace = true; continue }
                 guard let p = seg.ptr else { continue }
                 append(p, Int(seg.len), pre: false, into: &buf, pendingSpace: &pendingSpace)
             }
