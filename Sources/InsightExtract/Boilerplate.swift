@@ -1,0 +1,75 @@
+/// Short paragraphs that are page furniture rather than article text, recognised by their wording:
+/// calls to subscribe, follow or share, "read more" teasers, cookie and affiliate notices, copyright
+/// lines, wire-service credit lines, and lines that only give a date.
+enum Tuning {
+    static let paragraphLinkDensity = 0.75
+}
+
+enum Boilerplate {
+    /// Lower-cased openings of furniture paragraphs.
+    static let openings: [String] = [
+        "advertisement", "click here", "sign up for", "sign up to", "subscribe to", "subscribe now",
+        "follow us", "follow him on", "follow her on", "follow them on", "follow @", "like this story",
+        "share this", "share on", "read more:", "read more ", "related:", "related articles", "see also:",
+        "also read", "also see:", "don't miss", "don’t miss", "recommended:", "more:", "get the latest",
+        "join our", "this website uses cookies", "we use cookies", "this site uses cookies", "by using this site",
+        "this post may contain affiliate", "this article may contain affiliate", "(reporting by", "reporting by",
+        "writing by", "editing by", "citation:", "copyright", "©", "all rights reserved", "have a tip?",
+        "listen to", "watch:", "watch the video", "download the", "get breaking news", "let our news meet",
+        "leia também", "leia mais", "veja também", "lea también", "lire aussi", "leggi anche", "(leggi anche",
+        "lesen sie auch", "mehr zum thema",
+    ]
+
+    static let endings: [String] = [
+        "contributed to this report.", "contributed to this story.", "contributed reporting.",
+        "all rights reserved.", "all rights reserved",
+    ]
+
+    static func isBoilerplate(_ text: String) -> Bool {
+        let lower = text.lowercased()
+        for o in openings where lower.hasPrefix(o) { return true }
+        for e in endings where lower.hasSuffix(e) { return true }
+        if text.utf8.count < 130 && isDateLine(lower) { return true }
+        return false
+    }
+
+    static let months: Set<String> = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "january",
+        "february", "march", "april", "june", "july", "august", "september", "october", "november", "december",
+        "janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto", "setembro", "outubro",
+        "novembro", "dezembro", "enero", "febrero", "marzo", "mayo", "junio", "julio", "septiembre", "octubre",
+        "noviembre", "diciembre", "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+        "septembre", "octobre", "novembre", "décembre", "januar", "februar", "märz", "juni", "juli", "oktober",
+        "dezember", "gennaio", "febbraio", "aprile", "maggio", "giugno", "luglio", "settembre", "ottobre",
+        "dicembre",
+    ]
+
+    static let dateWords: Set<String> = [
+        "updated", "published", "posted", "modified", "last", "on", "at", "am", "pm", "et", "est", "edt", "cst",
+        "cdt", "pst", "pdt", "gmt", "utc", "bst", "cet", "ist", "de", "às", "the", "original", "publicado",
+        "atualizado", "em", "por", "by", "le", "am", "um", "uhr", "il", "del", "a", "la", "monday", "tuesday",
+        "wednesday", "thursday", "friday", "saturday", "sunday", "segunda", "feira", "terça", "quarta", "quinta",
+        "sexta", "sábado", "domingo", "lunes", "martes", "miércoles", "jueves", "viernes", "lundi", "mardi",
+        "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "montag", "dienstag", "mittwoch", "donnerstag",
+        "freitag", "samstag", "sonntag", "ago", "hours", "hour", "minutes", "days", "day", "time", "read", "min",
+    ]
+
+    /// A line made of a date (a year, or a numeric date) and date-ish words only.
+    static func isDateLine(_ lower: String) -> Bool {
+        let words = lower.split(whereSeparator: { !($0.isLetter || $0.isNumber) })
+        if words.isEmpty || words.count > 16 { return false }
+        var hasYear = false
+        var other = 0
+        for w in words {
+            if w.allSatisfy(\.isNumber) {
+                if w.count == 4, let y = Int(w), y >= 1990 && y <= 2100 { hasYear = true }
+                continue
+            }
+            let s = String(w)
+            if months.contains(s) || dateWords.contains(s) { continue }
+            if s.count <= 2, s.first?.isNumber == true { continue }  // 1st, 2nd, 19h
+            other += 1
+        }
+        return hasYear && other <= 1
+    }
+}
