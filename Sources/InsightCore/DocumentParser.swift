@@ -20,6 +20,11 @@ public struct ParsedDocument: Sendable, Equatable {
     public var date: String?
     /// The insights in file order.
     public var insights: [ParsedInsight]
+
+    public init(date: String?, insights: [ParsedInsight]) {
+        self.date = date
+        self.insights = insights
+    }
 }
 
 /// Splits the text of a dropped file into insights.

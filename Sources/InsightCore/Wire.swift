@@ -72,6 +72,17 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public init() {}
     }
 
+    /// The fetch queue of linked articles.
+    public struct Links: Codable, Sendable, Equatable {
+        /// Distinct links ever found or added.
+        public var found = 0
+        public var queued = 0
+        public var fetching = 0
+        public var fetched = 0
+        public var failed = 0
+        public init() {}
+    }
+
     public var schema = InsightVersion.apiSchema
     public var version = InsightVersion.current
     /// `running`, `paused` or `stopping`.
@@ -83,6 +94,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var insights = Insights()
     public var database = Database()
     public var watch = Watch()
+    public var links = Links()
     /// Seconds since the epoch of the last stored file.
     public var lastIngestAt: Double?
     public var lastError: LastError?
@@ -128,4 +140,53 @@ public struct ErrorReply: Codable, Sendable, Equatable {
     public init(code: String, message: String) {
         error = Body(code: code, message: message)
     }
+}
+
+/// One linked article in the fetch queue (`GET /v1/links`).
+public struct LinkInfo: Codable, Sendable, Equatable {
+    public var id: Int64
+    /// The canonical URL: the key that makes a link fetched once however often it is dropped.
+    public var url: String
+    /// The URL as first written.
+    public var givenUrl: String
+    /// Where redirects ended.
+    public var finalUrl: String?
+    /// The page's own `<link rel=canonical>`.
+    public var pageCanonicalUrl: String?
+    /// `queued`, `fetching`, `fetched` or `failed`.
+    public var state: String
+    /// `permanent` or `transient` when failed.
+    public var failure: String?
+    public var error: String?
+    public var attempts: Int
+    public var nextAttemptAt: Double?
+    public var title: String?
+    public var fetchedAt: Double?
+    public var updatedAt: Double
+    /// The files that linked it.
+    public var linkedFrom: [SourceRef]
+
+    public init(id: Int64, url: String, givenUrl: String, finalUrl: String?, pageCanonicalUrl: String?, state: String, failure: String?,
+                error: String?, attempts: Int, nextAttemptAt: Double?, title: String?, fetchedAt: Double?, updatedAt: Double, linkedFrom: [SourceRef]) {
+        self.id = id
+        self.url = url
+        self.givenUrl = givenUrl
+        self.finalUrl = finalUrl
+        self.pageCanonicalUrl = pageCanonicalUrl
+        self.state = state
+        self.failure = failure
+        self.error = error
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.title = title
+        self.fetchedAt = fetchedAt
+        self.updatedAt = updatedAt
+        self.linkedFrom = linkedFrom
+    }
+}
+
+/// `GET /v1/links`.
+public struct LinksReply: Codable, Sendable, Equatable {
+    public var links: [LinkInfo]
+    public init(links: [LinkInfo]) { self.links = links }
 }

@@ -42,7 +42,8 @@ public enum Daemon {
         }
         let stats = DaemonStats()
         let box = SettingsBox(settings)
-        let pipeline = IngestPipeline(settings: settings, database: database, logger: logger)
+        let links = LinkService(database: database, settings: box, logger: logger)
+        let pipeline = IngestPipeline(settings: settings, database: database, logger: logger, onLinksQueued: { links.poke() })
         let watcher: InboxWatcher
         do {
             watcher = try InboxWatcher(settings: settings, pipeline: pipeline, database: database, stats: stats, logger: logger)
@@ -50,7 +51,7 @@ public enum Daemon {
             logger.critical("cannot start the inbox watcher: \(error)")
             return 1
         }
-        let control = DaemonControl(database: database, pipeline: pipeline, watcher: watcher, stats: stats, settings: box)
+        let control = DaemonControl(database: database, pipeline: pipeline, watcher: watcher, links: links, stats: stats, settings: box)
         let router = APIRouter(control: control)
         let server = SocketServer(path: settings.socketPath, mode: settings.socketMode, logger: logger) { router.handle($0) }
         do {
@@ -68,6 +69,7 @@ public enum Daemon {
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [
                 .init(service: APIService(server: server)),
+                .init(service: links),
                 .init(service: IngestService(pipeline: pipeline, watcher: watcher, notifier: notifier, logger: logger)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

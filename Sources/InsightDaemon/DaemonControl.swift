@@ -8,12 +8,14 @@ final class DaemonControl: Sendable {
     let database: InsightDatabase
     let pipeline: IngestPipeline
     let watcher: InboxWatcher
+    let links: LinkService
     let stats: DaemonStats
     let settings: SettingsBox
     let startedAt: Double
     let startedMonotonic: Double
 
-    init(database: InsightDatabase, pipeline: IngestPipeline, watcher: InboxWatcher, stats: DaemonStats, settings: SettingsBox) {
+    init(database: InsightDatabase, pipeline: IngestPipeline, watcher: InboxWatcher, links: LinkService, stats: DaemonStats, settings: SettingsBox) {
+        self.links = links
         self.database = database
         self.pipeline = pipeline
         self.watcher = watcher
@@ -41,6 +43,11 @@ final class DaemonControl: Sendable {
             report.insights.occurrences = counts.occurrences
             report.lastIngestAt = counts.lastIngestAt
             report.lastError = counts.lastError
+            report.links.found = counts.linksByState.values.reduce(0, +)
+            report.links.queued = counts.linksByState[.queued] ?? 0
+            report.links.fetching = counts.linksByState[.fetching] ?? 0
+            report.links.fetched = counts.linksByState[.fetched] ?? 0
+            report.links.failed = counts.linksByState[.failed] ?? 0
         }
         let pending = pipeline.pendingSummary()
         report.files.pending = pending.count

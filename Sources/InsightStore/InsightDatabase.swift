@@ -28,8 +28,15 @@ public struct FileIngest: Sendable {
     public var encoding: String
     public var documentDate: String?
     public var insights: [PreparedInsight]
+    /// `file` for inbox files, `url` for fetched articles.
+    public var kind: String
+    /// Links found in the file, queued for fetching in the same transaction.
+    public var links: [HarvestedLink]
 
-    public init(path: String, size: Int64, mtime: Double, sha256: String, encoding: String, documentDate: String?, insights: [PreparedInsight]) {
+    public init(path: String, size: Int64, mtime: Double, sha256: String, encoding: String, documentDate: String?,
+                insights: [PreparedInsight], kind: String = "file", links: [HarvestedLink] = []) {
+        self.kind = kind
+        self.links = links
         self.path = path
         self.size = size
         self.mtime = mtime
@@ -50,7 +57,9 @@ public enum IngestOutcome: Sendable, Equatable {
 
 /// Aggregate counts for status.
 public struct StoreCounts: Sendable, Equatable {
+    /// Inbox files by state (fetched articles are counted under links).
     public var sourcesByState: [SourceState: Int] = [:]
+    public var linksByState: [LinkState: Int] = [:]
     public var uniqueInsights = 0
     public var occurrences = 0
     public var lastIngestAt: Double?
@@ -102,66 +111,88 @@ public final class InsightDatabase: Sendable {
     /// that path's occurrences; insights no longer seen anywhere are removed with them.
     public func ingest(_ file: FileIngest, now: Double = Date().timeIntervalSince1970) throws(StoreError) -> IngestOutcome {
         do {
-            return try pool.write { db -> IngestOutcome in
-                var source = try SourceRecord.filter(Column("path") == file.path).fetchOne(db)
-                if let source, source.state == .ingested, source.sha256 == file.sha256 { return .unchanged }
-                var previousInsights: [Int64] = []
-                if let id = source?.id {
-                    previousInsights = try Int64.fetchAll(db, sql: "SELECT DISTINCT insightId FROM occurrence WHERE sourceId = ?", arguments: [id])
-                    try db.execute(sql: "DELETE FROM occurrence WHERE sourceId = ?", arguments: [id])
-                }
-                var record = source ?? SourceRecord(
-                    id: nil, path: file.path, size: nil, mtime: nil, sha256: nil, state: .pending, error: nil, encoding: nil,
-                    documentDate: nil, insightCount: 0, firstSeenAt: now, updatedAt: now, ingestedAt: nil)
-                record.size = file.size
-                record.mtime = file.mtime
-                record.sha256 = file.sha256
-                record.state = .ingested
-                record.error = nil
-                record.encoding = file.encoding
-                record.documentDate = file.documentDate
-                record.insightCount = file.insights.count
-                record.updatedAt = now
-                record.ingestedAt = now
-                try record.save(db)
-                source = record
-                guard let sourceID = record.id else { throw StoreError(.write, "source row has no id after saving") }
-
-                let insertInsight = try db.cachedStatement(
-                    sql: "INSERT INTO insight (fingerprint, text, createdAt) VALUES (?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING")
-                let findInsight = try db.cachedStatement(sql: "SELECT id FROM insight WHERE fingerprint = ?")
-                let insertOccurrence = try db.cachedStatement(
-                    sql: "INSERT INTO occurrence (insightId, sourceId, ordinal, line, section) VALUES (?, ?, ?, ?, ?)")
-                var newInsights = 0
-                for (ordinal, insight) in file.insights.enumerated() {
-                    let fingerprint = Data(insight.fingerprint)
-                    try insertInsight.execute(arguments: [fingerprint, insight.text, now])
-                    let insightID: Int64
-                    if db.changesCount == 1 {
-                        insightID = db.lastInsertedRowID
-                        newInsights += 1
-                    } else if let found = try Int64.fetchOne(findInsight, arguments: [fingerprint]) {
-                        insightID = found
-                    } else {
-                        throw StoreError(.write, "insight vanished during the transaction")
-                    }
-                    try insertOccurrence.execute(arguments: [insightID, sourceID, ordinal, insight.line, insight.section])
-                }
-                if !previousInsights.isEmpty {
-                    try db.execute(
-                        sql: """
-                            DELETE FROM insight WHERE id IN (SELECT value FROM json_each(?))
-                            AND NOT EXISTS (SELECT 1 FROM occurrence WHERE occurrence.insightId = insight.id)
-                            """,
-                        arguments: [jsonArray(previousInsights)])
-                }
-                return .stored(newInsights: newInsights, occurrences: file.insights.count)
-            }
+            return try pool.write { db in try Self.ingest(file, in: db, now: now) }
         } catch let error as StoreError {
             throw error
         } catch {
             throw StoreError(.write, "cannot store \(file.path)", underlying: error)
         }
+    }
+
+    /// The ingest transaction's body, for callers that already hold a write transaction.
+    static func ingest(_ file: FileIngest, in db: Database, now: Double) throws -> IngestOutcome {
+        let existing = try SourceRecord.filter(Column("path") == file.path).fetchOne(db)
+        if let existing, existing.state == .ingested, existing.sha256 == file.sha256 { return .unchanged }
+        var previousInsights: [Int64] = []
+        if let id = existing?.id {
+            previousInsights = try Int64.fetchAll(db, sql: "SELECT DISTINCT insightId FROM occurrence WHERE sourceId = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM occurrence WHERE sourceId = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM linkReference WHERE sourceId = ?", arguments: [id])
+        }
+        var record = existing ?? SourceRecord(
+            id: nil, path: file.path, size: nil, mtime: nil, sha256: nil, state: .pending, error: nil, encoding: nil,
+            documentDate: nil, insightCount: 0, firstSeenAt: now, updatedAt: now, ingestedAt: nil)
+        record.kind = file.kind
+        record.size = file.size
+        record.mtime = file.mtime
+        record.sha256 = file.sha256
+        record.state = .ingested
+        record.error = nil
+        record.encoding = file.encoding
+        record.documentDate = file.documentDate
+        record.insightCount = file.insights.count
+        record.updatedAt = now
+        record.ingestedAt = now
+        try record.save(db)
+        guard let sourceID = record.id else { throw StoreError(.write, "source row has no id after saving") }
+
+        let insertInsight = try db.cachedStatement(
+            sql: "INSERT INTO insight (fingerprint, text, createdAt) VALUES (?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING")
+        let findInsight = try db.cachedStatement(sql: "SELECT id FROM insight WHERE fingerprint = ?")
+        let insertOccurrence = try db.cachedStatement(
+            sql: "INSERT INTO occurrence (insightId, sourceId, ordinal, line, section) VALUES (?, ?, ?, ?, ?)")
+        var newInsights = 0
+        for (ordinal, insight) in file.insights.enumerated() {
+            let fingerprint = Data(insight.fingerprint)
+            try insertInsight.execute(arguments: [fingerprint, insight.text, now])
+            let insightID: Int64
+            if db.changesCount == 1 {
+                insightID = db.lastInsertedRowID
+                newInsights += 1
+            } else if let found = try Int64.fetchOne(findInsight, arguments: [fingerprint]) {
+                insightID = found
+            } else {
+                throw StoreError(.write, "insight vanished during the transaction")
+            }
+            try insertOccurrence.execute(arguments: [insightID, sourceID, ordinal, insight.line, insight.section])
+        }
+        if !previousInsights.isEmpty {
+            try db.execute(
+                sql: """
+                    DELETE FROM insight WHERE id IN (SELECT value FROM json_each(?))
+                    AND NOT EXISTS (SELECT 1 FROM occurrence WHERE occurrence.insightId = insight.id)
+                    """,
+                arguments: [jsonArray(previousInsights)])
+        }
+        for link in file.links {
+            let linkID = try queueLink(link.url.string, given: link.original, in: db, now: now).id
+            try db.execute(sql: "INSERT OR IGNORE INTO linkReference (linkId, sourceId, line) VALUES (?, ?, ?)",
+                           arguments: [linkID, sourceID, link.line])
+        }
+        return .stored(newInsights: newInsights, occurrences: file.insights.count)
+    }
+
+    /// Queues a link once: a canonical URL already known keeps its row and state.
+    static func queueLink(_ canonical: String, given: String, in db: Database, now: Double) throws -> (id: Int64, created: Bool) {
+        try db.execute(sql: """
+            INSERT INTO link (canonicalURL, givenURL, state, attempts, createdAt, updatedAt)
+            VALUES (?, ?, 'queued', 0, ?, ?) ON CONFLICT (canonicalURL) DO NOTHING
+            """, arguments: [canonical, given, now, now])
+        if db.changesCount == 1 { return (db.lastInsertedRowID, true) }
+        guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM link WHERE canonicalURL = ?", arguments: [canonical]) else {
+            throw StoreError(.write, "link vanished during the transaction")
+        }
+        return (id, false)
     }
 
     /// Records that a file was skipped or failed, with the reason a user will read in `insightctl failed`.
@@ -211,12 +242,15 @@ public final class InsightDatabase: Sendable {
     public func counts() throws(StoreError) -> StoreCounts {
         try read { db in
             var counts = StoreCounts()
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM source GROUP BY state") {
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM source WHERE kind = 'file' GROUP BY state") {
                 if let state = SourceState(rawValue: row[0]) { counts.sourcesByState[state] = row[1] }
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM link GROUP BY state") {
+                if let state = LinkState(rawValue: row[0]) { counts.linksByState[state] = row[1] }
             }
             counts.uniqueInsights = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM insight") ?? 0
             counts.occurrences = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM occurrence") ?? 0
-            counts.lastIngestAt = try Double.fetchOne(db, sql: "SELECT MAX(ingestedAt) FROM source")
+            counts.lastIngestAt = try Double.fetchOne(db, sql: "SELECT MAX(ingestedAt) FROM source WHERE kind = 'file'")
             if let row = try Row.fetchOne(db, sql: "SELECT path, error, updatedAt FROM source WHERE state = 'failed' ORDER BY updatedAt DESC LIMIT 1") {
                 counts.lastError = StatusReport.LastError(path: row[0], message: row[1] ?? "", at: row[2])
             }

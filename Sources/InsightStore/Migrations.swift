@@ -59,6 +59,46 @@ enum Migrations {
                 END;
                 """)
         }
+        migrator.registerMigration("v2: linked articles and the fetch queue") { db in
+            try db.execute(sql: """
+                ALTER TABLE source ADD COLUMN kind TEXT NOT NULL DEFAULT 'file' CHECK (kind IN ('file', 'url'));
+                CREATE INDEX source_kind_state ON source(kind, state);
+
+                CREATE TABLE link (
+                    id INTEGER PRIMARY KEY,
+                    canonicalURL TEXT NOT NULL UNIQUE,
+                    givenURL TEXT NOT NULL,
+                    finalURL TEXT,
+                    pageCanonicalURL TEXT,
+                    state TEXT NOT NULL CHECK (state IN ('queued', 'fetching', 'fetched', 'failed')),
+                    failure TEXT CHECK (failure IN ('permanent', 'transient')),
+                    error TEXT,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    nextAttemptAt REAL,
+                    etag TEXT,
+                    lastModified TEXT,
+                    title TEXT,
+                    byline TEXT,
+                    published TEXT,
+                    siteName TEXT,
+                    language TEXT,
+                    createdAt REAL NOT NULL,
+                    updatedAt REAL NOT NULL,
+                    fetchedAt REAL,
+                    CHECK (state <> 'failed' OR (failure IS NOT NULL AND error IS NOT NULL))
+                );
+                CREATE INDEX link_due ON link(state, nextAttemptAt);
+
+                -- Which files linked which articles, and where.
+                CREATE TABLE linkReference (
+                    linkId INTEGER NOT NULL REFERENCES link(id) ON DELETE CASCADE,
+                    sourceId INTEGER NOT NULL REFERENCES source(id) ON DELETE CASCADE,
+                    line INTEGER NOT NULL,
+                    PRIMARY KEY (linkId, sourceId, line)
+                ) WITHOUT ROWID;
+                CREATE INDEX linkReference_source ON linkReference(sourceId);
+                """)
+        }
         return migrator
     }
 }

@@ -23,6 +23,8 @@ public struct SourceRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
     public var firstSeenAt: Double
     public var updatedAt: Double
     public var ingestedAt: Double?
+    /// `file` for inbox files, `url` for fetched articles (whose path is the canonical URL).
+    public var kind: String = "file"
 }
 
 /// A row of `insight`: one unique insight, identified by the fingerprint of its normalized key.
@@ -46,5 +48,38 @@ public struct OccurrenceRecord: Codable, Sendable, Equatable, FetchableRecord, P
 }
 
 extension SourceRecord {
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// The state of a linked article in the fetch queue.
+public enum LinkState: String, Sendable, Codable, CaseIterable, DatabaseValueConvertible {
+    case queued, fetching, fetched, failed
+}
+
+/// A row of `link`: one article, however often it was linked, keyed by its canonical URL.
+public struct LinkRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "link"
+    public var id: Int64?
+    public var canonicalURL: String
+    public var givenURL: String
+    public var finalURL: String?
+    public var pageCanonicalURL: String?
+    public var state: LinkState
+    /// `permanent` or `transient` when failed.
+    public var failure: String?
+    public var error: String?
+    public var attempts: Int
+    public var nextAttemptAt: Double?
+    public var etag: String?
+    public var lastModified: String?
+    public var title: String?
+    public var byline: String?
+    public var published: String?
+    public var siteName: String?
+    public var language: String?
+    public var createdAt: Double
+    public var updatedAt: Double
+    public var fetchedAt: Double?
+
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }

@@ -26,6 +26,16 @@ struct SettingKey: Sendable {
         strings("watch.ignore") { $0.ignore = $1 },
         octal("socket_mode") { $0.socketMode = $1 },
         string("admin_group", allowed: "a group name") { _ in true } set: { $0.adminGroup = $1 },
+        boolean("fetch.enabled") { $0.fetchEnabled = $1 },
+        boolean("fetch.allow_private_addresses") { $0.fetchAllowPrivateAddresses = $1 },
+        integer("fetch.max_article_bytes", range: 1024...(1 << 30)) { $0.fetchMaxArticleBytes = $1 },
+        integer("fetch.concurrency", range: 1...64) { $0.fetchConcurrency = $1 },
+        integer("fetch.per_host_concurrency", range: 1...16) { $0.fetchPerHostConcurrency = $1 },
+        integer("fetch.per_host_delay_ms", range: 0...600_000) { $0.fetchPerHostDelayMilliseconds = $1 },
+        integer("fetch.connect_timeout_s", range: 1...600) { $0.fetchConnectTimeoutSeconds = $1 },
+        integer("fetch.timeout_s", range: 1...3_600) { $0.fetchTimeoutSeconds = $1 },
+        integer("fetch.backoff_base_ms", range: 10...86_400_000) { $0.fetchBackoffBaseMilliseconds = $1 },
+        integer("fetch.max_attempts", range: 1...100) { $0.fetchMaxAttempts = $1 },
     ]
 
     static let byName: [String: SettingKey] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
@@ -57,6 +67,21 @@ struct SettingKey: Sendable {
                 throw ConfigError(key: name, value: render(value), allowed: "expected an integer from \(range.lowerBound) to \(range.upperBound)", origin: origin)
             }
             set(&settings, i)
+        }
+    }
+
+    static func boolean(_ name: String, set: @escaping @Sendable (inout Settings, Bool) -> Void) -> SettingKey {
+        SettingKey(name: name, parse: { raw in
+            switch raw.lowercased() {
+            case "true", "1", "yes", "on": return .boolean(true)
+            case "false", "0", "no", "off": return .boolean(false)
+            default: return .string(raw)
+            }
+        }) { settings, value, origin throws(ConfigError) in
+            guard case .boolean(let b) = value else {
+                throw ConfigError(key: name, value: render(value), allowed: "expected true or false", origin: origin)
+            }
+            set(&settings, b)
         }
     }
 

@@ -30,6 +30,27 @@ public struct Settings: Sendable, Equatable {
     /// Members of this group may change state over the socket (add, retry, rescan, pause, resume, reload, forget).
     public var adminGroup = ""
 
+    /// Whether links in dropped files are fetched.
+    public var fetchEnabled = true
+    /// Allow fetching from loopback, private, link-local and multicast addresses (off: such links fail).
+    public var fetchAllowPrivateAddresses = false
+    /// Article bodies larger than this are refused.
+    public var fetchMaxArticleBytes = 5 * 1024 * 1024
+    /// Fetches running at once, in all.
+    public var fetchConcurrency = 4
+    /// Fetches running at once to one host.
+    public var fetchPerHostConcurrency = 1
+    /// Pause between two requests to the same host, in milliseconds.
+    public var fetchPerHostDelayMilliseconds = 1000
+    /// Connect timeout in seconds.
+    public var fetchConnectTimeoutSeconds = 10
+    /// Whole-transfer timeout in seconds.
+    public var fetchTimeoutSeconds = 30
+    /// First retry delay after a transient failure, in milliseconds; doubles each attempt (with jitter).
+    public var fetchBackoffBaseMilliseconds = 30_000
+    /// Transient failures after which a link counts as failed for good.
+    public var fetchMaxAttempts = 8
+
     /// The database file inside the state directory.
     public var databasePath: String { stateDirectory + "/insights.sqlite" }
 

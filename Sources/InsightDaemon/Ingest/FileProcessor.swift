@@ -9,11 +9,16 @@ import Glibc
 
 /// Turns one settled inbox file into stored insights, or into a recorded reason why not.
 struct FileProcessor {
+    /// Files split into insights (and searched for links).
     static let ingestedExtensions: Set<String> = ["txt", "md", "markdown"]
+    /// Files read only for the links they hold: bookmark pages and internet shortcuts.
+    static let linkOnlyExtensions: Set<String> = ["html", "htm", "xhtml", "url", "webloc"]
 
     let settings: Settings
     let database: InsightDatabase
     let logger: Logger
+    /// Told when a stored file queued links, so fetching starts without delay.
+    var onLinksQueued: @Sendable () -> Void = {}
     /// Take the file again even when it looks unchanged (`insightctl retry`).
     var force = false
 
@@ -31,6 +36,7 @@ struct FileProcessor {
         switch verdict {
         case .stored(.stored(let new, let occurrences)):
             logger.info("stored", metadata: ["path": "\(path)", "insights": "\(occurrences)", "new": "\(new)"])
+            onLinksQueued()
         case .stored(.unchanged), .unchanged:
             logger.debug("unchanged", metadata: ["path": "\(path)"])
         case .skipped(let reason):
@@ -68,9 +74,10 @@ struct FileProcessor {
             return .skipped("\(info.kindName) is not a file insightd reads; only regular text files are ingested")
         }
         let ext = (path as NSString).pathExtension.lowercased()
-        guard Self.ingestedExtensions.contains(ext) else {
-            return .skipped(ext.isEmpty ? "no file extension; insightd ingests .txt and .md files"
-                                        : "a .\(ext) file; insightd ingests .txt and .md files")
+        let linksOnly = Self.linkOnlyExtensions.contains(ext)
+        guard Self.ingestedExtensions.contains(ext) || linksOnly else {
+            return .skipped(ext.isEmpty ? "no file extension; insightd ingests .txt and .md files (and links from .html and .url files)"
+                                        : "a .\(ext) file; insightd ingests .txt and .md files (and links from .html and .url files)")
         }
         let contents: FileContents
         do {
@@ -88,11 +95,12 @@ struct FileProcessor {
         } catch {
             return .skipped(error.description)
         }
-        let document = DocumentParser(minWords: settings.minWords).parse(decoded.text)
+        let document = linksOnly ? ParsedDocument(date: nil, insights: []) : DocumentParser(minWords: settings.minWords).parse(decoded.text)
+        let links = settings.fetchEnabled ? LinkHarvester.links(in: decoded.text, fileExtension: ext) : []
         let ingest = FileIngest(
             path: path, size: contents.size, mtime: contents.mtime, sha256: SHA256.hex(contents.bytes),
             encoding: decoded.encoding.rawValue, documentDate: document.date,
-            insights: document.insights.map(PreparedInsight.init))
+            insights: document.insights.map(PreparedInsight.init), links: links)
         do {
             return .stored(try database.ingest(ingest))
         } catch {

@@ -39,8 +39,12 @@ final class IngestPipeline: @unchecked Sendable {
     let logger: Logger
     /// Called after each unit of work, from the pipeline's own thread (the watchdog listens here).
     let onProgress: @Sendable () -> Void
+    /// Called when a stored file may have queued links.
+    let onLinksQueued: @Sendable () -> Void
 
-    init(settings: Settings, database: InsightDatabase, logger: Logger, onProgress: @escaping @Sendable () -> Void = {}) {
+    init(settings: Settings, database: InsightDatabase, logger: Logger, onProgress: @escaping @Sendable () -> Void = {},
+         onLinksQueued: @escaping @Sendable () -> Void = {}) {
+        self.onLinksQueued = onLinksQueued
         self.settings = settings
         self.database = database
         self.logger = logger
@@ -196,6 +200,7 @@ final class IngestPipeline: @unchecked Sendable {
         }
         var file = FileProcessor(settings: settings, database: database, logger: logger)
         file.force = force
+        file.onLinksQueued = onLinksQueued
         file.process(relativePath: path, info: info)
         return nil
     }

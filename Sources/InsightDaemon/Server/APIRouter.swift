@@ -16,6 +16,12 @@ struct APIRouter: Sendable {
             return export(request)
         case ("GET", "/v1/search"):
             return search(request)
+        case ("GET", "/v1/links"):
+            return listLinks(request)
+        case ("POST", "/v1/links"):
+            return addLink(request)
+        case ("POST", "/v1/links/retry"):
+            return retryLinks(request)
         case ("POST", "/v1/rescan"):
             control.watcher.requestRescan()
             return .json(ActionReply(ok: true, message: "a full scan of the inbox was started"))
@@ -33,7 +39,64 @@ struct APIRouter: Sendable {
         }
     }
 
-    static let knownPaths: Set<String> = ["/v1/status", "/v1/export", "/v1/search", "/v1/rescan", "/v1/pause", "/v1/resume"]
+    static let knownPaths: Set<String> = ["/v1/status", "/v1/export", "/v1/search", "/v1/rescan", "/v1/pause", "/v1/resume", "/v1/links",
+                                          "/v1/links/retry"]
+
+    private func listLinks(_ request: APIRequest) -> APIResponse {
+        let failedOnly = ["1", "true", "yes"].contains(request.query["failed"] ?? "")
+        guard let limit = Int(request.query["limit"] ?? "100"), (1...10_000).contains(limit) else {
+            return .error(400, "bad_limit", "limit must be a number from 1 to 10000")
+        }
+        do {
+            let records = try control.database.links(failedOnly: failedOnly, limit: limit)
+            let infos = try records.map { record in
+                LinkInfo(id: record.id ?? 0, url: record.canonicalURL, givenUrl: record.givenURL, finalUrl: record.finalURL,
+                         pageCanonicalUrl: record.pageCanonicalURL, state: record.state.rawValue, failure: record.failure,
+                         error: record.error, attempts: record.attempts, nextAttemptAt: record.nextAttemptAt, title: record.title,
+                         fetchedAt: record.fetchedAt, updatedAt: record.updatedAt,
+                         linkedFrom: try control.database.linkReferences(linkID: record.id ?? 0).map {
+                             SourceRef(path: $0.path, line: $0.line, section: nil, date: nil)
+                         })
+            }
+            return .json(LinksReply(links: infos))
+        } catch {
+            return .error(500, "store", "\(error)")
+        }
+    }
+
+    struct AddLinkRequest: Decodable { var url: String }
+    struct RetryLinksRequest: Decodable { var id: Int64? }
+
+    private func addLink(_ request: APIRequest) -> APIResponse {
+        guard let body = try? WireJSON.decoder().decode(AddLinkRequest.self, from: Data(request.body)) else {
+            return .error(400, "bad_request", "send {\"url\":\"https://…\"}")
+        }
+        let canonical: CanonicalURL
+        do {
+            canonical = try CanonicalURL(body.url)
+        } catch {
+            return .error(400, "bad_url", "\(error)")
+        }
+        do {
+            let (link, created) = try control.database.addLink(canonical: canonical.string, given: body.url)
+            control.links.poke()
+            return .json(ActionReply(ok: true, message: created ? "queued \(link.canonicalURL)" : "already known: \(link.canonicalURL) is \(link.state.rawValue)"),
+                         status: created ? 201 : 200)
+        } catch {
+            return .error(500, "store", "\(error)")
+        }
+    }
+
+    private func retryLinks(_ request: APIRequest) -> APIResponse {
+        let body = (try? WireJSON.decoder().decode(RetryLinksRequest.self, from: Data(request.body))) ?? RetryLinksRequest(id: nil)
+        do {
+            let count = try control.database.retryLinks(id: body.id)
+            control.links.poke()
+            return .json(ActionReply(ok: true, message: "\(count) link\(count == 1 ? "" : "s") queued again"))
+        } catch {
+            return .error(500, "store", "\(error)")
+        }
+    }
 
     private func export(_ request: APIRequest) -> APIResponse {
         let format = request.query["format"] ?? "jsonl"

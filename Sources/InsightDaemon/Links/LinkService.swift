@@ -1,0 +1,180 @@
+import Foundation
+import InsightCore
+import InsightExtract
+import InsightStore
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Fetches queued links and stores the articles' paragraphs as insights whose source is the URL.
+///
+/// The queue lives in SQLite, so it survives restarts; this service only claims what is due, hands it to the
+/// libcurl fetcher (which runs on its own threads), and records each outcome. It sleeps until the next link is
+/// due or a new one is queued: no polling timer while the queue is empty.
+final class LinkService: Service, Sendable {
+    let database: InsightDatabase
+    let fetcher: Fetcher
+    let settings: SettingsBox
+    let logger: Logger
+    private let wake: AsyncStream<Void>
+    private let wakeContinuation: AsyncStream<Void>.Continuation
+    private let inFlight = Atomic<Int>(0)
+
+    init(database: InsightDatabase, settings: SettingsBox, logger: Logger) {
+        self.database = database
+        self.settings = settings
+        self.logger = logger
+        fetcher = Fetcher(settings: Self.fetchSettings(settings.value))
+        (wake, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The fetcher's settings from the daemon's.
+    static func fetchSettings(_ settings: Settings) -> FetchSettings {
+        var fetch = FetchSettings()
+        fetch.allowPrivateAddresses = settings.fetchAllowPrivateAddresses
+        fetch.maximumBodyBytes = settings.fetchMaxArticleBytes
+        fetch.globalConcurrency = settings.fetchConcurrency
+        fetch.perHostConcurrency = settings.fetchPerHostConcurrency
+        fetch.perHostDelay = Double(settings.fetchPerHostDelayMilliseconds) / 1000
+        fetch.connectTimeout = Double(settings.fetchConnectTimeoutSeconds)
+        fetch.totalTimeout = Double(settings.fetchTimeoutSeconds)
+        fetch.backoffBase = Double(settings.fetchBackoffBaseMilliseconds) / 1000
+        return fetch
+    }
+
+    /// Wakes the loop: a link was queued or requeued.
+    func poke() { wakeContinuation.yield() }
+
+    /// Links being fetched right now.
+    var fetching: Int { inFlight.load(ordering: .relaxed) }
+
+    func run() async throws {
+        do {
+            try database.requeueInterruptedFetches()
+        } catch {
+            logger.error("cannot requeue interrupted fetches: \(error)")
+        }
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                var wakeups = self.wake.makeAsyncIterator()
+                while !Task.isCancelled {
+                    let settings = self.settings.value
+                    let free = settings.fetchConcurrency * 2 - self.inFlight.load(ordering: .relaxed)
+                    var claimed: [LinkRecord] = []
+                    if settings.fetchEnabled, free > 0 {
+                        do {
+                            claimed = try self.database.claimDueLinks(limit: free)
+                        } catch {
+                            self.logger.error("cannot claim links: \(error)")
+                        }
+                    }
+                    for link in claimed {
+                        self.inFlight.wrappingAdd(1, ordering: .relaxed)
+                        group.addTask {
+                            await self.fetch(link, settings: settings)
+                            self.inFlight.wrappingSubtract(1, ordering: .relaxed)
+                            self.poke()
+                        }
+                    }
+                    // Sleep until something is due, a link is queued, or a fetch ends.
+                    let delay = self.secondsUntilNextDue(enabled: settings.fetchEnabled, claimedAll: claimed.count < free)
+                    await self.waitForWake(&wakeups, timeout: delay)
+                }
+            }
+        }
+        fetcher.shutdown()
+    }
+
+    private func secondsUntilNextDue(enabled: Bool, claimedAll: Bool) -> Double? {
+        guard enabled else { return nil }
+        guard let due = try? database.nextLinkDueAt() else { return nil }
+        return max(0.05, due - Date().timeIntervalSince1970)
+    }
+
+    private func waitForWake(_ wakeups: inout AsyncStream<Void>.Iterator, timeout: Double?) async {
+        guard let timeout else {
+            _ = await wakeups.next()
+            return
+        }
+        let continuation = wakeContinuation
+        let timer = Task {
+            try await Task.sleep(for: .milliseconds(Int(min(timeout, 86_400) * 1000)))
+            continuation.yield()
+        }
+        _ = await wakeups.next()
+        timer.cancel()
+    }
+
+    private func fetch(_ link: LinkRecord, settings: Settings) async {
+        guard let id = link.id, let url = try? CanonicalURL(link.canonicalURL) else { return }
+        let request = FetchRequest(url: url, etag: link.etag, lastModified: link.lastModified, attempt: link.attempts)
+        let outcome = await fetcher.fetch(request)
+        do {
+            switch outcome {
+            case .success(let response):
+                try store(response, link: link, id: id, settings: settings)
+            case .notModified(let response):
+                _ = try database.completeFetch(linkID: id, content: nil) { record in
+                    record.finalURL = response.finalURL
+                }
+                logger.debug("article unchanged", metadata: ["url": "\(link.canonicalURL)"])
+            case .transientFailure(let failure, let retryAt):
+                let giveUp = link.attempts + 1 >= settings.fetchMaxAttempts
+                let reason = giveUp ? "\(failure.reason) (gave up after \(link.attempts + 1) attempts; `insightctl retry` tries again)" : failure.reason
+                try database.failFetch(linkID: id, permanent: giveUp, reason: reason, nextAttemptAt: retryAt.timeIntervalSince1970)
+                logger.notice("fetch failed, will retry", metadata: ["url": "\(link.canonicalURL)", "reason": "\(failure.reason)",
+                                                                     "retry_at": "\(retryAt)"])
+            case .permanentFailure(let failure):
+                try database.failFetch(linkID: id, permanent: true, reason: failure.reason, nextAttemptAt: nil)
+                logger.notice("fetch failed", metadata: ["url": "\(link.canonicalURL)", "reason": "\(failure.reason)"])
+            }
+        } catch {
+            logger.error("cannot record a fetch", metadata: ["url": "\(link.canonicalURL)", "error": "\(error)"])
+        }
+    }
+
+    /// Extracts the article (HTML) or parses the text (text/plain) and stores it with the link's new state.
+    private func store(_ response: FetchResponse, link: LinkRecord, id: Int64, settings: Settings) throws {
+        var article: ExtractedArticle?
+        let text: String
+        let mediaType = response.mediaType?.lowercased() ?? "text/html"
+        if mediaType == "text/plain" {
+            guard let decoded = try? TextDecoder.decode(response.body) else {
+                try database.failFetch(linkID: id, permanent: true, reason: "the text is empty or binary", nextAttemptAt: nil)
+                return
+            }
+            text = decoded.text
+        } else {
+            do {
+                let extracted = try ArticleExtractor.extract(html: response.body, contentTypeCharset: response.charset, baseURL: response.finalURL)
+                article = extracted
+                text = extracted.text
+            } catch {
+                try database.failFetch(linkID: id, permanent: true, reason: "no article text could be extracted: \(error)", nextAttemptAt: nil)
+                return
+            }
+        }
+        let document = DocumentParser(minWords: settings.minWords).parse(text)
+        let date = article?.published.map { String($0.prefix(10)) } ?? document.date
+        let content = FileIngest(
+            path: link.canonicalURL, size: Int64(response.body.count), mtime: Date().timeIntervalSince1970,
+            sha256: SHA256.hex(Array(text.utf8)), encoding: "utf-8", documentDate: date,
+            insights: document.insights.map(PreparedInsight.init), kind: "url")
+        let extracted = article
+        let outcome = try database.completeFetch(linkID: id, content: content) { record in
+            record.finalURL = response.finalURL
+            record.etag = response.etag
+            record.lastModified = response.lastModified
+            if let article = extracted {
+                record.title = article.title
+                record.byline = article.byline
+                record.published = article.published
+                record.siteName = article.siteName
+                record.language = article.language
+                record.pageCanonicalURL = article.canonicalURL
+            }
+        }
+        logger.info("article stored", metadata: ["url": "\(link.canonicalURL)", "insights": "\(document.insights.count)",
+                                                 "outcome": "\(outcome.map { "\($0)" } ?? "-")"])
+    }
+}
