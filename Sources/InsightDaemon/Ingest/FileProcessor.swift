@@ -58,6 +58,7 @@ struct FileProcessor {
         if linkInfo.isSymlink {
             // Links are followed only to files inside the inbox, which also rules out loops.
             guard let target = realpath(absolutePath, nil) else {
+                if errno == ELOOP { return .failed("symbolic link loop: the link leads back to itself") }
                 return .failed("broken symbolic link: its target does not exist")
             }
             let resolved = String(cString: target)

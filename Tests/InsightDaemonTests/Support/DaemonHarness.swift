@@ -68,6 +68,8 @@ final class DaemonHarness: @unchecked Sendable {
     let logPath: String
     var extraArguments: [String]
     var environment: [String: String]
+    /// Run the daemon as this unprivileged uid (through setpriv), so file permissions apply to it.
+    var runAsUID: UInt32?
     private(set) var process: Process?
 
     init(extraArguments: [String] = [], environment: [String: String] = [:]) throws {
@@ -94,8 +96,15 @@ final class DaemonHarness: @unchecked Sendable {
     /// Starts the daemon and waits until its socket answers.
     func start() throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Binaries.insightd)
-        process.arguments = arguments
+        if let uid = runAsUID {
+            chown(root, uid, uid)
+            for folder in [inbox, state] { chown(folder, uid, uid) }
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", Binaries.insightd] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: Binaries.insightd)
+            process.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "NOTIFY_SOCKET")
         env["INSIGHTD_LOG_LEVEL"] = "debug"
