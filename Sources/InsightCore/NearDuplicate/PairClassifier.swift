@@ -191,10 +191,23 @@ public struct PairClassifier: Sendable {
             out.append(TokenDifference(removed: removed, added: added, kind: .spacing))
             return out
         }
-        // A misspelt negation or number word ("nto", "milion") is read as the word it misspells.
-        repairListWordTypos(&removed, &added)
-        repairListWordTypos(&added, &removed)
-        // 3. Negations and numbers are compared as multisets: any imbalance is a conflict.
+        // 3. Typos first, so that a misspelt function, negation or number word ("teh", "nto") pairs with its word.
+        var r = 0
+        while r < removed.count {
+            let x = removed[r]
+            if !added.contains(x),
+               let k = added.firstIndex(where: { y in
+                   !removed.contains(y) && !WordLists.areDistinctListWords(x, y)
+                       && !WordLists.isNegatingPrefixPair(x, y) && Typo.isTypo(x, y, thresholds: thresholds)
+               }) {
+                out.append(TokenDifference(removed: [x], added: [added[k]], kind: .typo))
+                removed.remove(at: r)
+                added.remove(at: k)
+            } else {
+                r += 1
+            }
+        }
+        // 4. Negations and numbers are compared as multisets: any imbalance is a conflict.
         let negRemoved = removed.filter(WordLists.isNegation), negAdded = added.filter(WordLists.isNegation)
         if negRemoved.sorted() != negAdded.sorted() {
             out.append(TokenDifference(removed: negRemoved, added: negAdded, kind: .negation))
@@ -205,7 +218,7 @@ public struct PairClassifier: Sendable {
         }
         removed.removeAll { WordLists.isNegation($0) || WordLists.isNumeric($0) }
         added.removeAll { WordLists.isNegation($0) || WordLists.isNumeric($0) }
-        // 4. Articles never matter; other function words may be dropped or added, but not swapped for another.
+        // 5. Articles never matter; other function words may be dropped or added, but not swapped for another.
         removed.removeAll(where: WordLists.isArticle)
         added.removeAll(where: WordLists.isArticle)
         var functionRemoved = removed.filter(WordLists.isFunctionWord)
@@ -228,7 +241,7 @@ public struct PairClassifier: Sendable {
             out.append(TokenDifference(removed: contentRemoved, added: contentAdded, kind: .spacing))
             return out
         }
-        // 5. Content words must pair up one to one as typos.
+        // 6. Content words must pair up one to one as typos.
         guard contentRemoved.count == contentAdded.count else {
             out.append(TokenDifference(removed: contentRemoved, added: contentAdded, kind: .contentWord))
             return out
@@ -243,19 +256,6 @@ public struct PairClassifier: Sendable {
             }
         }
         return out
-    }
-
-    /// Replaces tokens of `other` that are typos of an unmatched negation or number word of `side` by that word.
-    private func repairListWordTypos(_ side: inout [String], _ other: inout [String]) {
-        for word in side where WordLists.isNegation(word) || (WordLists.isNumeric(word) && !word.contains(where: \.isNumber)) {
-            guard !other.contains(word) else { continue }
-            if let k = other.firstIndex(where: { candidate in
-                !WordLists.isNegation(candidate) && !WordLists.isNumeric(candidate)
-                    && !WordLists.isFunctionWord(candidate) && Typo.isTypo(word, candidate, thresholds: thresholds)
-            }) {
-                other[k] = word
-            }
-        }
     }
 
     private func removeCommon(_ x: inout [String], _ y: inout [String]) {

@@ -44,6 +44,12 @@ enum WordLists {
         numberWords.contains(word) || word.unicodeScalars.contains { $0.properties.numericType != nil }
     }
 
+    /// Two different words that are both known negation or number words ("million"/"billion", "no"/"not")
+    /// are never typos of each other, however close their spelling.
+    static func areDistinctListWords(_ x: String, _ y: String) -> Bool {
+        x != y && (negations.contains(x) || numberWords.contains(x)) && (negations.contains(y) || numberWords.contains(y))
+    }
+
     /// A token equal to a neighbour in its own text ("the the", "models models").
     static func isEcho(_ tokens: [String], _ i: Int) -> Bool {
         (i > 0 && tokens[i - 1] == tokens[i]) || (i + 1 < tokens.count && tokens[i + 1] == tokens[i])
@@ -65,8 +71,8 @@ enum Typo {
     /// Whether `y` is a plausible misspelling of `x` (or the reverse).
     ///
     /// Digits never carry typos. Words of `anyEditMinLength`+ characters may differ by one edit of any kind
-    /// (insert, delete, substitute, swap adjacent); shorter words (3-4 letters) only by a swap, by a doubled or
-    /// dropped double letter, or by a slip to a neighbouring key, because a freely substituted letter in a short
+    /// (insert, delete, substitute, swap adjacent); shorter words (3-4 letters) only by a swap, a dropped or extra
+    /// letter (four letters or more), or a slip to a neighbouring key, because a freely substituted letter in a short
     /// word mostly makes another word ("Iran"/"Iraq", "US"/"UK"). Words of `twoEditMinLength`+ characters may
     /// differ by two edits when their first two letters agree ("DeepSeq"/"DeepSeek"; not "increase"/"decrease").
     static func isTypo(_ x: String, _ y: String, thresholds: NearDuplicateThresholds) -> Bool {
@@ -88,7 +94,7 @@ enum Typo {
         return false
     }
 
-    /// One edit in a 3-4 letter word that a typist makes: adjacent swap, doubled/undoubled letter, neighbour key.
+    /// One edit in a 3-4 letter word that a typist makes: adjacent swap, dropped or extra letter, neighbour key.
     static func isShortWordSlip(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar]) -> Bool {
         if a.count == b.count {
             let diffs = (0..<a.count).filter { a[$0] != b[$0] }
@@ -98,18 +104,8 @@ enum Typo {
             if diffs.count == 1 { return areKeyboardNeighbours(a[diffs[0]], b[diffs[0]]) }
             return false
         }
-        let (short, long) = a.count < b.count ? (a, b) : (b, a)
-        guard long.count == short.count + 1 else { return false }
-        var k = 0
-        while k < short.count && short[k] == long[k] { k += 1 }
-        // long[k] is the extra letter: a doubled letter or a neighbour of the letter beside it.
-        let extra = long[k]
-        let left: Unicode.Scalar? = k > 0 ? long[k - 1] : nil
-        let right: Unicode.Scalar? = k + 1 < long.count ? long[k + 1] : nil
-        if extra == left || extra == right { return true }
-        if let l = left, areKeyboardNeighbours(extra, l) { return true }
-        if let r = right, areKeyboardNeighbours(extra, r) { return true }
-        return false
+        // A dropped or extra letter: the longer word keeps four letters or more ("ths"/"this", "teh" is a swap).
+        return max(a.count, b.count) >= 4
     }
 
     static let keyboardRows: [[Character]] = [
