@@ -177,12 +177,16 @@ public struct PairClassifier: Sendable {
 
     func judge(_ hunk: TokenAlignment.Hunk, _ a: [String], _ b: [String]) -> [TokenDifference] {
         var out: [TokenDifference] = []
-        // 1. Echoes: a token equal to its neighbour in its own text is a repeated word.
+        // 1. Echoes: a phrase repeated right beside itself ("10% 10%"), or a token equal to its neighbour.
         var removed: [String] = [], added: [String] = []
-        for i in hunk.removedRange {
+        let removedIsEcho = hunk.removedRange.count > 1 && WordLists.isRepeatedPhrase(a, hunk.removedRange)
+        let addedIsEcho = hunk.addedRange.count > 1 && WordLists.isRepeatedPhrase(b, hunk.addedRange)
+        if removedIsEcho { out.append(TokenDifference(removed: Array(a[hunk.removedRange]), added: [], kind: .repeatedWord)) }
+        if addedIsEcho { out.append(TokenDifference(removed: [], added: Array(b[hunk.addedRange]), kind: .repeatedWord)) }
+        for i in hunk.removedRange where !removedIsEcho {
             if WordLists.isEcho(a, i) { out.append(TokenDifference(removed: [a[i]], added: [], kind: .repeatedWord)) } else { removed.append(a[i]) }
         }
-        for j in hunk.addedRange {
+        for j in hunk.addedRange where !addedIsEcho {
             if WordLists.isEcho(b, j) { out.append(TokenDifference(removed: [], added: [b[j]], kind: .repeatedWord)) } else { added.append(b[j]) }
         }
         if removed.isEmpty && added.isEmpty { return out }

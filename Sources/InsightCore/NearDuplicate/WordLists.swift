@@ -50,6 +50,14 @@ enum WordLists {
         x != y && (negations.contains(x) || numberWords.contains(x)) && (negations.contains(y) || numberWords.contains(y))
     }
 
+    /// The tokens in `range` equal the same number of tokens right before or right after them.
+    static func isRepeatedPhrase(_ tokens: [String], _ range: Range<Int>) -> Bool {
+        let n = range.count
+        if range.lowerBound - n >= 0 && tokens[(range.lowerBound - n)..<range.lowerBound] == tokens[range] { return true }
+        if range.upperBound + n <= tokens.count && tokens[range.upperBound..<(range.upperBound + n)] == tokens[range] { return true }
+        return false
+    }
+
     /// A token equal to a neighbour in its own text ("the the", "models models").
     static func isEcho(_ tokens: [String], _ i: Int) -> Bool {
         (i > 0 && tokens[i - 1] == tokens[i]) || (i + 1 < tokens.count && tokens[i + 1] == tokens[i])

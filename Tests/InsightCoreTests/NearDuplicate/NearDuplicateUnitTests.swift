@@ -148,6 +148,7 @@ import Testing
         base.replacingOccurrences(of: "that it", with: "it"),
         base.replacingOccurrences(of: "Deep", with: "Deep "),
         base.replacingOccurrences(of: " the ", with: " teh "),
+        base.replacingOccurrences(of: "US AI", with: "US AI US AI"),
     ])
     func sameClaim(variant: String) {
         #expect(PairClassifier().classify(PairClassifierTests.base, variant) == .sameClaim)
