@@ -8,15 +8,34 @@ public struct ShingleSet: Sendable, Hashable {
     /// Shingles `normalized` (the output of ``NearDuplicateText/normalize(_:)``) into character `k`-grams.
     /// A text shorter than `k` characters yields one shingle for the whole text (none when empty).
     public init(normalized: String, k: Int = 5) {
-        let k = max(1, k)
         var scalars: [UInt32] = []
         scalars.reserveCapacity(normalized.utf8.count)
         for scalar in normalized.unicodeScalars { scalars.append(scalar.value) }
-        var hashes: [UInt64] = []
+        self.init(scalars: scalars, k: k)
+    }
+
+    /// Shingles normalized tokens as if joined by single spaces.
+    public init(tokens: [String], k: Int = 5) {
+        var scalars: [UInt32] = []
+        scalars.reserveCapacity(tokens.count * 7)
+        for (i, token) in tokens.enumerated() {
+            if i > 0 { scalars.append(0x20) }
+            if token.utf8.allSatisfy({ $0 < 0x80 }) {
+                for byte in token.utf8 { scalars.append(UInt32(byte)) }
+            } else {
+                for scalar in token.unicodeScalars { scalars.append(scalar.value) }
+            }
+        }
+        self.init(scalars: scalars, k: k)
+    }
+
+    init(scalars: [UInt32], k: Int) {
+        let k = max(1, k)
         if scalars.isEmpty {
             self.hashes = []
             return
         }
+        var hashes: [UInt64] = []
         if scalars.count <= k {
             hashes.append(ShingleSet.hash(scalars[...]))
         } else {
@@ -26,10 +45,13 @@ public struct ShingleSet: Sendable, Hashable {
             }
         }
         hashes.sort()
-        var unique: [UInt64] = []
-        unique.reserveCapacity(hashes.count)
-        for h in hashes where unique.last != h { unique.append(h) }
-        self.hashes = unique
+        var unique = 0
+        for h in hashes where unique == 0 || hashes[unique - 1] != h {
+            hashes[unique] = h
+            unique += 1
+        }
+        hashes.removeLast(hashes.count - unique)
+        self.hashes = hashes
     }
 
     /// FNV-1a over the scalar values followed by a murmur3 finalizer: cheap, and the finalizer gives the
@@ -89,39 +111,52 @@ public struct MinHashSignature: Sendable, Hashable, Codable {
         self.values = values
     }
 
-    /// Computes the signature of a shingle set with `count` permutations.
+    /// Computes the signature of a shingle set: one-permutation MinHash with optimal densification.
     ///
-    /// Each permutation is `(h ^ a_i) &* m_i` with an odd multiplier: a bijection on 64-bit words that costs two
-    /// instructions, so 128 of them over a few hundred shingles stay within a few microseconds. The shingle hash `h`
-    /// is already finalized, so the xor/multiply mix only needs to reorder, not to randomize.
+    /// Each shingle hash (already a finalized 64-bit hash, i.e. a random permutation of the shingle space) falls
+    /// into one of `count` bins by its top bits and the bin keeps its minimum: `count` minima for the price of one
+    /// hash per shingle, where `count` independent permutations (two multiply-xor mixes each) cost 128 × more and
+    /// measured ~25 µs per paragraph, the whole time budget of a lookup. Empty bins (short texts) borrow the
+    /// minimum of a non-empty bin chosen by a fixed hash of (bin, attempt), as in Shrivastava's optimal
+    /// densification (ICML 2017), which keeps P[equal bin] = Jaccard for the LSH bands.
     public init(shingles: ShingleSet, count: Int = MinHashSignature.defaultCount) {
-        let parameters = MinHashPermutations.shared(count: count)
-        var minima = [UInt64](repeating: .max, count: parameters.xors.count)
-        let xors = parameters.xors, multipliers = parameters.multipliers
-        MinHashSignature.accumulate(shingles.hashes, xors: xors, multipliers: multipliers, into: &minima)
-        self.values = minima
+        let bins = max(1, count)
+        var minima = [UInt64](repeating: .max, count: bins)
+        var filled = [Bool](repeating: false, count: bins)
+        let binCount = UInt64(bins)
+        for h in shingles.hashes {
+            // Multiply-shift takes the bin from the high bits; the rest of the hash orders the bin.
+            let bin = Int(h.multipliedFullWidth(by: binCount).high)
+            if h < minima[bin] { minima[bin] = h }
+            filled[bin] = true
+        }
+        if shingles.hashes.isEmpty {
+            self.values = minima
+            return
+        }
+        var densified = minima
+        for bin in 0..<bins where !filled[bin] {
+            var attempt: UInt64 = 0
+            while attempt < 4096 {
+                let probe = ShingleSet.fmix64(UInt64(bin) << 32 ^ attempt ^ 0xD5A6_1266_F0C9_392C)
+                let source = Int(probe.multipliedFullWidth(by: binCount).high)
+                if filled[source] {
+                    densified[bin] = minima[source]
+                    break
+                }
+                attempt += 1
+            }
+            if attempt == 4096, let source = (1..<bins).lazy.map({ (bin + $0) % bins }).first(where: { filled[$0] }) {
+                // Practically unreachable (one filled bin in 128 is found in ~128 attempts); keeps the loop bounded.
+                densified[bin] = minima[source]
+            }
+        }
+        self.values = densified
     }
 
     /// Computes the signature of a raw text: normalize, shingle (5-grams), sign.
     public init(text: String, count: Int = MinHashSignature.defaultCount) {
-        self.init(shingles: ShingleSet(normalized: NearDuplicateText.normalize(text)), count: count)
-    }
-
-    @inline(__always)
-    static func accumulate(_ hashes: [UInt64], xors: [UInt64], multipliers: [UInt64], into minima: inout [UInt64]) {
-        let n = minima.count
-        minima.withUnsafeMutableBufferPointer { out in
-            xors.withUnsafeBufferPointer { x in
-                multipliers.withUnsafeBufferPointer { m in
-                    for h in hashes {
-                        for i in 0..<n {
-                            let v = (h ^ x[i]) &* m[i]
-                            out[i] = min(out[i], v)
-                        }
-                    }
-                }
-            }
-        }
+        self.init(shingles: ShingleSet(tokens: NearDuplicateText.tokens(text)), count: count)
     }
 
     /// The signature as `8 × count` little-endian bytes, for a BLOB column.
@@ -166,29 +201,6 @@ public struct MinHashSignature: Sendable, Hashable, Codable {
         var equal = 0
         for i in 0..<n where values[i] == other.values[i] { equal += 1 }
         return Double(equal) / Double(n)
-    }
-}
-
-/// Fixed permutation parameters, derived from a constant seed with SplitMix64 so that every process agrees.
-struct MinHashPermutations: Sendable {
-    let xors: [UInt64]
-    let multipliers: [UInt64]
-
-    static let standard = MinHashPermutations(count: MinHashSignature.defaultCount)
-
-    static func shared(count: Int) -> MinHashPermutations {
-        count == MinHashSignature.defaultCount ? standard : MinHashPermutations(count: count)
-    }
-
-    init(count: Int) {
-        var state: UInt64 = 0x1A5E_ED5E_ED00_0001
-        var xors = [UInt64](), multipliers = [UInt64]()
-        for _ in 0..<max(1, count) {
-            xors.append(SplitMix64.next(&state))
-            multipliers.append(SplitMix64.next(&state) | 1)
-        }
-        self.xors = xors
-        self.multipliers = multipliers
     }
 }
 

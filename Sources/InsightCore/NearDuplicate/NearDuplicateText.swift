@@ -17,115 +17,154 @@ public enum NearDuplicateText {
 
     /// The word tokens of the normalized form of `text`.
     public static func tokens(_ text: String) -> [String] {
-        let folded = text.precomposedStringWithCompatibilityMapping.lowercased()
-        var scalars: [Unicode.Scalar] = []
-        scalars.reserveCapacity(folded.unicodeScalars.count)
-        for line in folded.split(separator: "\n", omittingEmptySubsequences: false) {
-            scalars.append(contentsOf: stripLinePrefix(Array(removeLinkTargets(Substring(line)).unicodeScalars)))
-            scalars.append(" ")
+        // NFKC and case folding are identities on ASCII apart from A-Z, so the common case skips Foundation.
+        var ascii = true
+        var scalars: [UInt32] = []
+        scalars.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            if byte >= 0x80 { ascii = false; break }
+            scalars.append(byte >= 0x41 && byte <= 0x5A ? UInt32(byte) + 32 : UInt32(byte))
         }
-        var tokens: [String] = []
-        var current = String.UnicodeScalarView()
-        func flush() {
-            if !current.isEmpty {
-                appendExpanded(String(current), to: &tokens)
-                current = String.UnicodeScalarView()
+        if !ascii {
+            scalars.removeAll(keepingCapacity: true)
+            for scalar in text.precomposedStringWithCompatibilityMapping.lowercased().unicodeScalars {
+                scalars.append(scalar.value)
             }
         }
-        var index = 0
-        while index < scalars.count {
-            let scalar = scalars[index]
-            let previous: Unicode.Scalar? = index > 0 ? scalars[index - 1] : nil
-            let next: Unicode.Scalar? = index + 1 < scalars.count ? scalars[index + 1] : nil
-            if isWordScalar(scalar) {
-                current.append(scalar)
-            } else if isApostrophe(scalar), let p = previous, isWordScalar(p), let n = next, isWordScalar(n) {
+        return tokenize(scalars)
+    }
+
+    /// One pass over case-folded scalars: line prefixes, link targets, URLs, punctuation, numbers, contractions.
+    static func tokenize(_ s: [UInt32]) -> [String] {
+        var tokens: [String] = []
+        tokens.reserveCapacity(s.count / 5)
+        var current: [UInt8] = []
+        current.reserveCapacity(32)
+        var hasApostrophe = false
+        func flush() {
+            guard !current.isEmpty else { return }
+            let word = String(decoding: current, as: UTF8.self)
+            if hasApostrophe || (current.count == 6 && word == "cannot") {
+                appendExpanded(word, to: &tokens)
+            } else {
+                tokens.append(word)
+            }
+            current.removeAll(keepingCapacity: true)
+            hasApostrophe = false
+        }
+        let n = s.count
+        var i = skipLinePrefix(s, from: 0)
+        while i < n {
+            let c = s[i]
+            if c == 0x0A {  // newline: a new line may start with its own bullet
+                flush()
+                i = skipLinePrefix(s, from: i + 1)
+                continue
+            }
+            if c == 0x5D, i + 1 < n, s[i + 1] == 0x28 {  // "](target)": keep the label, drop the target
+                flush()
+                var j = i + 2
+                while j < n, s[j] != 0x29, s[j] != 0x0A { j += 1 }
+                i = j < n && s[j] == 0x29 ? j + 1 : j
+                continue
+            }
+            if c == 0x3A, i + 2 < n, s[i + 1] == 0x2F, s[i + 2] == 0x2F {  // "scheme://...": drop the whole URL
+                current.removeAll(keepingCapacity: true)
+                hasApostrophe = false
+                var j = i
+                while j < n, !isWhitespace(s[j]) { j += 1 }
+                i = j
+                continue
+            }
+            if isWord(c) {
+                appendUTF8(c, to: &current)
+            } else if isApostrophe(c), i > 0, isWord(s[i - 1]), i + 1 < n, isWord(s[i + 1]) {
                 // "china's", "doesn't": keep the word whole; the apostrophe itself carries no claim.
-                current.append("'")
-            } else if (scalar == "." || scalar == "," || scalar == "٫"), let p = previous, isDigit(p),
-                      let n = next, isDigit(n) {
+                current.append(0x27)
+                hasApostrophe = true
+            } else if c == 0x2E || c == 0x2C || c == 0x66B, i > 0, isDigit(s[i - 1]), i + 1 < n, isDigit(s[i + 1]) {
                 // 3.5 keeps its point; 1,000 loses its separator.
-                if scalar == "." { current.append(".") }
-            } else if scalar == "%" || scalar == "‰" {
+                if c == 0x2E { current.append(0x2E) }
+            } else if c == 0x25 || c == 0x2030 {
                 flush()
-                tokens.append(scalar == "%" ? "percent" : "permille")
-            } else if currencySymbols.contains(scalar) {
+                tokens.append(c == 0x25 ? "percent" : "permille")
+            } else if currencySymbols.contains(c) {
                 flush()
-                tokens.append(String(scalar))
+                tokens.append(String(decoding: utf8(c), as: UTF8.self))
             } else {
                 flush()
             }
-            index += 1
+            i += 1
         }
         flush()
         return tokens
     }
 
-    // MARK: - Pieces
-
-    static let currencySymbols: Set<Unicode.Scalar> = ["$", "€", "£", "¥", "₹", "₩", "₽", "₿"]
-
-    static func isDigit(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.properties.numericType == .decimal
+    /// Skips a list bullet or quote marker at the start of a line ("- ", "• ", "1. ", "a) ", "> ", "#").
+    static func skipLinePrefix(_ s: [UInt32], from start: Int) -> Int {
+        var i = start
+        while true {
+            while i < s.count, s[i] != 0x0A, isWhitespace(s[i]) { i += 1 }
+            guard i < s.count, s[i] != 0x0A else { return i }
+            if bulletScalars.contains(s[i]) {
+                i += 1
+                continue
+            }
+            // "12. " / "3) " / "b) ": at most three digits or one letter, then "." or ")", then a space.
+            var j = i
+            while j < s.count, j - i < 3, isDigit(s[j]) { j += 1 }
+            if j == i, j + 1 < s.count, isLetter(s[j]), s[j + 1] == 0x29 { j += 1 }
+            if j > i, j + 1 < s.count, s[j] == 0x2E || s[j] == 0x29, isWhitespace(s[j + 1]) {
+                i = j + 2
+                continue
+            }
+            return i
+        }
     }
 
-    static func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
+    static let currencySymbols: Set<UInt32> = [0x24, 0x20AC, 0xA3, 0xA5, 0x20B9, 0x20A9, 0x20BD, 0x20BF]
+
+    static let bulletScalars: Set<UInt32> = Set("-*+•·▪‣◦●○■□➢►▶✓✔–—>#".unicodeScalars.map(\.value))
+
+    @inline(__always)
+    static func isWord(_ c: UInt32) -> Bool {
+        if c < 0x80 { return (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) }
+        guard let scalar = Unicode.Scalar(c) else { return false }
         let properties = scalar.properties
         return properties.isAlphabetic || properties.numericType != nil || properties.generalCategory == .nonspacingMark
     }
 
-    static func isApostrophe(_ scalar: Unicode.Scalar) -> Bool {
-        scalar == "'" || scalar == "\u{2019}" || scalar == "\u{2018}" || scalar == "\u{02BC}" || scalar == "`"
+    @inline(__always)
+    static func isLetter(_ c: UInt32) -> Bool {
+        if c < 0x80 { return (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) }
+        return Unicode.Scalar(c)?.properties.isAlphabetic ?? false
     }
 
-    /// Drops `(target)` of a Markdown link `[label](target)` and bare URLs: the label is the wording, the target is not.
-    static func removeLinkTargets(_ line: Substring) -> String {
-        guard line.contains("](") || line.contains("://") else { return String(line) }
-        var output = ""
-        var rest = line[...]
-        while let range = rest.range(of: "](") {
-            output += rest[..<range.lowerBound]
-            let afterOpen = rest[range.upperBound...]
-            if let close = afterOpen.firstIndex(of: ")") {
-                rest = afterOpen[afterOpen.index(after: close)...]
-            } else {
-                rest = afterOpen
-            }
-        }
-        output += rest
-        guard output.contains("://") else { return output }
-        return output.split(separator: " ", omittingEmptySubsequences: false)
-            .filter { !$0.contains("://") }
-            .joined(separator: " ")
+    @inline(__always)
+    static func isDigit(_ c: UInt32) -> Bool {
+        if c < 0x80 { return c >= 0x30 && c <= 0x39 }
+        return Unicode.Scalar(c)?.properties.numericType == .decimal
     }
 
-    /// Removes a list bullet or quote marker at the start of a line ("- ", "• ", "1. ", "a) ", "> ", "#").
-    static func stripLinePrefix(_ line: [Unicode.Scalar]) -> [Unicode.Scalar] {
-        var i = 0
-        while true {
-            while i < line.count, line[i].properties.isWhitespace { i += 1 }
-            guard i < line.count else { return [] }
-            let c = line[i]
-            if bulletScalars.contains(c) {
-                // A dash is a bullet only when followed by a space; "-5%" keeps its minus sign meaningless anyway.
-                i += 1
-                continue
-            }
-            // "12. " / "3) " / "b) " numbered list markers: at most three digits or one letter, then . or ), then a space.
-            var j = i
-            while j < line.count, j - i < 3, isDigit(line[j]) { j += 1 }
-            if j == i, j < line.count, line[j].properties.isAlphabetic, j + 1 < line.count, line[j + 1] == ")" { j += 1 }
-            if j > i, j + 1 < line.count, line[j] == "." || line[j] == ")", line[j + 1].properties.isWhitespace {
-                i = j + 2
-                continue
-            }
-            return Array(line[i...])
-        }
+    @inline(__always)
+    static func isWhitespace(_ c: UInt32) -> Bool {
+        if c < 0x80 { return c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D || c == 0x0B || c == 0x0C }
+        return Unicode.Scalar(c)?.properties.isWhitespace ?? false
     }
 
-    static let bulletScalars: Set<Unicode.Scalar> = [
-        "-", "*", "+", "•", "·", "▪", "‣", "◦", "●", "○", "■", "□", "➢", "►", "▶", "✓", "✔", "–", "—", ">", "#",
-    ]
+    static func isApostrophe(_ c: UInt32) -> Bool {
+        c == 0x27 || c == 0x2019 || c == 0x2018 || c == 0x02BC || c == 0x60
+    }
+
+    @inline(__always)
+    static func appendUTF8(_ c: UInt32, to bytes: inout [UInt8]) {
+        if c < 0x80 { bytes.append(UInt8(c)) } else { bytes.append(contentsOf: utf8(c)) }
+    }
+
+    static func utf8(_ c: UInt32) -> [UInt8] {
+        guard let scalar = Unicode.Scalar(c) else { return [] }
+        return Array(String(Character(scalar)).utf8)
+    }
 
     /// Splits contractions so that a negation always appears as its own token `not`.
     static func appendExpanded(_ word: String, to tokens: inout [String]) {

@@ -104,7 +104,7 @@ public struct PreparedText: Sendable, Hashable {
     public init(_ text: String) {
         let tokens = NearDuplicateText.tokens(text)
         self.tokens = tokens
-        self.shingles = ShingleSet(normalized: tokens.joined(separator: " "))
+        self.shingles = ShingleSet(tokens: tokens)
     }
 }
 

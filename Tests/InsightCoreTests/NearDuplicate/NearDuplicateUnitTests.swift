@@ -39,10 +39,11 @@ import Testing
     @Test func signatureValuesArePinned() {
         // Persisted signatures must stay valid across releases: these values are part of the storage format.
         // They were computed by a separate reimplementation of the same definition (FNV-1a over the scalars of
-        // each 5-gram, murmur3 finalizer, SplitMix64-seeded xor-multiply permutations), not read back from this code.
+        // each 5-gram, murmur3 finalizer, 128 bins by multiply-shift, densification by fmix64(bin << 32 ^ attempt ^
+        // seed)), not read back from this code.
         let signature = MinHashSignature(text: "the market lost one trillion dollars")
-        #expect(signature.values[0] == 602_831_481_075_364_219)
-        #expect(signature.values[127] == 428_750_246_538_415_578)
+        #expect(signature.values[0] == 18_249_480_794_252_172_956)
+        #expect(signature.values[127] == 11_465_041_410_761_848_546)
     }
 
     @Test(arguments: [[UInt8](), [1, 2, 3]])
