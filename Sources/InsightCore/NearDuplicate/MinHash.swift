@@ -1,8 +1,8 @@
 import Foundation
 
-/// Character shingles of a normalized text, as a sorted set of 64-bit hashes.
+/// Character shingles of a normalized text, as 64-bit hashes.
 public struct ShingleSet: Sendable, Hashable {
-    /// Sorted, unique 64-bit hashes of the character `k`-grams.
+    /// The 64-bit hashes of the character `k`-grams in text order, repeats included (set operations ignore them).
     public let hashes: [UInt64]
 
     /// Shingles `normalized` (the output of ``NearDuplicateText/normalize(_:)``) into character `k`-grams.
@@ -16,53 +16,72 @@ public struct ShingleSet: Sendable, Hashable {
 
     /// Shingles normalized tokens as if joined by single spaces.
     public init(tokens: [String], k: Int = 5) {
-        var scalars: [UInt32] = []
-        scalars.reserveCapacity(tokens.count * 7)
-        for (i, token) in tokens.enumerated() {
-            if i > 0 { scalars.append(0x20) }
-            if token.utf8.allSatisfy({ $0 < 0x80 }) {
-                for byte in token.utf8 { scalars.append(UInt32(byte)) }
-            } else {
-                for scalar in token.unicodeScalars { scalars.append(scalar.value) }
-            }
-        }
-        self.init(scalars: scalars, k: k)
+        self.init(scalars: ShingleSet.scalars(tokens: tokens), k: k)
     }
 
     init(scalars: [UInt32], k: Int) {
-        let k = max(1, k)
-        if scalars.isEmpty {
-            self.hashes = []
-            return
-        }
-        var hashes: [UInt64] = []
-        if scalars.count <= k {
-            hashes.append(ShingleSet.hash(scalars[...]))
-        } else {
-            hashes.reserveCapacity(scalars.count - k + 1)
-            for start in 0...(scalars.count - k) {
-                hashes.append(ShingleSet.hash(scalars[start..<(start + k)]))
-            }
-        }
-        hashes.sort()
-        var unique = 0
-        for h in hashes where unique == 0 || hashes[unique - 1] != h {
-            hashes[unique] = h
-            unique += 1
-        }
-        hashes.removeLast(hashes.count - unique)
-        self.hashes = hashes
+        self.hashes = ShingleSet.rawHashes(scalars: scalars, k: k)
     }
 
-    /// FNV-1a over the scalar values followed by a murmur3 finalizer: cheap, and the finalizer gives the
-    /// well-mixed high bits that the MinHash permutations compare on.
-    @inline(__always)
+    /// The scalars of the tokens joined by single spaces.
+    static func scalars(tokens: [String]) -> [UInt32] {
+        var scalars: [UInt32] = []
+        scalars.reserveCapacity(tokens.count * 8)
+        for (i, token) in tokens.enumerated() {
+            if i > 0 { scalars.append(0x20) }
+            var word = token
+            let ascii = word.withUTF8 { bytes -> Bool in
+                for byte in bytes where byte >= 0x80 { return false }
+                for byte in bytes { scalars.append(UInt32(byte)) }
+                return true
+            }
+            if !ascii {
+                for scalar in token.unicodeScalars { scalars.append(scalar.value) }
+            }
+        }
+        return scalars
+    }
+
+    /// One hash per `k`-gram position, unsorted and with repeats (MinHash does not mind either).
+    ///
+    /// A 5-gram of scalars below U+1000 (Latin, Greek, Cyrillic, Arabic, Indic...) is packed exactly into 60 bits
+    /// with a rolling shift; any other 5-gram is FNV-1a hashed and tagged in the top 4 bits so the two kinds never
+    /// meet. Either key then goes through the murmur3 finalizer, whose well-mixed bits the MinHash bins use.
+    static func rawHashes(scalars: [UInt32], k: Int) -> [UInt64] {
+        let k = max(1, k)
+        guard !scalars.isEmpty else { return [] }
+        if scalars.count <= k { return [hash(scalars[...])] }
+        var out = [UInt64]()
+        out.reserveCapacity(scalars.count - k + 1)
+        let mask: UInt64 = (1 << 60) - 1
+        var window: UInt64 = 0
+        var lastWide = -1
+        for (i, s) in scalars.enumerated() {
+            window = ((window << 12) | UInt64(s & 0xFFF)) & mask
+            if s >= 0x1000 { lastWide = i }
+            guard i >= k - 1 else { continue }
+            let start = i - k + 1
+            if lastWide >= start || k > 5 {
+                out.append(hash(scalars[start...i]))
+            } else {
+                out.append(fmix64(window))
+            }
+        }
+        return out
+    }
+
+    /// The hash of one shingle (see ``rawHashes(scalars:k:)``).
     static func hash(_ scalars: ArraySlice<UInt32>) -> UInt64 {
+        if scalars.count <= 5 && scalars.allSatisfy({ $0 < 0x1000 }) {
+            var key: UInt64 = 0
+            for s in scalars { key = (key << 12) | UInt64(s) }
+            return fmix64(key)
+        }
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for s in scalars {
             h = (h ^ UInt64(s)) &* 0x0000_0100_0000_01b3
         }
-        return fmix64(h)
+        return fmix64(h | 0xF000_0000_0000_0000)
     }
 
     @inline(__always)
@@ -76,21 +95,39 @@ public struct ShingleSet: Sendable, Hashable {
         return k
     }
 
-    /// Exact Jaccard similarity |A ∩ B| / |A ∪ B| of two shingle sets (1 when both are empty).
+    /// Exact Jaccard similarity |A ∩ B| / |A ∪ B| of the two sets of shingles (1 when both are empty).
+    ///
+    /// One small open-addressing table instead of sorting: a few hundred inserts and probes, no comparisons sort.
     public func jaccard(_ other: ShingleSet) -> Double {
         let a = hashes, b = other.hashes
         if a.isEmpty && b.isEmpty { return 1 }
-        var i = 0, j = 0, common = 0
-        while i < a.count && j < b.count {
-            if a[i] == b[j] {
-                common += 1; i += 1; j += 1
-            } else if a[i] < b[j] {
-                i += 1
-            } else {
-                j += 1
+        if a.isEmpty || b.isEmpty { return 0 }
+        var capacity = 16
+        while capacity < 2 * (a.count + b.count) { capacity <<= 1 }
+        let mask = capacity - 1
+        var keys = [UInt64](repeating: 0, count: capacity)
+        // 0 empty, 1 seen in A, 2 seen in B only, 3 seen in both.
+        var marks = [UInt8](repeating: 0, count: capacity)
+        var uniqueA = 0, onlyB = 0, common = 0
+        for h in a {
+            var i = Int(truncatingIfNeeded: h) & mask
+            while marks[i] != 0 && keys[i] != h { i = (i + 1) & mask }
+            if marks[i] == 0 {
+                keys[i] = h
+                marks[i] = 1
+                uniqueA += 1
             }
         }
-        return Double(common) / Double(a.count + b.count - common)
+        for h in b {
+            var i = Int(truncatingIfNeeded: h) & mask
+            while marks[i] != 0 && keys[i] != h { i = (i + 1) & mask }
+            switch marks[i] {
+            case 0: keys[i] = h; marks[i] = 2; onlyB += 1
+            case 1: marks[i] = 3; common += 1
+            default: break
+            }
+        }
+        return Double(common) / Double(uniqueA + onlyB)
     }
 }
 
@@ -120,17 +157,27 @@ public struct MinHashSignature: Sendable, Hashable, Codable {
     /// minimum of a non-empty bin chosen by a fixed hash of (bin, attempt), as in Shrivastava's optimal
     /// densification (ICML 2017), which keeps P[equal bin] = Jaccard for the LSH bands.
     public init(shingles: ShingleSet, count: Int = MinHashSignature.defaultCount) {
+        self.init(shingleHashes: shingles.hashes, count: count)
+    }
+
+    /// Computes the signature of normalized tokens without sorting their shingles (the lookup path).
+    public init(tokens: [String], count: Int = MinHashSignature.defaultCount) {
+        self.init(shingleHashes: ShingleSet.rawHashes(scalars: ShingleSet.scalars(tokens: tokens), k: 5), count: count)
+    }
+
+    /// Signature of shingle hashes in any order, repeats allowed.
+    init(shingleHashes: [UInt64], count: Int) {
         let bins = max(1, count)
         var minima = [UInt64](repeating: .max, count: bins)
         var filled = [Bool](repeating: false, count: bins)
         let binCount = UInt64(bins)
-        for h in shingles.hashes {
+        for h in shingleHashes {
             // Multiply-shift takes the bin from the high bits; the rest of the hash orders the bin.
             let bin = Int(h.multipliedFullWidth(by: binCount).high)
             if h < minima[bin] { minima[bin] = h }
             filled[bin] = true
         }
-        if shingles.hashes.isEmpty {
+        if shingleHashes.isEmpty {
             self.values = minima
             return
         }
@@ -156,7 +203,7 @@ public struct MinHashSignature: Sendable, Hashable, Codable {
 
     /// Computes the signature of a raw text: normalize, shingle (5-grams), sign.
     public init(text: String, count: Int = MinHashSignature.defaultCount) {
-        self.init(shingles: ShingleSet(tokens: NearDuplicateText.tokens(text)), count: count)
+        self.init(tokens: NearDuplicateText.tokens(text), count: count)
     }
 
     /// The signature as `8 × count` little-endian bytes, for a BLOB column.

@@ -102,7 +102,11 @@ public struct PreparedText: Sendable, Hashable {
 
     /// Normalizes and shingles `text`.
     public init(_ text: String) {
-        let tokens = NearDuplicateText.tokens(text)
+        self.init(tokens: NearDuplicateText.tokens(text))
+    }
+
+    /// Shingles tokens from ``NearDuplicateText/tokens(_:)``.
+    public init(tokens: [String]) {
         self.tokens = tokens
         self.shingles = ShingleSet(tokens: tokens)
     }
@@ -177,39 +181,43 @@ public struct PairClassifier: Sendable {
 
     func judge(_ hunk: TokenAlignment.Hunk, _ a: [String], _ b: [String]) -> [TokenDifference] {
         var out: [TokenDifference] = []
-        // 1. Echoes: a phrase repeated right beside itself ("10% 10%"), or a token equal to its neighbour.
-        var removed: [String] = [], added: [String] = []
+        // 1. A phrase repeated right beside itself ("10% 10%") is an echo.
         let removedIsEcho = hunk.removedRange.count > 1 && WordLists.isRepeatedPhrase(a, hunk.removedRange)
         let addedIsEcho = hunk.addedRange.count > 1 && WordLists.isRepeatedPhrase(b, hunk.addedRange)
         if removedIsEcho { out.append(TokenDifference(removed: Array(a[hunk.removedRange]), added: [], kind: .repeatedWord)) }
         if addedIsEcho { out.append(TokenDifference(removed: [], added: Array(b[hunk.addedRange]), kind: .repeatedWord)) }
-        for i in hunk.removedRange where !removedIsEcho {
-            if WordLists.isEcho(a, i) { out.append(TokenDifference(removed: [a[i]], added: [], kind: .repeatedWord)) } else { removed.append(a[i]) }
-        }
-        for j in hunk.addedRange where !addedIsEcho {
-            if WordLists.isEcho(b, j) { out.append(TokenDifference(removed: [], added: [b[j]], kind: .repeatedWord)) } else { added.append(b[j]) }
-        }
-        if removed.isEmpty && added.isEmpty { return out }
+        var removedAt: [Int] = removedIsEcho ? [] : Array(hunk.removedRange)
+        var addedAt: [Int] = addedIsEcho ? [] : Array(hunk.addedRange)
+        if removedAt.isEmpty && addedAt.isEmpty { return out }
         // 2. Joined or split words ("deep seek" / "deepseek") are spacing.
-        if !removed.isEmpty && !added.isEmpty && removed.joined() == added.joined() {
-            out.append(TokenDifference(removed: removed, added: added, kind: .spacing))
+        if !removedAt.isEmpty && !addedAt.isEmpty && removedAt.map({ a[$0] }).joined() == addedAt.map({ b[$0] }).joined() {
+            out.append(TokenDifference(removed: removedAt.map { a[$0] }, added: addedAt.map { b[$0] }, kind: .spacing))
             return out
         }
-        // 3. Typos first, so that a misspelt function, negation or number word ("teh", "nto") pairs with its word.
+        // 3. Typos first, so that a misspelt function, negation or number word ("teh", "nto") pairs with its word,
+        //    and a typo in one of two repeated words ("models modles") is not taken for an echo.
         var r = 0
-        while r < removed.count {
-            let x = removed[r]
-            if !added.contains(x),
-               let k = added.firstIndex(where: { y in
-                   !removed.contains(y) && !WordLists.areDistinctListWords(x, y)
-                       && !WordLists.isNegatingPrefixPair(x, y) && Typo.isTypo(x, y, thresholds: thresholds)
-               }) {
-                out.append(TokenDifference(removed: [x], added: [added[k]], kind: .typo))
-                removed.remove(at: r)
-                added.remove(at: k)
+        while r < removedAt.count {
+            let x = a[removedAt[r]]
+            if let k = addedAt.firstIndex(where: { j in
+                let y = b[j]
+                return x != y && !WordLists.areDistinctListWords(x, y)
+                    && !WordLists.isNegatingPrefixPair(x, y) && Typo.isTypo(x, y, thresholds: thresholds)
+            }) {
+                out.append(TokenDifference(removed: [x], added: [b[addedAt[k]]], kind: .typo))
+                removedAt.remove(at: r)
+                addedAt.remove(at: k)
             } else {
                 r += 1
             }
+        }
+        // Then single echoes: a token equal to its neighbour in its own text ("the the", "models models").
+        var removed: [String] = [], added: [String] = []
+        for i in removedAt {
+            if WordLists.isEcho(a, i) { out.append(TokenDifference(removed: [a[i]], added: [], kind: .repeatedWord)) } else { removed.append(a[i]) }
+        }
+        for j in addedAt {
+            if WordLists.isEcho(b, j) { out.append(TokenDifference(removed: [], added: [b[j]], kind: .repeatedWord)) } else { added.append(b[j]) }
         }
         // 4. Negations and numbers are compared as multisets: any imbalance is a conflict.
         let negRemoved = removed.filter(WordLists.isNegation), negAdded = added.filter(WordLists.isNegation)

@@ -25,22 +25,16 @@ enum TokenAlignment {
             return [Hunk(removedRange: prefix..<(prefix + n), addedRange: prefix..<(prefix + m))]
         }
         guard (n + 1) * (m + 1) <= maxCells else { return nil }
-        // Interning makes the inner loop compare integers, not strings.
-        var ids: [String: Int32] = [:]
-        func intern(_ s: String) -> Int32 {
-            if let id = ids[s] { return id }
-            let id = Int32(ids.count)
-            ids[s] = id
-            return id
-        }
-        let x = a[prefix..<(prefix + n)].map(intern)
-        let y = b[prefix..<(prefix + m)].map(intern)
+        // Word tokens are mostly small strings stored inline, whose equality is a two-word compare.
+        let x = a[prefix..<(prefix + n)]
+        let y = b[prefix..<(prefix + m)]
+        let x0 = x.startIndex, y0 = y.startIndex
         // suffixLCS[i][j] = LCS of x[i...] and y[j...]; forward walk then emits matches greedily in order.
         let width = m + 1
         var table = [Int32](repeating: 0, count: (n + 1) * width)
         for i in stride(from: n - 1, through: 0, by: -1) {
             for j in stride(from: m - 1, through: 0, by: -1) {
-                if x[i] == y[j] {
+                if x[x0 + i] == y[y0 + j] {
                     table[i * width + j] = table[(i + 1) * width + j + 1] + 1
                 } else {
                     table[i * width + j] = max(table[(i + 1) * width + j], table[i * width + j + 1])
@@ -59,7 +53,7 @@ enum TokenAlignment {
             }
         }
         while i < n || j < m {
-            if i < n && j < m && x[i] == y[j] {
+            if i < n && j < m && x[x0 + i] == y[y0 + j] {
                 close()
                 i += 1; j += 1
                 continue

@@ -38,12 +38,23 @@ import Testing
 
     @Test func signatureValuesArePinned() {
         // Persisted signatures must stay valid across releases: these values are part of the storage format.
-        // They were computed by a separate reimplementation of the same definition (FNV-1a over the scalars of
-        // each 5-gram, murmur3 finalizer, 128 bins by multiply-shift, densification by fmix64(bin << 32 ^ attempt ^
-        // seed)), not read back from this code.
+        // They were computed by a separate reimplementation of the same definition (each 5-gram's scalars packed
+        // 12 bits apiece, murmur3 finalizer, 128 bins by multiply-shift, densification by fmix64(bin << 32 ^
+        // attempt ^ seed)), not read back from this code.
         let signature = MinHashSignature(text: "the market lost one trillion dollars")
-        #expect(signature.values[0] == 18_249_480_794_252_172_956)
-        #expect(signature.values[127] == 11_465_041_410_761_848_546)
+        #expect(signature.values[0] == 26_674_552_303_903_924)
+        #expect(signature.values[127] == 18_351_065_658_543_971_033)
+    }
+
+    @Test func shinglesAgreeBetweenTextAndTokensAndAcrossScripts() {
+        let text = "Ελληνικά и русский 中文文本 mixed with ASCII"
+        let tokens = NearDuplicateText.tokens(text)
+        #expect(ShingleSet(tokens: tokens) == ShingleSet(normalized: NearDuplicateText.normalize(text)))
+        #expect(MinHashSignature(tokens: tokens) == MinHashSignature(shingles: ShingleSet(tokens: tokens)))
+        // CJK 5-grams take the FNV path; a one-character change must still change only nearby shingles.
+        let other = ShingleSet(tokens: NearDuplicateText.tokens(text.replacingOccurrences(of: "文本", with: "文字")))
+        let j = ShingleSet(tokens: tokens).jaccard(other)
+        #expect(j > 0.6 && j < 1)
     }
 
     @Test(arguments: [[UInt8](), [1, 2, 3]])
