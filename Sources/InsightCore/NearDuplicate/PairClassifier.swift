@@ -29,6 +29,24 @@ public struct NearDuplicateThresholds: Sendable, Codable, Hashable {
         self.twoEditMinLength = twoEditMinLength
         self.anyEditMinLength = anyEditMinLength
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case minJaccard, conflictMinTokenSimilarity, maxSurfaceEditFraction, twoEditMinLength, anyEditMinLength
+    }
+
+    /// Decodes thresholds; a missing key keeps its default, so a configuration may set only what it changes.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = NearDuplicateThresholds()
+        self.init(
+            minJaccard: try container.decodeIfPresent(Double.self, forKey: .minJaccard) ?? defaults.minJaccard,
+            conflictMinTokenSimilarity: try container.decodeIfPresent(Double.self, forKey: .conflictMinTokenSimilarity)
+                ?? defaults.conflictMinTokenSimilarity,
+            maxSurfaceEditFraction: try container.decodeIfPresent(Double.self, forKey: .maxSurfaceEditFraction)
+                ?? defaults.maxSurfaceEditFraction,
+            twoEditMinLength: try container.decodeIfPresent(Int.self, forKey: .twoEditMinLength) ?? defaults.twoEditMinLength,
+            anyEditMinLength: try container.decodeIfPresent(Int.self, forKey: .anyEditMinLength) ?? defaults.anyEditMinLength)
+    }
 }
 
 /// What makes two near-identical texts different claims.

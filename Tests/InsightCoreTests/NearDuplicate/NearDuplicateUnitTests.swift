@@ -9,6 +9,7 @@ import Testing
         ("1. **China** leads in _open_ models", "china leads in open models"),
         ("See [the report](https://example.com/a-b) now", "see the report now"),
         ("It doesn't work, and we can't wait.", "it does not work and we can not wait"),
+        ("It doesn’t work; it won’t, it cannot.", "it does not work it will not it can not"),
         ("Revenue rose 10% to 1,250.5 million", "revenue rose 10 percent to 1250.5 million"),
         ("> • China's lead", "chinas lead"),
         ("ＦＵＬＬＷＩＤＴＨ ｔｅｘｔ", "fullwidth text"),
@@ -183,6 +184,15 @@ import Testing
     func conflict(a: String, b: String, kind: ConflictKind) {
         #expect(PairClassifier().classify(a, b) == .conflict(kind))
         #expect(PairClassifier().classify(b, a) == .conflict(kind))
+    }
+
+    @Test func thresholdsDecodeWithDefaultsForMissingKeys() throws {
+        let decoded = try JSONDecoder().decode(NearDuplicateThresholds.self, from: Data(#"{"minJaccard": 0.5}"#.utf8))
+        #expect(decoded.minJaccard == 0.5)
+        #expect(decoded.conflictMinTokenSimilarity == NearDuplicateThresholds().conflictMinTokenSimilarity)
+        let roundTrip = try JSONDecoder().decode(
+            NearDuplicateThresholds.self, from: JSONEncoder().encode(NearDuplicateThresholds(twoEditMinLength: 9)))
+        #expect(roundTrip == NearDuplicateThresholds(twoEditMinLength: 9))
     }
 
     @Test func unrelatedSameTopic() {
