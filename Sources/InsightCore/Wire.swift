@@ -35,6 +35,10 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public struct Insights: Codable, Sendable, Equatable {
         public var unique = 0
         public var occurrences = 0
+        /// Other wordings merged into stored insights as variants.
+        public var variants = 0
+        /// Pairs of near-identical insights that state different claims.
+        public var conflicts = 0
         public init() {}
     }
 
@@ -116,17 +120,44 @@ public struct SourceRef: Codable, Sendable, Equatable {
     }
 }
 
+/// Another wording of an insight, and where it was seen.
+public struct VariantRef: Codable, Sendable, Equatable {
+    public var text: String
+    public var sources: [SourceRef]
+    public init(text: String, sources: [SourceRef]) {
+        self.text = text
+        self.sources = sources
+    }
+}
+
 /// One line of `export --format jsonl`: a unique insight and every place it was seen.
 public struct ExportRecord: Codable, Sendable, Equatable {
     public var id: Int64
     public var text: String
     public var createdAt: Double
+    /// Every place the insight was seen, in any wording.
     public var sources: [SourceRef]
-    public init(id: Int64, text: String, createdAt: Double, sources: [SourceRef]) {
+    /// Other wordings of the same claim, each with the places it was seen.
+    public var variants: [VariantRef]
+    /// Ids of insights with near-identical wording that state a different claim.
+    public var conflicts: [Int64]
+    public init(id: Int64, text: String, createdAt: Double, sources: [SourceRef], variants: [VariantRef] = [], conflicts: [Int64] = []) {
         self.id = id
         self.text = text
         self.createdAt = createdAt
         self.sources = sources
+        self.variants = variants
+        self.conflicts = conflicts
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(Int64.self, forKey: .id)
+        text = try container.decode(String.self, forKey: .text)
+        createdAt = try container.decode(Double.self, forKey: .createdAt)
+        sources = try container.decode([SourceRef].self, forKey: .sources)
+        variants = try container.decodeIfPresent([VariantRef].self, forKey: .variants) ?? []
+        conflicts = try container.decodeIfPresent([Int64].self, forKey: .conflicts) ?? []
     }
 }
 

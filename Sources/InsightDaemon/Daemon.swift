@@ -35,7 +35,8 @@ public enum Daemon {
         }
         let database: InsightDatabase
         do {
-            database = try InsightDatabase(path: settings.databasePath)
+            database = try InsightDatabase(path: settings.databasePath,
+                                           nearDuplicates: settings.nearDuplicatesEnabled ? settings.nearDuplicateThresholds : nil)
         } catch {
             logger.critical("\(error)")
             return 1

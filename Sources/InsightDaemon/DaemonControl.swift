@@ -41,6 +41,8 @@ final class DaemonControl: Sendable {
             report.files.seen = counts.sourcesByState.values.reduce(0, +)
             report.insights.unique = counts.uniqueInsights
             report.insights.occurrences = counts.occurrences
+            report.insights.variants = counts.variants
+            report.insights.conflicts = counts.conflicts
             report.lastIngestAt = counts.lastIngestAt
             report.lastError = counts.lastError
             report.links.found = counts.linksByState.values.reduce(0, +)

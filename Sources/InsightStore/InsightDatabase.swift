@@ -62,6 +62,10 @@ public struct StoreCounts: Sendable, Equatable {
     public var linksByState: [LinkState: Int] = [:]
     public var uniqueInsights = 0
     public var occurrences = 0
+    /// Other wordings merged into stored insights.
+    public var variants = 0
+    /// Pairs of near-identical insights that state different claims.
+    public var conflicts = 0
     public var lastIngestAt: Double?
     public var lastError: StatusReport.LastError?
 }
@@ -82,9 +86,13 @@ public final class InsightDatabase: Sendable {
     /// The database file.
     public let path: String
     let pool: DatabasePool
+    /// Near-duplicate detection, or nil when it is turned off.
+    let nearDuplicates: NearDuplicateState?
 
-    /// Opens (creating if needed) and migrates the database at `path`.
-    public init(path: String) throws(StoreError) {
+    /// Opens (creating if needed) and migrates the database at `path`, and loads the near-duplicate index.
+    ///
+    /// - Parameter nearDuplicates: the thresholds of near-duplicate detection, or nil to store exact duplicates only.
+    public init(path: String, nearDuplicates thresholds: NearDuplicateThresholds? = NearDuplicateThresholds()) throws(StoreError) {
         self.path = path
         var configuration = Configuration()
         configuration.label = "insightd"
@@ -103,6 +111,18 @@ public final class InsightDatabase: Sendable {
         } catch {
             throw StoreError(.migrate, "cannot migrate the database at \(path); it may be from a newer insightd", underlying: error)
         }
+        if let thresholds {
+            let expected = (try? pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM insightSignature") }) ?? 0
+            let state = NearDuplicateState(thresholds: thresholds, expectedCount: (expected ?? 0) + 1024)
+            do {
+                try state.load(pool)
+            } catch {
+                throw StoreError(.open, "cannot load the near-duplicate index of \(path)", underlying: error)
+            }
+            nearDuplicates = state
+        } else {
+            nearDuplicates = nil
+        }
     }
 
     /// Stores a parsed file in one transaction: its source row, its insights (new ones only) and its occurrences.
@@ -111,7 +131,7 @@ public final class InsightDatabase: Sendable {
     /// that path's occurrences; insights no longer seen anywhere are removed with them.
     public func ingest(_ file: FileIngest, now: Double = Date().timeIntervalSince1970) throws(StoreError) -> IngestOutcome {
         do {
-            return try pool.write { db in try Self.ingest(file, in: db, now: now) }
+            return try pool.write { db in try ingest(file, in: db, now: now) }
         } catch let error as StoreError {
             throw error
         } catch {
@@ -120,12 +140,15 @@ public final class InsightDatabase: Sendable {
     }
 
     /// The ingest transaction's body, for callers that already hold a write transaction.
-    static func ingest(_ file: FileIngest, in db: Database, now: Double) throws -> IngestOutcome {
+    func ingest(_ file: FileIngest, in db: Database, now: Double) throws -> IngestOutcome {
         let existing = try SourceRecord.filter(Column("path") == file.path).fetchOne(db)
         if let existing, existing.state == .ingested, existing.sha256 == file.sha256 { return .unchanged }
         var previousInsights: [Int64] = []
+        var previousVariants: [Int64] = []
         if let id = existing?.id {
             previousInsights = try Int64.fetchAll(db, sql: "SELECT DISTINCT insightId FROM occurrence WHERE sourceId = ?", arguments: [id])
+            previousVariants = try Int64.fetchAll(db, sql: "SELECT DISTINCT variantId FROM occurrence WHERE sourceId = ? AND variantId IS NOT NULL",
+                                                  arguments: [id])
             try db.execute(sql: "DELETE FROM occurrence WHERE sourceId = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM linkReference WHERE sourceId = ?", arguments: [id])
         }
@@ -146,36 +169,72 @@ public final class InsightDatabase: Sendable {
         try record.save(db)
         guard let sourceID = record.id else { throw StoreError(.write, "source row has no id after saving") }
 
-        let insertInsight = try db.cachedStatement(
-            sql: "INSERT INTO insight (fingerprint, text, createdAt) VALUES (?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING")
         let findInsight = try db.cachedStatement(sql: "SELECT id FROM insight WHERE fingerprint = ?")
+        let findVariant = try db.cachedStatement(sql: "SELECT insightId, id FROM variant WHERE fingerprint = ?")
+        let insertInsight = try db.cachedStatement(sql: "INSERT INTO insight (fingerprint, text, createdAt) VALUES (?, ?, ?)")
+        let insertSignature = try db.cachedStatement(sql: "INSERT INTO insightSignature (insightId, bandKeys) VALUES (?, ?)")
+        let insertVariant = try db.cachedStatement(sql: "INSERT INTO variant (insightId, fingerprint, text, createdAt) VALUES (?, ?, ?, ?)")
+        let insertConflict = try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO conflict (insightId, otherId, kind, createdAt) VALUES (?, ?, ?, ?)")
         let insertOccurrence = try db.cachedStatement(
-            sql: "INSERT INTO occurrence (insightId, sourceId, ordinal, line, section) VALUES (?, ?, ?, ?, ?)")
+            sql: "INSERT INTO occurrence (insightId, sourceId, ordinal, line, section, variantId) VALUES (?, ?, ?, ?, ?, ?)")
         var newInsights = 0
         for (ordinal, insight) in file.insights.enumerated() {
             let fingerprint = Data(insight.fingerprint)
-            try insertInsight.execute(arguments: [fingerprint, insight.text, now])
-            let insightID: Int64
-            if db.changesCount == 1 {
-                insightID = db.lastInsertedRowID
-                newInsights += 1
-            } else if let found = try Int64.fetchOne(findInsight, arguments: [fingerprint]) {
-                insightID = found
-            } else {
-                throw StoreError(.write, "insight vanished during the transaction")
+            var insightID = try Int64.fetchOne(findInsight, arguments: [fingerprint])
+            var variantID: Int64?
+            if insightID == nil, let row = try Row.fetchOne(findVariant, arguments: [fingerprint]) {
+                insightID = row[0]
+                variantID = row[1]
             }
-            try insertOccurrence.execute(arguments: [insightID, sourceID, ordinal, insight.line, insight.section])
+            if insightID == nil {
+                // Not seen word for word: the same claim in other words, or a new insight.
+                switch try nearDuplicates?.place(insight.text, in: db) {
+                case .variant(let id):
+                    try insertVariant.execute(arguments: [id, fingerprint, insight.text, now])
+                    insightID = id
+                    variantID = db.lastInsertedRowID
+                case .new(let bandKeys, let conflicts):
+                    try insertInsight.execute(arguments: [fingerprint, insight.text, now])
+                    let id = db.lastInsertedRowID
+                    insightID = id
+                    newInsights += 1
+                    try insertSignature.execute(arguments: [id, NearDuplicateState.encode(bandKeys)])
+                    try nearDuplicates?.insert(id: id, bandKeys: bandKeys, in: db)
+                    for conflict in conflicts {
+                        try insertConflict.execute(arguments: [min(id, conflict.id), max(id, conflict.id), conflict.kind.rawValue, now])
+                    }
+                case nil:
+                    try insertInsight.execute(arguments: [fingerprint, insight.text, now])
+                    insightID = db.lastInsertedRowID
+                    newInsights += 1
+                }
+            }
+            try insertOccurrence.execute(arguments: [insightID, sourceID, ordinal, insight.line, insight.section, variantID])
         }
         if !previousInsights.isEmpty {
-            try db.execute(
-                sql: """
-                    DELETE FROM insight WHERE id IN (SELECT value FROM json_each(?))
-                    AND NOT EXISTS (SELECT 1 FROM occurrence WHERE occurrence.insightId = insight.id)
-                    """,
-                arguments: [jsonArray(previousInsights)])
+            // Insights and wordings no longer seen anywhere go with the content that held them.
+            let orphans = try Row.fetchAll(db, sql: """
+                SELECT i.id, s.bandKeys FROM insight i LEFT JOIN insightSignature s ON s.insightId = i.id
+                WHERE i.id IN (SELECT value FROM json_each(?))
+                AND NOT EXISTS (SELECT 1 FROM occurrence WHERE occurrence.insightId = i.id)
+                """, arguments: [jsonArray(previousInsights)])
+            if !orphans.isEmpty {
+                try db.execute(sql: "DELETE FROM insight WHERE id IN (SELECT value FROM json_each(?))",
+                               arguments: [jsonArray(orphans.map { $0[0] })])
+                nearDuplicates?.removeAfterCommit(orphans.map { row in
+                    (row[0], (row[1] as Data?).map(NearDuplicateState.decode) ?? [])
+                }, in: db)
+            }
+        }
+        if !previousVariants.isEmpty {
+            try db.execute(sql: """
+                DELETE FROM variant WHERE id IN (SELECT value FROM json_each(?))
+                AND NOT EXISTS (SELECT 1 FROM occurrence WHERE occurrence.variantId = variant.id)
+                """, arguments: [jsonArray(previousVariants)])
         }
         for link in file.links {
-            let linkID = try queueLink(link.url.string, given: link.original, in: db, now: now).id
+            let linkID = try Self.queueLink(link.url.string, given: link.original, in: db, now: now).id
             try db.execute(sql: "INSERT OR IGNORE INTO linkReference (linkId, sourceId, line) VALUES (?, ?, ?)",
                            arguments: [linkID, sourceID, link.line])
         }
@@ -250,6 +309,8 @@ public final class InsightDatabase: Sendable {
             }
             counts.uniqueInsights = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM insight") ?? 0
             counts.occurrences = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM occurrence") ?? 0
+            counts.variants = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM variant") ?? 0
+            counts.conflicts = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM conflict") ?? 0
             counts.lastIngestAt = try Double.fetchOne(db, sql: "SELECT MAX(ingestedAt) FROM source WHERE kind = 'file'")
             if let row = try Row.fetchOne(db, sql: "SELECT path, error, updatedAt FROM source WHERE state = 'failed' ORDER BY updatedAt DESC LIMIT 1") {
                 counts.lastError = StatusReport.LastError(path: row[0], message: row[1] ?? "", at: row[2])
@@ -274,18 +335,35 @@ public final class InsightDatabase: Sendable {
             guard let first = rows.first, let last = rows.last else { return [] }
             let firstID: Int64 = first[0], lastID: Int64 = last[0]
             var sources: [Int64: [SourceRef]] = [:]
+            var variantSources: [Int64: [SourceRef]] = [:]
             let refs = try Row.fetchCursor(db, sql: """
-                SELECT o.insightId, s.path, o.line, o.section, s.documentDate
+                SELECT o.insightId, s.path, o.line, o.section, s.documentDate, o.variantId
                 FROM occurrence o JOIN source s ON s.id = o.sourceId
                 WHERE o.insightId BETWEEN ? AND ?
                 ORDER BY o.insightId, s.path, o.line
                 """, arguments: [firstID, lastID])
             while let row = try refs.next() {
-                sources[row[0], default: []].append(SourceRef(path: row[1], line: row[2], section: row[3], date: row[4]))
+                let ref = SourceRef(path: row[1], line: row[2], section: row[3], date: row[4])
+                sources[row[0], default: []].append(ref)
+                if let variant: Int64 = row[5] { variantSources[variant, default: []].append(ref) }
+            }
+            var variants: [Int64: [VariantRef]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, insightId, text FROM variant WHERE insightId BETWEEN ? AND ? ORDER BY id",
+                                        arguments: [firstID, lastID]) {
+                let id: Int64 = row[0]
+                variants[row[1], default: []].append(VariantRef(text: row[2], sources: variantSources[id] ?? []))
+            }
+            var conflicts: [Int64: [Int64]] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT insightId, otherId FROM conflict WHERE insightId BETWEEN ?1 AND ?2
+                UNION SELECT otherId, insightId FROM conflict WHERE otherId BETWEEN ?1 AND ?2
+                """, arguments: [firstID, lastID]) {
+                conflicts[row[0], default: []].append(row[1])
             }
             return rows.map { row in
                 let id: Int64 = row[0]
-                return ExportRecord(id: id, text: row[1], createdAt: row[2], sources: sources[id] ?? [])
+                return ExportRecord(id: id, text: row[1], createdAt: row[2], sources: sources[id] ?? [],
+                                    variants: variants[id] ?? [], conflicts: (conflicts[id] ?? []).sorted())
             }
         }
     }

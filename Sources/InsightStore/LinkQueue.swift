@@ -51,7 +51,7 @@ extension InsightDatabase {
                               update: @Sendable (inout LinkRecord) -> Void) throws(StoreError) -> IngestOutcome? {
         try write("cannot store the fetched article") { db in
             guard var link = try LinkRecord.fetchOne(db, key: linkID) else { return nil }
-            let outcome = try content.map { try Self.ingest($0, in: db, now: now) }
+            let outcome = try content.map { try ingest($0, in: db, now: now) }
             update(&link)
             link.state = .fetched
             link.failure = nil

@@ -99,6 +99,37 @@ enum Migrations {
                 CREATE INDEX linkReference_source ON linkReference(sourceId);
                 """)
         }
+        migrator.registerMigration("v3: near-duplicate variants, conflicts and LSH band keys") { db in
+            try db.execute(sql: """
+                CREATE TABLE insightSignature (
+                    insightId INTEGER PRIMARY KEY REFERENCES insight(id) ON DELETE CASCADE,
+                    bandKeys BLOB NOT NULL
+                );
+
+                -- Other wordings of the same claim, each with the occurrences that used it.
+                CREATE TABLE variant (
+                    id INTEGER PRIMARY KEY,
+                    insightId INTEGER NOT NULL REFERENCES insight(id) ON DELETE CASCADE,
+                    fingerprint BLOB NOT NULL UNIQUE CHECK (length(fingerprint) = 16),
+                    text TEXT NOT NULL CHECK (text <> ''),
+                    createdAt REAL NOT NULL
+                );
+                CREATE INDEX variant_insight ON variant(insightId);
+                ALTER TABLE occurrence ADD COLUMN variantId INTEGER REFERENCES variant(id) ON DELETE SET NULL;
+                CREATE INDEX occurrence_variant ON occurrence(variantId) WHERE variantId IS NOT NULL;
+
+                -- Near-identical wording, different claim: kept apart, linked both ways (stored once, lower id first).
+                CREATE TABLE conflict (
+                    insightId INTEGER NOT NULL REFERENCES insight(id) ON DELETE CASCADE,
+                    otherId INTEGER NOT NULL REFERENCES insight(id) ON DELETE CASCADE,
+                    kind TEXT NOT NULL CHECK (kind IN ('number', 'negation', 'contentWord')),
+                    createdAt REAL NOT NULL,
+                    PRIMARY KEY (insightId, otherId),
+                    CHECK (insightId < otherId)
+                ) WITHOUT ROWID;
+                CREATE INDEX conflict_other ON conflict(otherId);
+                """)
+        }
         return migrator
     }
 }

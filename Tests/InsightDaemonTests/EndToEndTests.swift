@@ -29,6 +29,8 @@ struct EndToEndTests {
         let report = try daemon.waitForStatus("four files are ingested") { $0.files.ingested == 4 }
         #expect(report.insights.unique == 10)
         #expect(report.insights.occurrences == 15)
+        #expect(report.insights.variants == 0)
+        #expect(report.insights.conflicts == 0)
         #expect(report.files.failed == 0)
         #expect(report.state == "running")
         #expect(report.inbox == daemon.inbox)
@@ -72,6 +74,29 @@ struct EndToEndTests {
         let report = try daemon.waitForStatus("all four files are ingested") { $0.files.ingested == 4 }
         #expect(report.insights.unique == 10)
         #expect(report.insights.occurrences == 15)
+        try daemon.stop()
+    }
+
+    @Test func otherWordingsBecomeVariantsAndChangedClaimsConflicts() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        try daemon.write("a.txt", fixture("a.txt"))
+        try daemon.waitForStatus("a.txt is ingested") { $0.files.ingested == 1 }
+        try daemon.moveIn("edits.txt", """
+            Battery prices fell faster than almost every forcast made ten years ago, which surprised even the optimists.
+            Battery prices fell faster than almost every forecast made twenty years ago, which surprised even the optimists.
+            """)
+        let report = try daemon.waitForStatus("the edits are ingested") { $0.files.ingested == 2 }
+        #expect(report.insights.unique == 6)
+        #expect(report.insights.variants == 1)
+        #expect(report.insights.conflicts == 1)
+        let records = try daemon.ctl(["export"]).stdout.split(separator: "\n").map {
+            try WireJSON.decoder().decode(ExportRecord.self, from: Data($0.utf8))
+        }
+        let battery = try #require(records.first { $0.text.contains("ten years ago") })
+        #expect(battery.variants.map(\.text) == ["Battery prices fell faster than almost every forcast made ten years ago, which surprised even the optimists."])
+        let twenty = try #require(records.first { $0.text.contains("twenty years ago") })
+        #expect(battery.conflicts == [twenty.id])
         try daemon.stop()
     }
 

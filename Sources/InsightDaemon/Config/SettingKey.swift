@@ -36,6 +36,12 @@ struct SettingKey: Sendable {
         integer("fetch.timeout_s", range: 1...3_600) { $0.fetchTimeoutSeconds = $1 },
         integer("fetch.backoff_base_ms", range: 10...86_400_000) { $0.fetchBackoffBaseMilliseconds = $1 },
         integer("fetch.max_attempts", range: 1...100) { $0.fetchMaxAttempts = $1 },
+        boolean("near_duplicates.enabled") { $0.nearDuplicatesEnabled = $1 },
+        fraction("near_duplicates.min_jaccard") { $0.nearDuplicateThresholds.minJaccard = $1 },
+        fraction("near_duplicates.conflict_min_token_similarity") { $0.nearDuplicateThresholds.conflictMinTokenSimilarity = $1 },
+        fraction("near_duplicates.max_surface_edit_fraction") { $0.nearDuplicateThresholds.maxSurfaceEditFraction = $1 },
+        integer("near_duplicates.two_edit_min_length", range: 1...100) { $0.nearDuplicateThresholds.twoEditMinLength = $1 },
+        integer("near_duplicates.any_edit_min_length", range: 1...100) { $0.nearDuplicateThresholds.anyEditMinLength = $1 },
     ]
 
     static let byName: [String: SettingKey] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
@@ -82,6 +88,21 @@ struct SettingKey: Sendable {
                 throw ConfigError(key: name, value: render(value), allowed: "expected true or false", origin: origin)
             }
             set(&settings, b)
+        }
+    }
+
+    static func fraction(_ name: String, set: @escaping @Sendable (inout Settings, Double) -> Void) -> SettingKey {
+        SettingKey(name: name, parse: { raw in Double(raw).map(TOMLValue.float) ?? .string(raw) }) { settings, value, origin throws(ConfigError) in
+            let number: Double
+            switch value {
+            case .float(let d): number = d
+            case .integer(let i): number = Double(i)
+            default: number = .nan
+            }
+            guard (0.0...1.0).contains(number) else {
+                throw ConfigError(key: name, value: render(value), allowed: "expected a number from 0 to 1", origin: origin)
+            }
+            set(&settings, number)
         }
     }
 

@@ -51,6 +51,11 @@ public struct Settings: Sendable, Equatable {
     /// Transient failures after which a link counts as failed for good.
     public var fetchMaxAttempts = 8
 
+    /// Whether other wordings of a stored insight are merged into it as variants (and conflicts recorded).
+    public var nearDuplicatesEnabled = true
+    /// The near-duplicate classifier's thresholds.
+    public var nearDuplicateThresholds = NearDuplicateThresholds()
+
     /// The database file inside the state directory.
     public var databasePath: String { stateDirectory + "/insights.sqlite" }
 
