@@ -84,14 +84,16 @@ extension InsightDatabase {
         }
     }
 
-    /// Puts failed links back in the queue (one, or all when `id` is nil); returns how many.
+    /// Puts failed links back in the queue (one, or all when `id` is nil); returns how many. A fetched link named by
+    /// id is queued again too: it is fetched with a conditional GET, so an unchanged article costs a 304.
     public func retryLinks(id: Int64?, now: Double = Date().timeIntervalSince1970) throws(StoreError) -> Int {
         try write("cannot requeue links") { db in
             if let id {
-                try db.execute(sql: "UPDATE link SET state = 'queued', nextAttemptAt = NULL, updatedAt = ? WHERE id = ? AND state = 'failed'",
-                               arguments: [now, id])
+                try db.execute(sql: """
+                    UPDATE link SET state = 'queued', nextAttemptAt = NULL, attempts = 0, updatedAt = ? WHERE id = ? AND state IN ('failed', 'fetched')
+                    """, arguments: [now, id])
             } else {
-                try db.execute(sql: "UPDATE link SET state = 'queued', nextAttemptAt = NULL, updatedAt = ? WHERE state = 'failed'",
+                try db.execute(sql: "UPDATE link SET state = 'queued', nextAttemptAt = NULL, attempts = 0, updatedAt = ? WHERE state = 'failed'",
                                arguments: [now])
             }
             return db.changesCount
