@@ -138,6 +138,29 @@ struct LinkTests {
         await server.stop()
     }
 
+    @Test func aLinkFetchedAgainUsesAConditionalGet() async throws {
+        let server = try await HTTPTestServer.start { request in
+            if request.header("If-None-Match") == "\"v1\"" { return .full(status: 304, headers: [("ETag", "\"v1\"")]) }
+            return .text(200, articlePage("Tides"), headers: [("ETag", "\"v1\"")])
+        }
+        let daemon = try DaemonHarness(environment: Self.fetchEnvironment)
+        try daemon.start()
+        try daemon.write("tides.txt", "An article about tides that I want to keep: \(server.url("/tides"))\n")
+        try daemon.waitForStatus(timeout: 30, "the article is fetched") { $0.links.fetched == 1 }
+        let id = try #require(try linkList(daemon).first?.id)
+        let reply = try rawRequest(daemon.socket, "POST /v1/links/retry HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: \(#"{"id":\#(id)}"#.utf8.count)\r\n\r\n{\"id\":\(id)}")
+        #expect(reply.hasPrefix("HTTP/1.1 200"))
+        let sawConditional = await server.waitFor(timeout: .seconds(20)) { $0.count == 2 }
+        #expect(sawConditional)
+        #expect(server.requests.last?.header("If-None-Match") == "\"v1\"")
+        let report = try daemon.waitForStatus(timeout: 30, "the link is fetched again") { $0.links.fetched == 1 && $0.links.queued == 0 && $0.links.fetching == 0 }
+        // Three paragraphs of the article and the file's own line, each once.
+        #expect(report.insights.unique == 4)
+        #expect(report.insights.occurrences == 4)
+        try daemon.stop()
+        await server.stop()
+    }
+
     @Test func byDefaultLinksToLoopbackAreRefusedWithAReason() async throws {
         let server = try await HTTPTestServer.start { _ in .text(200, articlePage("Private")) }
         let daemon = try DaemonHarness()
