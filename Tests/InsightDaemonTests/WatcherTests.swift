@@ -139,7 +139,7 @@ struct WatcherTests {
     }
 
     @Test func aFileStillBeingAppendedToIsNotHalfIngested() throws {
-        let daemon = try DaemonHarness(environment: ["INSIGHTD_SETTLE_MS": "300"])
+        let daemon = try DaemonHarness(environment: ["INSIGHTD_SETTLE_MS": "1000"])
         try daemon.start()
         let path = daemon.inbox + "/growing.txt"
         let lines = try fixture("a.txt").split(separator: "\n")
