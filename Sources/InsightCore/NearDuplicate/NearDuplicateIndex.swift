@@ -198,7 +198,13 @@ public struct NearDuplicateIndex: Sendable {
         var hits: [UInt32] = []
         let capacity = slots.count
         slots.withUnsafeBufferPointer { table in
-            for key in bandKeys {
+            // First touch every band's home slot with independent loads, so the cache misses of a large table
+            // overlap instead of queueing behind each probe loop's branches.
+            var firstSlots = [UInt64](repeating: 0, count: bandKeys.count)
+            for (band, key) in bandKeys.enumerated() {
+                firstSlots[band] = table[NearDuplicateIndex.home(key, capacity: capacity)]
+            }
+            for (band, key) in bandKeys.enumerated() where firstSlots[band] != 0 {
                 var position = NearDuplicateIndex.home(key, capacity: capacity)
                 while true {
                     let slot = table[position]
