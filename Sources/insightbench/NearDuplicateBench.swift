@@ -99,11 +99,12 @@ struct NearDuplicateBench: AsyncParsableCommand {
             let t0 = ContinuousClock.now
             let tokens = NearDuplicateText.tokens(query.text)
             let t1 = ContinuousClock.now
-            let signature = MinHashSignature(tokens: tokens)
+            let prepared = PreparedText(tokens: tokens)
+            let signature = MinHashSignature(shingles: prepared.shingles)
             let t2 = ContinuousClock.now
             let candidates = try detector.index.candidates(for: signature)
             let t3 = ContinuousClock.now
-            let match = candidates.isEmpty ? nil : detector.verify(PreparedText(tokens: tokens), candidates: candidates) { id in
+            let match = candidates.isEmpty ? nil : detector.verify(prepared, candidates: candidates) { id in
                 id >= 0 && id < texts.count ? texts[Int(id)] : nil
             }
             let t4 = ContinuousClock.now
@@ -249,7 +250,9 @@ struct SyntheticInsights {
             if r == 0 {
                 switch rng.next() % 4 {
                 case 0:  // swap two adjacent letters in a longer word
-                    if let k = (0..<words.count).map({ ($0 + position) % words.count }).first(where: { words[$0].count >= 6 }) {
+                    // Letters only: swapped digits change a number, which is a different claim.
+                    if let k = (0..<words.count).map({ ($0 + position) % words.count })
+                        .first(where: { words[$0].count >= 6 && words[$0].allSatisfy(\.isLetter) }) {
                         var chars = Array(words[k]); chars.swapAt(2, 3); words[k] = String(chars)
                     }
                 case 1: words[0] = "- " + words[0].lowercased()

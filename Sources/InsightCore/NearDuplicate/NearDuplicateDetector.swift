@@ -58,13 +58,9 @@ public struct NearDuplicateDetector: Sendable {
     /// - Parameter storedText: returns the text stored under an id, or nil when it is gone.
     /// - Returns: nil when no candidate is the same claim or a conflict.
     public func match(_ text: String, storedText: (Int64) throws -> String?) rethrows -> NearDuplicateMatch? {
-        let tokens = NearDuplicateText.tokens(text)
-        let signature = MinHashSignature(tokens: tokens)
-        guard let keys = try? index.bandKeys(for: signature) else { return nil }
-        let candidates = index.candidates(forBandKeys: keys)
-        // Sorting the query's shingles for exact Jaccard is paid only when there is something to verify.
-        guard !candidates.isEmpty else { return nil }
-        return try verify(PreparedText(tokens: tokens), candidates: candidates, storedText: storedText)
+        let prepared = PreparedText(text)
+        let signature = MinHashSignature(shingles: prepared.shingles)
+        return try match(prepared, signature: signature, storedText: storedText)
     }
 
     /// Looks up a text already prepared and signed (so a caller can time or reuse the pieces).
@@ -73,6 +69,7 @@ public struct NearDuplicateDetector: Sendable {
     ) rethrows -> NearDuplicateMatch? {
         guard let keys = try? index.bandKeys(for: signature) else { return nil }
         let candidates = index.candidates(forBandKeys: keys)
+        guard !candidates.isEmpty else { return nil }
         return try verify(prepared, candidates: candidates, storedText: storedText)
     }
 
