@@ -56,7 +56,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "InsightCoreTests", dependencies: ["InsightCore"]),
+        .testTarget(name: "InsightCoreTests", dependencies: ["InsightCore"], exclude: ["Fixtures"]),
         .testTarget(name: "InsightExtractTests", dependencies: ["InsightExtract"]),
         .testTarget(name: "InsightStoreTests", dependencies: ["InsightStore"]),
         // End-to-end: the real daemon and the real CLI, as built executables.
@@ -65,7 +65,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
-        ]),
+        ], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )
