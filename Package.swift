@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "InsightStoreTests", dependencies: ["InsightStore"]),
         // End-to-end: the real daemon and the real CLI, as built executables.
         .testTarget(name: "InsightDaemonTests", dependencies: [
-            "InsightDaemon", "InsightClient", "insightd", "insightctl",
+            "InsightDaemon", "InsightClient", "insightd", "insightctl", "insightbench",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -6,6 +6,7 @@ struct InsightBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "insightbench",
         abstract: "Benchmarks for insightd (use a release build).",
-        subcommands: [ExtractionBench.self, NearDuplicateBench.self]
+        subcommands: [ExtractionBench.self, NearDuplicateBench.self,
+                      IngestBench.self, LatencyBench.self, IdleBench.self, ScaleBench.self, AllBench.self]
     )
 }

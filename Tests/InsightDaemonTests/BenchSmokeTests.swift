@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+
+/// Keeps the benchmark harness from rotting: a quick run against the built daemon must finish and report
+/// the rows the corpus should produce. Speed is not checked here; benchmarks print figures, tests do not time.
+@Suite("insightbench smoke run", .serialized)
+struct BenchSmokeTests {
+    @Test func quickIngestRunStoresTheExpectedRows() throws {
+        let bench = Binaries.directory + "/insightbench"
+        #expect(FileManager.default.isExecutableFile(atPath: bench), "insightbench is built next to insightd")
+        let result = try runCommand(bench, ["ingest", "--quick", "--json", "--files", "40", "--insightd", Binaries.insightd], timeout: 180)
+        #expect(result.status == 0, "insightbench failed: \(result.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let ingest = try #require(json["ingest"] as? [String: Any])
+        let occurrences = try #require(ingest["occurrences"] as? Int)
+        let unique = try #require(ingest["unique"] as? Int)
+        // 40 files of 10 paragraphs; 30 % repeats of which two thirds collapse to one insight.
+        #expect(occurrences == 400)
+        #expect(unique < occurrences && unique > occurrences / 2)
+        for run in ["dropped_before_start", "dropped_while_running"] {
+            let figures = try #require(ingest[run] as? [String: Any])
+            #expect(figures["counts_match"] as? Bool == true, "\(run): the daemon stored other rows than the corpus should give")
+            #expect(figures["occurrences"] as? Int == occurrences)
+            #expect(figures["unique"] as? Int == unique)
+            #expect((figures["insights_per_second"] as? Double ?? 0) > 0)
+        }
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3") {
+            let floor = try #require(ingest["floor"] as? [String: Any], "the sqlite3 floor runs when sqlite3 is installed")
+            #expect(floor["rows"] as? Int == occurrences + unique + 40)
+        }
+    }
+
+    @Test func quickRunPrintsTheTable() throws {
+        let result = try runCommand(Binaries.directory + "/insightbench",
+                                    ["latency", "--quick", "--drops", "3", "--insightd", Binaries.insightd], timeout: 120)
+        #expect(result.status == 0, "insightbench failed: \(result.stderr)")
+        #expect(result.stdout.contains("| drop to searchable p50 (3 drops) |"))
+        #expect(result.stdout.contains("Machine: "))
+    }
+}
