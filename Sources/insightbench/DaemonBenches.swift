@@ -171,7 +171,7 @@ enum IngestBenchmark {
 
     /// Times `sqlite3` inserting the rows the daemon ends up with into a database made by the store's own migrations.
     static func sqliteFloor(_ context: BenchContext, expected: ExpectedRows) throws -> FloorRun {
-        guard let tool = sqlite3Path() else { throw BenchError("sqlite3 is not installed (apt-get install sqlite3)") }
+        guard let tool = sqlite3Path() else { throw DaemonBenchError("sqlite3 is not installed (apt-get install sqlite3)") }
         let workspace = try Workspace("floor")
         defer { if !context.keep { workspace.remove() } }
         // The schema comes from the store itself, so the floor always matches the current migration.
@@ -219,12 +219,12 @@ enum IngestBenchmark {
         let seconds = now() - start
         guard process.terminationStatus == 0 else {
             let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            throw BenchError("sqlite3 failed on the floor script: \(message)")
+            throw DaemonBenchError("sqlite3 failed on the floor script: \(message)")
         }
         // Check the floor stored what the daemon stores.
         let check = try InsightDatabase(path: workspace.database).counts()
         guard check.uniqueInsights == expected.unique, check.occurrences == expected.occurrences else {
-            throw BenchError("the floor stored \(check.uniqueInsights)/\(check.occurrences) rows, expected \(expected.unique)/\(expected.occurrences)")
+            throw DaemonBenchError("the floor stored \(check.uniqueInsights)/\(check.occurrences) rows, expected \(expected.unique)/\(expected.occurrences)")
         }
         return FloorRun(tool: "sqlite3 " + sqliteVersion(tool), seconds: seconds, insightsPerSecond: Double(expected.occurrences) / seconds,
                         rows: rows, rowsPerSecond: Double(rows) / seconds)
@@ -273,7 +273,7 @@ enum LatencyBenchmark {
             try renameFile(workspace.staging + "/" + name, workspace.inbox + "/" + name)
             while true {
                 if try daemon.searchCount(token, limit: 1) > 0 { break }
-                if now() - start > 30 { throw BenchError("drop \(index) was not searchable after 30 s; see \(workspace.log)") }
+                if now() - start > 30 { throw DaemonBenchError("drop \(index) was not searchable after 30 s; see \(workspace.log)") }
                 sleepSeconds(0.001)
             }
             samples.append((now() - start) * 1000)
@@ -352,7 +352,7 @@ enum ScaleBenchmark {
                 let path = workspace.inbox + "/" + name
                 try writeFile(path, bytes)
                 var info = stat()
-                guard stat(path, &info) == 0 else { throw BenchError("cannot stat \(path)") }
+                guard stat(path, &info) == 0 else { throw DaemonBenchError("cannot stat \(path)") }
                 let document = parser.parse(String(decoding: bytes, as: UTF8.self))
                 _ = try database.ingest(FileIngest(
                     path: name, size: Int64(info.st_size), mtime: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9,

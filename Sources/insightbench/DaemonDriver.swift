@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// A benchmark failure, with what to do about it.
-struct BenchError: Error, CustomStringConvertible {
+struct DaemonBenchError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
@@ -57,21 +57,21 @@ struct Workspace {
 /// Writes `bytes` to `path` in one go.
 func writeFile(_ path: String, _ bytes: [UInt8]) throws {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw BenchError("cannot create \(path): \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else { throw DaemonBenchError("cannot create \(path): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
     var offset = 0
     while offset < bytes.count {
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
         if written < 0 {
             if errno == EINTR { continue }
-            throw BenchError("cannot write \(path): \(String(cString: strerror(errno)))")
+            throw DaemonBenchError("cannot write \(path): \(String(cString: strerror(errno)))")
         }
         offset += written
     }
 }
 
 func renameFile(_ from: String, _ to: String) throws {
-    guard rename(from, to) == 0 else { throw BenchError("cannot rename \(from) to \(to): \(String(cString: strerror(errno)))") }
+    guard rename(from, to) == 0 else { throw DaemonBenchError("cannot rename \(from) to \(to): \(String(cString: strerror(errno)))") }
 }
 
 /// A real `insightd` child process on a workspace, driven through its socket.
@@ -85,7 +85,7 @@ final class DaemonProcess {
     /// Spawns the daemon; returns at once (see `waitReady`).
     init(binary: String, workspace: Workspace, settleMilliseconds: Int? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw BenchError("no insightd at \(binary); build it first (swift build -c release) or pass --insightd PATH")
+            throw DaemonBenchError("no insightd at \(binary); build it first (swift build -c release) or pass --insightd PATH")
         }
         self.workspace = workspace
         client = SocketClient(path: workspace.socket, timeoutSeconds: 60)
@@ -119,16 +119,16 @@ final class DaemonProcess {
     func waitReady(timeout: Double = 120) throws -> Double {
         let deadline = now() + timeout
         while now() < deadline {
-            guard process.isRunning else { throw BenchError("insightd exited with status \(process.terminationStatus) during start-up; see \(workspace.log)") }
+            guard process.isRunning else { throw DaemonBenchError("insightd exited with status \(process.terminationStatus) during start-up; see \(workspace.log)") }
             if let reply = try? client.request("GET", "/v1/status"), reply.status == 200 { return now() - startedAt }
             sleepSeconds(0.002)
         }
-        throw BenchError("insightd did not answer on \(workspace.socket) within \(Int(timeout)) s; see \(workspace.log)")
+        throw DaemonBenchError("insightd did not answer on \(workspace.socket) within \(Int(timeout)) s; see \(workspace.log)")
     }
 
     func status() throws -> StatusReport {
         let reply = try client.request("GET", "/v1/status")
-        guard reply.status == 200 else { throw BenchError("status answered \(reply.status)") }
+        guard reply.status == 200 else { throw DaemonBenchError("status answered \(reply.status)") }
         return try WireJSON.decoder().decode(StatusReport.self, from: Data(reply.body))
     }
 
@@ -136,7 +136,7 @@ final class DaemonProcess {
     func searchCount(_ words: String, limit: Int = 20) throws -> Int {
         let query = words.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? words
         let reply = try client.request("GET", "/v1/search?q=\(query)&limit=\(limit)")
-        guard reply.status == 200 else { throw BenchError("search answered \(reply.status): \(String(decoding: reply.body, as: UTF8.self))") }
+        guard reply.status == 200 else { throw DaemonBenchError("search answered \(reply.status): \(String(decoding: reply.body, as: UTF8.self))") }
         struct Reply: Decodable { var results: [Hit] }
         struct Hit: Decodable { var id: Int64 }
         return try WireJSON.decoder().decode(Reply.self, from: Data(reply.body)).results.count
@@ -146,14 +146,14 @@ final class DaemonProcess {
     func waitUntilIdle(timeout: Double, interval: Double = 0.05, _ done: (StatusReport) -> Bool) throws -> (report: StatusReport, at: Double) {
         let deadline = now() + timeout
         while now() < deadline {
-            guard process.isRunning else { throw BenchError("insightd exited with status \(process.terminationStatus); see \(workspace.log)") }
+            guard process.isRunning else { throw DaemonBenchError("insightd exited with status \(process.terminationStatus); see \(workspace.log)") }
             let report = try status()
             let at = now()
             if report.files.pending == 0, done(report) { return (report, at) }
             sleepSeconds(interval)
         }
         let last = try? status()
-        throw BenchError("insightd did not finish within \(Int(timeout)) s (last status: \(last.map { "\($0.files)" } ?? "none")); see \(workspace.log)")
+        throw DaemonBenchError("insightd did not finish within \(Int(timeout)) s (last status: \(last.map { "\($0.files)" } ?? "none")); see \(workspace.log)")
     }
 
     /// SIGTERM, then waits for the exit; returns the exit status.
@@ -193,10 +193,10 @@ struct ProcSample {
         rssKiB = Self.field(status, "VmRSS:") ?? 0
         let stat = try Self.read("/proc/\(pid)/stat")
         // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
-        guard let close = stat.lastIndex(of: ")") else { throw BenchError("unexpected /proc/\(pid)/stat") }
+        guard let close = stat.lastIndex(of: ")") else { throw DaemonBenchError("unexpected /proc/\(pid)/stat") }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 13, let utime = Int(fields[11]), let stime = Int(fields[12]) else {
-            throw BenchError("unexpected /proc/\(pid)/stat")
+            throw DaemonBenchError("unexpected /proc/\(pid)/stat")
         }
         cpuTicks = utime + stime
         threads = []
@@ -211,7 +211,7 @@ struct ProcSample {
     }
 
     private static func read(_ path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else { throw BenchError("cannot read \(path); is the daemon still running?") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw DaemonBenchError("cannot read \(path); is the daemon still running?") }
         return String(decoding: data, as: UTF8.self)
     }
 
