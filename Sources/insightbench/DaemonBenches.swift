@@ -14,6 +14,8 @@ struct IngestRun: Codable {
     var insightsPerSecond: Double
     var filesPerSecond: Double
     var unique: Int
+    /// Wordings merged into a stored insight as near-duplicate variants.
+    var variants: Int
     var occurrences: Int
     /// The daemon stored exactly the rows the parser and normalizer say it should.
     var countsMatch: Bool
@@ -28,6 +30,16 @@ struct FloorRun: Codable {
     var rowsPerSecond: Double
 }
 
+/// Where the daemon's time per insight goes, measured in this process on the same corpus (no daemon, no files).
+struct StageBreakdown: Codable {
+    /// Decoding, parsing, normalizing and fingerprinting, SHA-256 of the file: what the daemon does before storing.
+    var parseMicrosPerInsight: Double
+    /// `InsightDatabase.ingest`, one write transaction per file, into a fresh database.
+    var storeMicrosPerInsight: Double
+    /// The sqlite3 floor's time per insight, for comparison.
+    var floorMicrosPerInsight: Double?
+}
+
 struct IngestResult: Codable {
     var corpus: CorpusSpec
     var occurrences: Int
@@ -37,6 +49,7 @@ struct IngestResult: Codable {
     var droppedWhileRunning: IngestRun
     var floor: FloorRun?
     var rssAfterBulkKiB: Int
+    var stages: StageBreakdown?
     /// Slowest daemon rate as a share of the floor's rate (insights/s).
     var shareOfFloor: Double?
 }
@@ -156,16 +169,46 @@ enum IngestBenchmark {
         // 3. The floor: the same final rows, inserted by sqlite3 in one transaction, same schema and FTS5 triggers.
         let floor = try? sqliteFloor(context, expected: expected)
         if let floor { context.log("sqlite3 floor: \(format(floor.seconds, 2)) s, \(Int(floor.insightsPerSecond)) insights/s") }
+        var stages = try stageBreakdown(context, corpus: corpus, occurrences: expected.occurrences)
+        stages.floorMicrosPerInsight = floor.map { 1e6 / $0.insightsPerSecond }
+        context.log("stages: parse \(format(stages.parseMicrosPerInsight, 1)) µs/insight, store \(format(stages.storeMicrosPerInsight, 1)) µs/insight")
         let slowest = min(before.insightsPerSecond, during.insightsPerSecond)
         return IngestResult(corpus: spec, occurrences: expected.occurrences, unique: expected.unique, bytes: bytes,
                             droppedBeforeStart: before, droppedWhileRunning: during, floor: floor, rssAfterBulkKiB: rssAfter,
-                            shareOfFloor: floor.map { slowest / $0.insightsPerSecond })
+                            stages: stages, shareOfFloor: floor.map { slowest / $0.insightsPerSecond })
+    }
+
+    /// Times the daemon's two stages on their own, in this process: parsing (as FileProcessor does it) and storing.
+    static func stageBreakdown(_ context: BenchContext, corpus: [CorpusFile], occurrences: Int) throws -> StageBreakdown {
+        let workspace = try Workspace("stages")
+        defer { if !context.keep { workspace.remove() } }
+        let parser = DocumentParser()
+        var ingests: [FileIngest] = []
+        ingests.reserveCapacity(corpus.count)
+        let parseStart = now()
+        for file in corpus {
+            let decoded = try TextDecoder.decode(file.bytes)
+            let document = parser.parse(decoded.text)
+            ingests.append(FileIngest(path: file.name, size: Int64(file.bytes.count), mtime: 0, sha256: SHA256.hex(file.bytes),
+                                      encoding: decoded.encoding.rawValue, documentDate: document.date,
+                                      insights: document.insights.map(PreparedInsight.init)))
+        }
+        let parseSeconds = now() - parseStart
+        let database = try InsightDatabase(path: workspace.database)
+        let storeStart = now()
+        for ingest in ingests { _ = try database.ingest(ingest) }
+        let storeSeconds = now() - storeStart
+        try database.close()
+        let count = Double(max(1, occurrences))
+        return StageBreakdown(parseMicrosPerInsight: parseSeconds * 1e6 / count, storeMicrosPerInsight: storeSeconds * 1e6 / count)
     }
 
     private static func makeRun(seconds: Double, report: StatusReport, expected: ExpectedRows, files: Int) -> IngestRun {
         IngestRun(seconds: seconds, insightsPerSecond: Double(expected.occurrences) / seconds, filesPerSecond: Double(files) / seconds,
-                  unique: report.insights.unique, occurrences: report.insights.occurrences,
-                  countsMatch: report.insights.unique == expected.unique && report.insights.occurrences == expected.occurrences
+                  unique: report.insights.unique, variants: report.insights.variants, occurrences: report.insights.occurrences,
+                  // Every exact-distinct insight is either stored or merged into one as a near-duplicate variant.
+                  countsMatch: report.insights.unique + report.insights.variants == expected.unique
+                      && report.insights.occurrences == expected.occurrences
                       && report.files.ingested == files)
     }
 
@@ -261,13 +304,15 @@ enum LatencyBenchmark {
         try daemon.waitReady()
         _ = try daemon.waitUntilIdle(timeout: 30) { _ in true }
         var rng = SplitMix64(seed: context.seed)
+        var words = CorpusGenerator(seed: context.seed &+ 7)
         var samples: [Double] = []
         samples.reserveCapacity(drops)
         context.log("\(drops) single-file drops, settle \(settleMs) ms")
         for index in 0..<drops {
             let token = probeToken(index)
             let name = "drop-\(index).txt"
-            let text = "Probe \(token) measures how soon a dropped note can be found by search.\n"
+            // A fresh paragraph each time: the same sentence with another token would be merged as a near duplicate.
+            let text = "Probe \(token) " + words.paragraph() + "\n"
             try writeFile(workspace.staging + "/" + name, Array(text.utf8))
             let start = now()
             try renameFile(workspace.staging + "/" + name, workspace.inbox + "/" + name)

@@ -19,6 +19,11 @@ enum ReportTable {
                     + (run.countsMatch ? "" : " (COUNTS WRONG: \(run.unique)/\(run.occurrences))"),
                     floorText, "≥ 50 % of floor", floorRate.map { run.countsMatch && run.insightsPerSecond >= 0.5 * $0 })
             }
+            if let stages = ingest.stages {
+                let daemon = 1e6 / min(ingest.droppedBeforeStart.insightsPerSecond, ingest.droppedWhileRunning.insightsPerSecond)
+                row("time per insight: daemon / parse stage / store stage", "\(format(daemon, 1)) / \(format(stages.parseMicrosPerInsight, 1)) / "
+                    + "\(format(stages.storeMicrosPerInsight, 1)) µs", stages.floorMicrosPerInsight.map { "sqlite3: \(format($0, 1)) µs" } ?? "")
+            }
             row("RSS after bulk", mebibytes(ingest.rssAfterBulkKiB))
         }
         if let latency = report.latency {
