@@ -44,8 +44,7 @@ public struct DocumentParser: Sendable {
 
     /// Splits `text` into insights.
     public func parse(_ text: String) -> ParsedDocument {
-        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
-            .map { Substring($0) }
+        var lines = Self.lines(text)
         var date: String?
         // The date may stand on a line of its own or in front of the first paragraph.
         if let first = lines.firstIndex(where: { !Self.isBlank($0) }), let (found, rest) = Self.leadingDate(lines[first]) {
@@ -124,7 +123,37 @@ public struct DocumentParser: Sendable {
         return (String(candidate), after.drop(while: { $0.isWhitespace }))
     }
 
-    static func isBlank(_ line: Substring) -> Bool { line.allSatisfy { $0.isWhitespace } }
+    /// Splits on `\n`, `\r\n` and `\r`, scanning bytes: a line break is always a whole scalar, so no grapheme
+    /// breaking is needed.
+    static func lines(_ text: String) -> [Substring] {
+        var lines: [Substring] = []
+        let utf8 = text.utf8
+        var lineStart = utf8.startIndex
+        var index = utf8.startIndex
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            if byte == 0x0A || byte == 0x0D {
+                lines.append(text[lineStart..<index])
+                var next = utf8.index(after: index)
+                if byte == 0x0D, next != utf8.endIndex, utf8[next] == 0x0A { next = utf8.index(after: next) }
+                lineStart = next
+                index = next
+            } else {
+                index = utf8.index(after: index)
+            }
+        }
+        lines.append(text[lineStart..<utf8.endIndex])
+        return lines
+    }
+
+    static func isBlank(_ line: Substring) -> Bool {
+        var ascii = true
+        for byte in line.utf8 {
+            if byte >= 0x80 { ascii = false; break }
+            if !Normalizer.isASCIISpace(byte) { return false }
+        }
+        return ascii || line.allSatisfy { $0.isWhitespace }
+    }
 
     static func isMarkdownHeading(_ line: Substring) -> Bool {
         let trimmed = line.drop(while: { $0 == " " })
@@ -174,6 +203,22 @@ public struct DocumentParser: Sendable {
     }
 
     static func wordCount(_ text: String) -> Int {
-        text.split(whereSeparator: { $0.isWhitespace }).count { word in word.contains(where: { $0.isLetter || $0.isNumber }) }
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            // A word is a run of non-space bytes with at least one letter or digit.
+            var count = 0
+            var inWord = false
+            var counted = false
+            for byte in text.utf8 {
+                if Normalizer.isASCIISpace(byte) {
+                    inWord = false
+                    continue
+                }
+                if !inWord { inWord = true; counted = false }
+                let alphanumeric = (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                if alphanumeric, !counted { count += 1; counted = true }
+            }
+            return count
+        }
+        return text.split(whereSeparator: { $0.isWhitespace }).count { word in word.contains(where: { $0.isLetter || $0.isNumber }) }
     }
 }

@@ -8,6 +8,13 @@ import Foundation
 public enum Normalizer {
     /// The deduplication key of `text`.
     public static func key(_ text: String) -> String {
+        // Most insights are plain ASCII: NFKC and the quote and dash folds change nothing there, so one pass over
+        // the bytes gives the same key without Unicode property lookups.
+        asciiKey(text) ?? unicodeKey(text)
+    }
+
+    /// The key by the general Unicode rules.
+    static func unicodeKey(_ text: String) -> String {
         let folded = text.precomposedStringWithCompatibilityMapping.lowercased()
         var words: [Substring] = []
         var scalars = String.UnicodeScalarView()
@@ -31,8 +38,66 @@ public enum Normalizer {
 
     /// `text` with whitespace runs collapsed to one space and trimmed; the words stay as first seen.
     public static func display(_ text: String) -> String {
-        text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            var out: [UInt8] = []
+            out.reserveCapacity(text.utf8.count)
+            var pendingSpace = false
+            for byte in text.utf8 {
+                if isASCIISpace(byte) {
+                    pendingSpace = !out.isEmpty
+                } else {
+                    if pendingSpace { out.append(0x20) }
+                    pendingSpace = false
+                    out.append(byte)
+                }
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
+        return text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     }
+
+    @inline(__always)
+    static func isASCIISpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || (0x09...0x0D).contains(byte)
+    }
+
+    /// The key of an all-ASCII text, or nil when the text has other characters.
+    static func asciiKey(_ text: String) -> String? {
+        var words: [ArraySlice<UInt8>] = []
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            guard byte < 0x80 else { return nil }
+            // Lower case; a backtick or acute-like quote folds to an apostrophe as in the Unicode path.
+            bytes.append(byte == 0x60 ? 0x27 : ((0x41...0x5A).contains(byte) ? byte | 0x20 : byte))
+        }
+        var start = -1
+        for index in 0...bytes.count {
+            let isSpace = index == bytes.count || isASCIISpace(bytes[index])
+            if isSpace {
+                if start >= 0 {
+                    let word = bytes[start..<index]
+                    if words.last != word { words.append(word) }
+                    start = -1
+                }
+            } else if start < 0 {
+                start = index
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        for (index, word) in words.enumerated() {
+            if index > 0 { out.append(0x20) }
+            out.append(contentsOf: word)
+        }
+        // Trailing punctuation and quotes, and any spaces they leave behind.
+        while let last = out.last, asciiTrailing.contains(last) {
+            out.removeLast()
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static let asciiTrailing: Set<UInt8> = Set(".!?,;:\"' ".utf8)
 
     /// A 16-byte fingerprint of the key, stored in the unique index instead of the whole key.
     public static func fingerprint(ofKey key: String) -> [UInt8] {

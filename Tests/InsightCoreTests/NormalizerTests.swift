@@ -96,3 +96,28 @@ struct TextDecoderTests {
         #expect(throws: DecodingFailure(code: .empty)) { try TextDecoder.decode([]) }
     }
 }
+
+@Suite("The ASCII fast paths agree with the Unicode rules")
+struct FastPathTests {
+    @Test(arguments: [
+        "Plain text with  double  spaces and a trailing period.",
+        "Repeated repeated words and the the slips...",
+        "  Leading and trailing whitespace\t\n",
+        "Quotes 'single' and \"double\" and `ticks` at the end!?'\"",
+        "UPPER lower MiXeD 123 numbers: 4,5",
+        "",
+        "...",
+    ])
+    func keyAndDisplayMatchTheGeneralPath(text: String) {
+        #expect(Normalizer.asciiKey(text) == Normalizer.unicodeKey(text))
+        #expect(Normalizer.display(text) == text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " "))
+        #expect(DocumentParser.wordCount(text) == text.split(whereSeparator: { $0.isWhitespace }).count { word in
+            word.contains(where: { $0.isLetter || $0.isNumber })
+        })
+    }
+
+    @Test func lineSplittingHandlesEveryLineBreak() {
+        #expect(DocumentParser.lines("a\nb\r\nc\rd").map(String.init) == ["a", "b", "c", "d"])
+        #expect(DocumentParser.lines("é\n\nü\r\n").map(String.init) == ["é", "", "ü", ""])
+    }
+}
