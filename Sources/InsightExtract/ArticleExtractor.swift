@@ -65,12 +65,15 @@ public enum ArticleExtractor {
         {
             throw ExtractionError(.notHTML, "the input is binary data (\(signature(head))), not HTML")
         }
+        // NUL bytes near the start: binary data (UTF-16 has been handled above).
+        for k in i..<min(b.count, i + 4096) where b[k] == 0 {
+            throw ExtractionError(.notHTML, "the input holds NUL bytes: binary data, not HTML")
+        }
         let limit = min(b.count, i + 65536)
         var sawTag = false
         var j = i
         while j < limit {
             let c = b[j]
-            if c == 0 { throw ExtractionError(.notHTML, "the input holds NUL bytes: binary data, not HTML") }
             if c == 0x3C, j + 1 < b.count {
                 let d = b[j + 1] | 0x20
                 if (d >= 0x61 && d <= 0x7A) || b[j + 1] == 0x21 || b[j + 1] == 0x2F || b[j + 1] == 0x3F {

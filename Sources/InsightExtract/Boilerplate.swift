@@ -25,11 +25,31 @@ enum Boilerplate {
         "all rights reserved.", "all rights reserved",
     ]
 
+    static let openingBytes: [[UInt8]] = openings.map { Array($0.utf8) }
+    static let endingBytes: [[UInt8]] = endings.map { Array($0.utf8) }
+
     static func isBoilerplate(_ text: String) -> Bool {
-        let lower = text.lowercased()
-        for o in openings where lower.hasPrefix(o) { return true }
-        for e in endings where lower.hasSuffix(e) { return true }
-        if text.utf8.count < 130 && isDateLine(lower) { return true }
+        var utf8 = Array(text.utf8)
+        for k in utf8.indices where utf8[k] >= 0x41 && utf8[k] <= 0x5A { utf8[k] |= 0x20 }
+        for o in openingBytes where utf8.count >= o.count && utf8[0..<o.count].elementsEqual(o) { return true }
+        for e in endingBytes where utf8.count >= e.count && utf8[(utf8.count - e.count)...].elementsEqual(e) {
+            return true
+        }
+        if utf8.count < 130 && hasYear(utf8) && isDateLine(String(decoding: utf8, as: UTF8.self)) { return true }
+        return false
+    }
+
+    /// Four digits that could be a year.
+    static func hasYear(_ b: [UInt8]) -> Bool {
+        var run = 0
+        for (k, c) in b.enumerated() {
+            if c >= 0x30 && c <= 0x39 {
+                run += 1
+                if run == 4 && (b[k - 3] == 0x31 && b[k - 2] == 0x39 || b[k - 3] == 0x32 && b[k - 2] == 0x30) { return true }
+            } else {
+                run = 0
+            }
+        }
         return false
     }
 

@@ -30,7 +30,8 @@ struct Metadata {
         for n in m.metas {
             let key = (PageTree.attribute(n, "property") ?? PageTree.attribute(n, "name")
                 ?? PageTree.attribute(n, "itemprop") ?? PageTree.attribute(n, "http-equiv"))?.lowercased()
-            guard let key, let raw = PageTree.attribute(n, "content") ?? PageTree.attribute(n, "datetime"),
+            guard let key, Metadata.keys.contains(key),
+                  let raw = PageTree.attribute(n, "content") ?? PageTree.attribute(n, "datetime"),
                   let value = Metadata.clean(raw) else { continue }
             switch key {
             case "og:title": if ogTitle == nil { ogTitle = value }
@@ -125,19 +126,39 @@ struct Metadata {
 
     /// Collapses whitespace; nil when nothing is left.
     static func clean(_ s: String) -> String? {
-        var out = ""
+        var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count)
         var space = false
-        for ch in s.unicodeScalars {
-            if ch.properties.isWhitespace || ch == "\u{A0}" {
+        var prevC2 = false
+        for c in s.utf8 {
+            if c == 0x20 || c == 0x0A || c == 0x09 || c == 0x0D || c == 0x0C {
                 space = !out.isEmpty
-            } else {
-                if space { out.append(" "); space = false }
-                out.unicodeScalars.append(ch)
+                prevC2 = false
+                continue
             }
+            if prevC2 && c == 0xA0 {  // no-break space
+                out.removeLast()
+                space = !out.isEmpty
+                prevC2 = false
+                continue
+            }
+            if space { out.append(0x20); space = false }
+            out.append(c)
+            prevC2 = c == 0xC2
         }
-        return out.isEmpty ? nil : out
+        return out.isEmpty ? nil : String(decoding: out, as: UTF8.self)
     }
+
+    /// The meta names and properties read.
+    static let keys: Set<String> = [
+        "og:title", "twitter:title", "og:site_name", "application-name", "og:sitename", "author", "article:author",
+        "byl", "parsely-author", "sailthru.author", "dc.creator", "dcterms.creator", "citation_author",
+        "cxenseparse:author", "article:published_time", "datepublished", "pubdate", "publishdate", "publish-date",
+        "publish_date", "date", "dc.date", "dc.date.issued", "dcterms.date", "dcterms.created", "sailthru.date",
+        "parsely-pub-date", "og:published_time", "article.published", "release_date", "citation_date",
+        "citation_publication_date", "originalpublicationdate", "datecreated", "og:url", "og:locale",
+        "content-language", "language", "dc.language",
+    ]
 
     /// An ISO 8601 date or date-time, from ISO text or `YYYY/MM/DD`; nil if the value is not one.
     static func isoDate(_ s: String) -> String? {
