@@ -20,6 +20,13 @@ enum Boilerplate {
         "lesen sie auch", "mehr zum thema",
     ]
 
+    /// Phrases that make a short paragraph furniture wherever they appear in it.
+    static let phrases: [String] = [
+        "follow us on", "follow him on", "follow her on", "follow them on", "follow me on", "follow him @",
+        "follow her @", "sign up for our", "subscribe to our", "reach the reporter", "if you enjoyed this article",
+        "share this article", "share this story",
+    ]
+
     static let endings: [String] = [
         "contributed to this report.", "contributed to this story.", "contributed reporting.",
         "all rights reserved.", "all rights reserved",
@@ -27,6 +34,7 @@ enum Boilerplate {
 
     static let openingBytes: [[UInt8]] = openings.map { Array($0.utf8) }
     static let endingBytes: [[UInt8]] = endings.map { Array($0.utf8) }
+    static let phraseBytes: [[UInt8]] = phrases.map { Array($0.utf8) }
 
     static func isBoilerplate(_ text: String) -> Bool {
         var utf8 = Array(text.utf8)
@@ -35,7 +43,21 @@ enum Boilerplate {
         for e in endingBytes where utf8.count >= e.count && utf8[(utf8.count - e.count)...].elementsEqual(e) {
             return true
         }
+        if utf8.count < 250 {
+            for p in phraseBytes where contains(utf8, p) { return true }
+        }
         if utf8.count < 130 && hasYear(utf8) && isDateLine(String(decoding: utf8, as: UTF8.self)) { return true }
+        return false
+    }
+
+    static func contains(_ hay: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard hay.count >= needle.count, let first = needle.first else { return false }
+        var i = 0
+        let last = hay.count - needle.count
+        while i <= last {
+            if hay[i] == first && hay[i..<(i + needle.count)].elementsEqual(needle) { return true }
+            i += 1
+        }
         return false
     }
 

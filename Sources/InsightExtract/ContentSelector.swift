@@ -76,7 +76,7 @@ struct ContentSelector {
         // Exclusions.
         for i in 1..<n {
             let f = elems[i].flags
-            if f.contains(.strip) || (opts.contains(.stripUnlikely) && f.contains(.unlikely) && !f.contains(.inTableOrCode)) {
+            if (f.contains(.strip) && Ablation.on("strip")) || (opts.contains(.stripUnlikely) && f.contains(.unlikely) && !f.contains(.inTableOrCode)) {
                 state[i] |= Self.excludedSelf
             }
         }
@@ -161,7 +161,7 @@ struct ContentSelector {
             }
             if state[topCandidate] & Self.candidate == 0 { initialize(topCandidate, opts) }
             roots = siblings(of: topCandidate, opts)
-            addSameClassChunks(of: topCandidate)
+            if Ablation.on("chunks") { addSameClassChunks(of: topCandidate) }
         }
         for r in roots { state[Int(r)] |= Self.chosen }
         if Debug.enabled {
@@ -263,8 +263,13 @@ struct ContentSelector {
         let ch = elems[top].classHash
         guard ch != 0 else { return }
         let threshold = max(10, score[top] * 0.2)
+        // Chunks sit close together: within three levels above the top candidate.
+        var near = top
+        for _ in 0..<3 where elems[near].parent > 0 && Int(elems[near].parent) != Int(tree.body) {
+            near = Int(elems[near].parent)
+        }
         var added = false
-        for j in 1..<elems.count where j != top && elems[j].classHash == ch {
+        for j in (near + 1)..<Int(elems[near].end) where j != top && elems[j].classHash == ch {
             guard state[j] & Self.excluded == 0, state[j] & Self.candidate != 0, score[j] >= threshold,
                   linkDensity(j) < 0.3 else { continue }
             if roots.contains(where: { isAncestor(Int($0), of: j) || Int($0) == j || isAncestor(j, of: Int($0)) }) { continue }
@@ -515,18 +520,18 @@ struct ContentSelector {
                 let h = e.hint
                 var drop = false
                 switch e.tag {
-                case .figcaption: drop = true
-                case .figure: drop = a.chars < 400
-                case .header: drop = a.chars < 400 && a.p <= 1
+                case .figcaption: drop = Ablation.on("figcaption")
+                case .figure: drop = a.chars < 400 && Ablation.on("figure")
+                case .header: drop = a.chars < 400 && a.p <= 1 && Ablation.on("header")
                 default: break
                 }
                 if !drop && !h.isEmpty {
-                    if h.contains(.comments) || h.contains(.hidden) { drop = true }
-                    else if h.contains(.newsletter) || h.contains(.consent) || h.contains(.ad) { drop = a.chars < 1000 }
-                    else if h.contains(.caption) { drop = a.chars < 500 }
-                    else if h.contains(.related) { drop = a.chars < 300 || linkDensity(i) > 0.25 }
-                    else if h.contains(.byline) { drop = a.chars < 600 }
-                    else if h.contains(.meta) { drop = a.chars < 300 }
+                    if h.contains(.comments) && Ablation.on("comments") { drop = true }
+                    else if h.contains(.hidden) && Ablation.on("hidden") { drop = true }
+                    else if (h.contains(.newsletter) || h.contains(.consent) || h.contains(.ad)) && Ablation.on("nl") { drop = a.chars < 1000 }
+                    else if h.contains(.caption) && Ablation.on("caption") { drop = a.chars < 500 }
+                    else if h.contains(.related) && Ablation.on("related") { drop = a.chars < 300 || linkDensity(i) > 0.25 }
+                    else if h.contains(.byline) && Ablation.on("byline") { drop = a.chars < 600 }
                 }
                 if drop && !h.contains(.strongPositive) && !e.flags.contains(.articleBody) {
                     remove(i)

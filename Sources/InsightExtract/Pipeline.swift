@@ -43,15 +43,12 @@ enum Pipeline {
         let paras = TextBuilder.paragraphs(tree, keep: keep)
         var paragraphs: [String] = []
         paragraphs.reserveCapacity(paras.count)
-        var seen = Set<String>()
         for (k, p) in paras.enumerated() {
             // A leading paragraph that is the headline.
             if k == 0 && titles.contains(where: { Similarity.textSimilarity($0, p.text) > 0.9 }) { continue }
             // Mostly links: related-article teasers, "Read more: ..." lines, link lists.
-            if p.chars > 0 && Double(p.link10) / 10 / Double(p.chars) > Tuning.paragraphLinkDensity { continue }
-            if p.text.utf8.count < 400 && Boilerplate.isBoilerplate(p.text) { continue }
-            // Repeated paragraphs (slideshow captions, sticky promos).
-            if p.chars >= 60 && !seen.insert(p.text).inserted { continue }
+            if p.chars > 0 && Double(p.link10) / 10 / Double(p.chars) > Tuning.paragraphLinkDensity && Ablation.on("ld") { continue }
+            if p.text.utf8.count < 400 && Boilerplate.isBoilerplate(p.text) && Ablation.on("bp") { continue }
             paragraphs.append(p.text)
         }
 
