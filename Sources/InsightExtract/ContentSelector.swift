@@ -263,9 +263,9 @@ struct ContentSelector {
         let ch = elems[top].classHash
         guard ch != 0 else { return }
         let threshold = max(10, score[top] * 0.2)
-        // Chunks sit close together: within three levels above the top candidate.
+        // Chunks sit close together: within two levels above the top candidate.
         var near = top
-        for _ in 0..<3 where elems[near].parent > 0 && Int(elems[near].parent) != Int(tree.body) {
+        for _ in 0..<2 where elems[near].parent > 0 && Int(elems[near].parent) != Int(tree.body) {
             near = Int(elems[near].parent)
         }
         var added = false
