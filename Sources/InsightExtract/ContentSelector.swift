@@ -76,7 +76,7 @@ struct ContentSelector {
         // Exclusions.
         for i in 1..<n {
             let f = elems[i].flags
-            if (f.contains(.strip) && Ablation.on("strip")) || (opts.contains(.stripUnlikely) && f.contains(.unlikely) && !f.contains(.inTableOrCode)) {
+            if f.contains(.strip) || (opts.contains(.stripUnlikely) && f.contains(.unlikely) && !f.contains(.inTableOrCode)) {
                 state[i] |= Self.excludedSelf
             }
         }
@@ -161,7 +161,7 @@ struct ContentSelector {
             }
             if state[topCandidate] & Self.candidate == 0 { initialize(topCandidate, opts) }
             roots = siblings(of: topCandidate, opts)
-            if Ablation.on("chunks") { addSameClassChunks(of: topCandidate) }
+            addSameClassChunks(of: topCandidate)
         }
         for r in roots { state[Int(r)] |= Self.chosen }
         if Debug.enabled {
@@ -520,18 +520,18 @@ struct ContentSelector {
                 let h = e.hint
                 var drop = false
                 switch e.tag {
-                case .figcaption: drop = Ablation.on("figcaption")
-                case .figure: drop = a.chars < 400 && Ablation.on("figure")
-                case .header: drop = a.chars < 400 && a.p <= 1 && Ablation.on("header")
+                case .figcaption: drop = true
+                case .figure: drop = a.chars < 400
+                case .header: drop = a.chars < 400 && a.p <= 1
                 default: break
                 }
                 if !drop && !h.isEmpty {
-                    if h.contains(.comments) && Ablation.on("comments") { drop = true }
-                    else if h.contains(.hidden) && Ablation.on("hidden") { drop = true }
-                    else if (h.contains(.newsletter) || h.contains(.consent) || h.contains(.ad)) && Ablation.on("nl") { drop = a.chars < 1000 }
-                    else if h.contains(.caption) && Ablation.on("caption") { drop = a.chars < 500 }
-                    else if h.contains(.related) && Ablation.on("related") { drop = a.chars < 300 || linkDensity(i) > 0.25 }
-                    else if h.contains(.byline) && Ablation.on("byline") { drop = a.chars < 600 }
+                    if h.contains(.comments) { drop = true }
+                    else if h.contains(.hidden) { drop = true }
+                    else if (h.contains(.newsletter) || h.contains(.consent) || h.contains(.ad)) { drop = a.chars < 1000 }
+                    else if h.contains(.caption) { drop = a.chars < 500 }
+                    else if h.contains(.related) { drop = a.chars < 300 || linkDensity(i) > 0.25 }
+                    else if h.contains(.byline) { drop = a.chars < 600 }
                 }
                 if drop && !h.contains(.strongPositive) && !e.flags.contains(.articleBody) {
                     remove(i)

@@ -9,8 +9,3 @@ enum Debug {
         FileHandle.standardError.write(Data((s() + "\n").utf8))
     }
 }
-
-enum Ablation {
-    static let off: Set<String> = Set((ProcessInfo.processInfo.environment["TUNE_OFF"] ?? "").split(separator: ",").map(String.init))
-    static func on(_ name: String) -> Bool { !off.contains(name) }
-}

@@ -20,9 +20,11 @@ enum Pipeline {
         // The first h1/h2 that repeats the title.
         let titles = meta.titleVariants
         if !titles.isEmpty {
-            for k in 1..<n {
+            var looked = 0
+            for k in 1..<n where looked < 20 {
                 let t = elems[k].tag
                 guard t == .h1 || t == .h2, total[k] > 0 else { continue }
+                looked += 1
                 let text = TextBuilder.text(of: k, in: tree)
                 if titles.contains(where: { Similarity.textSimilarity($0, text) > 0.75 }) {
                     excluded.append(Int32(k))
@@ -47,8 +49,8 @@ enum Pipeline {
             // A leading paragraph that is the headline.
             if k == 0 && titles.contains(where: { Similarity.textSimilarity($0, p.text) > 0.9 }) { continue }
             // Mostly links: related-article teasers, "Read more: ..." lines, link lists.
-            if p.chars > 0 && Double(p.link10) / 10 / Double(p.chars) > Tuning.paragraphLinkDensity && Ablation.on("ld") { continue }
-            if p.text.utf8.count < 400 && Boilerplate.isBoilerplate(p.text) && Ablation.on("bp") { continue }
+            if p.chars > 0 && Double(p.link10) / 10 / Double(p.chars) > Tuning.paragraphLinkDensity { continue }
+            if p.text.utf8.count < 400 && Boilerplate.isBoilerplate(p.text) { continue }
             paragraphs.append(p.text)
         }
 

@@ -250,6 +250,22 @@ struct ExtractionErrorTests {
         #expect(code([0x3C, 0x70, 0x3E, 0x00, 0x41]) == .notHTML)  // NUL bytes
     }
 
+    @Test("markup without text gives an empty article, not an error")
+    func markupOnly() throws {
+        for html in ["<!-- only a comment -->", "<html></html>", "<html><head><title>T</title></head><body></body></html>",
+                     "<div><div><span></span></div></div>", "<p>"] {
+            let article = try ArticleExtractor.extract(html: Array(html.utf8))
+            #expect(article.paragraphs.isEmpty, "\(html)")
+        }
+    }
+
+    @Test("deeply nested markup")
+    func deepNesting() throws {
+        let html = String(repeating: "<div>", count: 5000) + "<p>\(Fixtures.paragraphs[0])</p>"
+            + String(repeating: "</div>", count: 5000)
+        _ = try ArticleExtractor.extract(html: Array(html.utf8))
+    }
+
     @Test func messages() {
         let e = ExtractionError(.notHTML, "the input has no HTML markup")
         #expect(e.description == "notHTML: the input has no HTML markup")
