@@ -76,7 +76,10 @@ struct ContentSelector {
         // Exclusions.
         for i in 1..<n {
             let f = elems[i].flags
-            if f.contains(.strip) || (opts.contains(.stripUnlikely) && f.contains(.unlikely) && !f.contains(.inTableOrCode)) {
+            if f.contains(.strip)
+                || (opts.contains(.stripUnlikely) && f.contains(.unlikely) && !f.contains(.inTableOrCode)
+                    && !f.contains(.holdsEmbed))
+            {
                 state[i] |= Self.excludedSelf
             }
         }
@@ -388,7 +391,9 @@ struct ContentSelector {
             var i = ri + 1
             let end = Int(elems[ri].end)
             while i < end {
-                if state[i] & Self.dead == 0 && elems[i].hint.contains(.share) && agg[i].chars < 500 {
+                if state[i] & Self.dead == 0 && elems[i].hint.contains(.share) && agg[i].chars < 500
+                    && !elems[i].flags.contains(.holdsEmbed)
+                {
                     remove(i)
                     i = Int(elems[i].end)
                     continue
@@ -426,6 +431,8 @@ struct ContentSelector {
                 guard match(e.tag) else { continue }
                 // A div without block children was turned into a paragraph; it is not cleaned as a div.
                 if e.tag == .div && !e.flags.contains(.hasBlockChild) { continue }
+                // Embedded posts (quoted tweets) are part of the article.
+                if e.flags.contains(.holdsEmbed) { continue }
                 if shouldRemove(i, opts) { remove(i) }
             }
         }
@@ -533,7 +540,9 @@ struct ContentSelector {
                     else if h.contains(.related) { drop = a.chars < 300 || linkDensity(i) > 0.25 }
                     else if h.contains(.byline) { drop = a.chars < 600 }
                 }
-                if drop && !h.contains(.strongPositive) && !e.flags.contains(.articleBody) {
+                if drop && !h.contains(.strongPositive) && !e.flags.contains(.articleBody)
+                    && !e.flags.contains(.holdsEmbed)
+                {
                     remove(i)
                     i = Int(e.end)
                     continue

@@ -17,6 +17,8 @@ struct Hint: OptionSet, Hashable {
     static let hidden = Hint(rawValue: 1 << 12)
     static let meta = Hint(rawValue: 1 << 13)
     static let strongPositive = Hint(rawValue: 1 << 14)
+    /// An embedded social-media post (a quoted tweet or Instagram post), which is part of the article.
+    static let embed = Hint(rawValue: 1 << 15)
 }
 
 enum Hints {
@@ -66,6 +68,8 @@ enum Hints {
         ("post-content", [.strongPositive]), ("story-body", [.strongPositive]), ("post-body", [.strongPositive]),
         ("article_body", [.strongPositive]), ("articlecontent", [.strongPositive]),
         ("story-content", [.strongPositive]), ("article-text", [.strongPositive]),
+        ("twitter-tweet", [.embed]), ("instagram-media", [.embed]), ("tiktok-embed", [.embed]),
+        ("twitter-video", [.embed]),
     ]
 
     /// Patterns grouped by first byte.

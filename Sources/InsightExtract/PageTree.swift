@@ -46,6 +46,7 @@ struct ElemFlags: OptionSet {
     static let hasDirectText = ElemFlags(rawValue: 1 << 14)
     static let roleUnlikely = ElemFlags(rawValue: 1 << 15)
     static let inArticleBody = ElemFlags(rawValue: 1 << 16)
+    static let holdsEmbed = ElemFlags(rawValue: 1 << 17)  // is or contains an embedded social-media post
 }
 
 /// A run of text (a text node), or a line break.
@@ -228,6 +229,7 @@ struct PageTree {
         if Tags.has(tag, TagInfo.heading) { flags.insert(.inHeading) }
         if flags.contains(.articleBody) { flags.insert(.inArticleBody) }
         if hint.contains(.byline) { flags.insert(.byline) }
+        if hint.contains(.embed) && tag == .blockquote { flags.insert(.holdsEmbed) }
         if hint.contains(.unlikely) && !hint.contains(.maybe) && tag != .body && tag != .a { flags.insert(.unlikely) }
         if flags.contains(.roleUnlikely) { flags.insert(.unlikely) }
         if tag == .nav || tag == .aside || tag == .footer || tag == .dialog || tag == .menu { flags.insert(.strip) }
@@ -407,6 +409,7 @@ struct PageTree {
         while i > 0 {
             let p = Int(elems[i].parent)
             if elems[i].flags.contains(.hasBlockChild) { elems[p].flags.insert(.hasBlockChild) }
+            if elems[i].flags.contains(.holdsEmbed) { elems[p].flags.insert(.holdsEmbed) }
             if elems[i].sChars > 0 && !Tags.has(elems[i].tag, TagInfo.block) {
                 // Inline text counts as the block owner's direct text.
                 elems[Int(elems[i].blockAnc)].flags.insert(.hasDirectText)
