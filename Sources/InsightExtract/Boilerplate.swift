@@ -3,6 +3,9 @@
 /// lines, wire-service credit lines, and lines that only give a date.
 enum Tuning {
     static let paragraphLinkDensity = 0.75
+    /// Descend from the top candidate to an inner candidate with this share of its score and of its text.
+    static let descendScore: Float = 0.75
+    static let descendChars: Float = 0.8
 }
 
 enum Boilerplate {

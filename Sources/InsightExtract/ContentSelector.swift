@@ -144,6 +144,23 @@ struct ContentSelector {
                 }
             }
             if state[topCandidate] & Self.candidate == 0 { initialize(topCandidate, opts) }
+            // A wide container that won on points gathered from around a dense inner block that holds
+            // nearly all its text: take the inner block (siblings are reconsidered below).
+            do {
+                let ts = score[topCandidate], tc = Float(agg[topCandidate].chars)
+                var best = -1
+                for c in candidates {
+                    let ci = Int(c)
+                    guard ci != topCandidate, isAncestor(topCandidate, of: ci),
+                          score[ci] >= ts * Tuning.descendScore, Float(agg[ci].chars) >= tc * Tuning.descendChars
+                    else { continue }
+                    if best < 0 || ci > best { best = ci }  // the deepest (later in pre-order)
+                }
+                if best >= 0 {
+                    Debug.log("  descend from \(describe(topCandidate)) to \(describe(best))")
+                    topCandidate = best
+                }
+            }
             // Climb while the parents' scores go up.
             var parent = Int(elems[topCandidate].parent)
             var lastScore = score[topCandidate]
@@ -534,7 +551,6 @@ struct ContentSelector {
                 }
                 if !drop && !h.isEmpty {
                     if h.contains(.comments) { drop = true }
-                    else if h.contains(.hidden) { drop = true }
                     else if (h.contains(.newsletter) || h.contains(.consent) || h.contains(.ad)) { drop = a.chars < 1000 }
                     else if h.contains(.caption) { drop = a.chars < 500 }
                     else if h.contains(.related) { drop = a.chars < 300 || linkDensity(i) > 0.25 }

@@ -19,6 +19,8 @@ struct Hint: OptionSet, Hashable {
     static let strongPositive = Hint(rawValue: 1 << 14)
     /// An embedded social-media post (a quoted tweet or Instagram post), which is part of the article.
     static let embed = Hint(rawValue: 1 << 15)
+    /// Hover cards and tooltips: text shown on demand, not part of the flow.
+    static let popup = Hint(rawValue: 1 << 16)
 }
 
 enum Hints {
@@ -61,8 +63,8 @@ enum Hints {
         ("recommend", [.related]), ("more-stories", [.related]), ("read-more", [.related]),
         ("readmore", [.related]), ("most-popular", [.related]), ("trending", [.related]),
         ("cookie", [.consent]), ("consent", [.consent]), ("visually-hidden", [.hidden]), ("sr-only", [.hidden]),
-        ("screen-reader", [.hidden]), ("visuallyhidden", [.hidden]), ("tooltip", [.hidden]), ("popover", [.hidden]),
-        ("hovercard", [.hidden]), ("rollover", [.hidden]),
+        ("screen-reader", [.hidden]), ("visuallyhidden", [.hidden]), ("tooltip", [.popup]), ("popover", [.popup]),
+        ("hovercard", [.popup]), ("rollover", [.popup]),
         ("articlebody", [.strongPositive]), ("article-body", [.strongPositive]), ("article__body", [.strongPositive]),
         ("article-content", [.strongPositive]), ("entry-content", [.strongPositive]),
         ("post-content", [.strongPositive]), ("story-body", [.strongPositive]), ("post-body", [.strongPositive]),

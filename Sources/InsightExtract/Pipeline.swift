@@ -5,11 +5,28 @@ enum Pipeline {
         let n = elems.count
         // Static subtree character counts.
         var total = [Int32](repeating: 0, count: n)
-        for i in 0..<n { total[i] = elems[i].sChars }
+        var link10 = [Int32](repeating: 0, count: n)
+        for i in 0..<n { total[i] = elems[i].sChars; link10[i] = elems[i].sLink10 }
         var i = n - 1
-        while i > 0 { total[Int(elems[i].parent)] += total[i]; i -= 1 }
+        while i > 0 {
+            let p = Int(elems[i].parent)
+            total[p] += total[i]
+            link10[p] += link10[i]
+            i -= 1
+        }
 
         var excluded: [Int32] = []
+        // Screen-reader-only text, and hover cards full of links.
+        var k = 1
+        while k < n {
+            let h = elems[k].hint
+            if h.contains(.hidden) || (h.contains(.popup) && total[k] >= 40 && link10[k] >= total[k] * 5) {
+                excluded.append(Int32(k))
+                k = Int(elems[k].end)
+                continue
+            }
+            k += 1
+        }
         // The first short byline element.
         var bylineText: String? = nil
         for k in 1..<n where elems[k].flags.contains(.byline) && total[k] > 0 && total[k] < 100 {
