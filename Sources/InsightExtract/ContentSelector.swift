@@ -553,7 +553,7 @@ struct ContentSelector {
                     if h.contains(.comments) { drop = true }
                     else if (h.contains(.newsletter) || h.contains(.consent) || h.contains(.ad)) { drop = a.chars < 1000 }
                     else if h.contains(.caption) { drop = a.chars < 500 }
-                    else if h.contains(.related) { drop = a.chars < 300 || linkDensity(i) > 0.25 }
+                    else if h.contains(.related) { drop = a.chars < 1500 || linkDensity(i) > 0.25 }
                     else if h.contains(.byline) { drop = a.chars < 600 }
                 }
                 if drop && !h.contains(.strongPositive) && !e.flags.contains(.articleBody)
