@@ -73,7 +73,7 @@ enum Pipeline {
 
         var article = ExtractedArticle()
         article.title = meta.title ?? firstHeading(tree)
-        article.byline = meta.byline ?? bylineText.map(cleanByline)
+        article.byline = (meta.byline ?? bylineText).map(cleanByline)
         article.published = meta.published
         article.siteName = meta.siteName
         article.language = meta.language
@@ -91,9 +91,9 @@ enum Pipeline {
     }
 
     static func cleanByline(_ s: String) -> String {
-        var t = s
-        for prefix in ["By ", "by ", "BY "] where t.hasPrefix(prefix) { t.removeFirst(prefix.count) }
-        return t
+        var t = Substring(s)
+        for prefix in ["By ", "by ", "BY ", "By: ", "Por ", "Von "] where t.hasPrefix(prefix) { t = t.dropFirst(prefix.count) }
+        return String(t)
     }
 }
 

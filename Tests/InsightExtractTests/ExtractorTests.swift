@@ -76,6 +76,21 @@ struct ArticleExtractionTests {
         #expect(article.published == "2020-02-03")
     }
 
+    @Test("JSON-LD wrapped in CDATA comments, with a raw line break in a string, after a WebPage object")
+    func jsonLDLenient() throws {
+        let html = """
+        <html><head><script type="application/ld+json">/* <![CDATA[ */
+        [{"@type":"WebPage","name":"Page name, not the headline","datePublished":"2001-01-01"},
+         {"@type":"Article","headline":"Lenient
+        headline","datePublished":"2021-07-08T09:10:11+02:00","author":"Plain Author"}]
+        /* ]]> */</script></head><body><div>\(Fixtures.paragraphs.map { "<p>\($0)</p>" }.joined())</div></body></html>
+        """
+        let article = try ArticleExtractor.extract(html: Array(html.utf8))
+        #expect(article.title == "Lenient headline")
+        #expect(article.published == "2021-07-08T09:10:11+02:00")
+        #expect(article.byline == "Plain Author")
+    }
+
     @Test("a Latin-1 page that says so in <meta charset>")
     func latin1MetaCharset() throws {
         let bytes = windows1252(Fixtures.latinPage(metaCharset: "ISO-8859-1"))
