@@ -33,17 +33,20 @@ struct ContentSelector {
     static let dead: UInt8 = 32  // removed or excluded, self or an ancestor
 
     let tree: PageTree
-    /// Elements excluded in every attempt (the byline, the heading that repeats the title).
+    /// Elements excluded in every attempt (the byline, the heading that repeats the title, hidden text).
     let alwaysExcluded: [Int32]
+    /// Characters in each element's subtree, before any exclusion.
+    let totalChars: [Int32]
 
     var state: [UInt8]
     var agg: [Agg]
     var score: [Float]
     var roots: [Int32] = []
 
-    init(tree: PageTree, alwaysExcluded: [Int32]) {
+    init(tree: PageTree, alwaysExcluded: [Int32], totalChars: [Int32]) {
         self.tree = tree
         self.alwaysExcluded = alwaysExcluded
+        self.totalChars = totalChars
         let n = tree.elems.count
         state = [UInt8](repeating: 0, count: n)
         agg = [Agg](repeating: Agg(), count: n)
@@ -73,12 +76,14 @@ struct ContentSelector {
         let elems = tree.elems
         let n = elems.count
         for i in 0..<n { state[i] = 0; score[i] = 0 }
-        // Exclusions.
+        // Exclusions. An "unlikely" wrapper that holds most of the page's text is a page wrapper with an
+        // unlucky class name, not a sidebar.
+        let pageChars = totalChars[Int(tree.body)]
         for i in 1..<n {
             let f = elems[i].flags
             if f.contains(.strip)
                 || (opts.contains(.stripUnlikely) && f.contains(.unlikely) && !f.contains(.inTableOrCode)
-                    && !f.contains(.holdsEmbed))
+                    && !f.contains(.holdsEmbed) && !(totalChars[i] * 2 >= pageChars && pageChars > 0))
             {
                 state[i] |= Self.excludedSelf
             }

@@ -50,7 +50,7 @@ enum Pipeline {
             }
         }
 
-        var selector = ContentSelector(tree: tree, alwaysExcluded: excluded)
+        var selector = ContentSelector(tree: tree, alwaysExcluded: excluded, totalChars: total)
         let (roots, state) = selector.run()
         var keep = [Bool](repeating: false, count: n)
         for r in roots {
