@@ -11,7 +11,7 @@ enum Tuning {
 enum Boilerplate {
     /// Lower-cased openings of furniture paragraphs.
     static let openings: [String] = [
-        "advertisement", "click here", "sign up for", "sign up to", "subscribe to", "subscribe now",
+        "advertisement", "sign up for", "sign up to", "subscribe to", "subscribe now",
         "follow us", "follow him on", "follow her on", "follow them on", "follow @", "like this story",
         "share this", "share on", "read more:", "read more ", "related:", "related articles", "see also:",
         "also read", "also see:", "don't miss", "don’t miss", "recommended:", "more:", "get the latest",
@@ -20,14 +20,15 @@ enum Boilerplate {
         "writing by", "editing by", "citation:", "copyright", "©", "all rights reserved", "have a tip?",
         "listen to", "watch:", "watch the video", "download the", "get breaking news", "let our news meet",
         "leia também", "leia mais", "veja também", "lea también", "lire aussi", "leggi anche", "(leggi anche",
-        "lesen sie auch", "mehr zum thema",
+        "lesen sie auch", "mehr zum thema", "posted in", "filed under", "tags:", "tagged:", "tagged with",
+        "categories:", "category:", "listen:", "download:",
     ]
 
     /// Phrases that make a short paragraph furniture wherever they appear in it.
     static let phrases: [String] = [
         "follow us on", "follow him on", "follow her on", "follow them on", "follow me on", "follow him @",
         "follow her @", "sign up for our", "subscribe to our", "reach the reporter", "if you enjoyed this article",
-        "share this article", "share this story",
+        "share this article", "share this story", "click here",
     ]
 
     static let endings: [String] = [
@@ -49,6 +50,8 @@ enum Boilerplate {
         if utf8.count < 250 {
             for p in phraseBytes where contains(utf8, p) { return true }
         }
+        // An unrendered WordPress shortcode: "[button link=...]Text[/button]".
+        if utf8.first == 0x5B && contains(utf8, [0x5B, 0x2F]) { return true }
         if utf8.count < 130 && hasYear(utf8) && isDateLine(String(decoding: utf8, as: UTF8.self)) { return true }
         return false
     }
