@@ -1,13 +1,15 @@
-/// Short paragraphs that are page furniture rather than article text, recognised by their wording:
-/// calls to subscribe, follow or share, "read more" teasers, cookie and affiliate notices, copyright
-/// lines, wire-service credit lines, and lines that only give a date.
+/// Thresholds of the content selection that are not readability's own.
 enum Tuning {
+    /// A paragraph whose text is more than this share link text is a teaser or a link list.
     static let paragraphLinkDensity = 0.75
     /// Descend from the top candidate to an inner candidate with this share of its score and of its text.
     static let descendScore: Float = 0.75
     static let descendChars: Float = 0.8
 }
 
+/// Short paragraphs that are page furniture rather than article text, recognised by their wording:
+/// calls to subscribe, follow or share, "read more" teasers, cookie and affiliate notices, copyright
+/// lines, wire-service credit lines, post meta lines, and lines that only give a date.
 enum Boilerplate {
     /// Lower-cased openings of furniture paragraphs.
     static let openings: [String] = [

@@ -187,6 +187,7 @@ struct ExtractionBench: AsyncParsableCommand {
             cwd + "/shared/bench/extraction", "/work/shared/bench/extraction",
         ]
         return candidates.first { FileManager.default.fileExists(atPath: $0 + "/score.py") }
+            .map { URL(fileURLWithPath: $0).standardized.path }
     }
 
     static func findDriver() throws -> String {
