@@ -13,7 +13,7 @@ enum Tuning {
 enum Boilerplate {
     /// Lower-cased openings of furniture paragraphs.
     static let openings: [String] = [
-        "advertisement", "sign up for", "sign up to", "subscribe to", "subscribe now",
+        "sign up for", "sign up to", "subscribe to", "subscribe now",
         "follow us", "follow him on", "follow her on", "follow them on", "follow @", "like this story",
         "share this", "share on", "read more:", "read more ", "related:", "related articles", "see also:",
         "also read", "also see:", "don't miss", "don’t miss", "recommended:", "more:", "get the latest",
@@ -38,6 +38,13 @@ enum Boilerplate {
         "all rights reserved.", "all rights reserved",
     ]
 
+    /// Whole paragraphs that are ad-slot labels or loading placeholders.
+    static let labels: Set<String> = [
+        "advertisement", "advertisements", "advertising", "ad", "sponsored", "sponsored content", "publicidad",
+        "publicidade", "anzeige", "werbung", "publicité", "pubblicità", "реклама", "广告", "loading", "loading...",
+        "loading…",
+    ]
+
     static let openingBytes: [[UInt8]] = openings.map { Array($0.utf8) }
     static let endingBytes: [[UInt8]] = endings.map { Array($0.utf8) }
     static let phraseBytes: [[UInt8]] = phrases.map { Array($0.utf8) }
@@ -45,6 +52,7 @@ enum Boilerplate {
     static func isBoilerplate(_ text: String) -> Bool {
         var utf8 = Array(text.utf8)
         for k in utf8.indices where utf8[k] >= 0x41 && utf8[k] <= 0x5A { utf8[k] |= 0x20 }
+        if utf8.count <= 24 && labels.contains(String(decoding: utf8, as: UTF8.self).lowercased()) { return true }
         for o in openingBytes where utf8.count >= o.count && utf8[0..<o.count].elementsEqual(o) { return true }
         for e in endingBytes where utf8.count >= e.count && utf8[(utf8.count - e.count)...].elementsEqual(e) {
             return true

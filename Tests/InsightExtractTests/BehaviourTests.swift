@@ -57,6 +57,13 @@ struct BehaviourTests {
         #expect(article.paragraphs == p)
     }
 
+    @Test("ad labels only as whole paragraphs")
+    func adLabels() {
+        #expect(Boilerplate.isBoilerplate("Advertisement"))
+        #expect(Boilerplate.isBoilerplate("ADVERTISEMENT"))
+        #expect(!Boilerplate.isBoilerplate("Advertisement spending rose by a tenth last year, the agency said."))
+    }
+
     @Test("date lines")
     func dateLines() {
         #expect(Boilerplate.isBoilerplate("Published Nov 18, 2019 at 4:07 PM"))
