@@ -23,7 +23,8 @@ enum Boilerplate {
         "listen to", "watch:", "watch the video", "download the", "get breaking news", "let our news meet",
         "leia também", "leia mais", "veja também", "lea también", "lire aussi", "leggi anche", "(leggi anche",
         "lesen sie auch", "mehr zum thema", "posted in", "filed under", "tags:", "tagged:", "tagged with",
-        "categories:", "category:", "listen:", "download:",
+        "categories:", "category:", "listen:", "download:", "reading time", "tempo de leitura", "tiempo de lectura",
+        "temps de lecture", "lesezeit",
     ]
 
     /// Phrases that make a short paragraph furniture wherever they appear in it.
@@ -35,7 +36,7 @@ enum Boilerplate {
 
     static let endings: [String] = [
         "contributed to this report.", "contributed to this story.", "contributed reporting.",
-        "all rights reserved.", "all rights reserved",
+        "all rights reserved.", "all rights reserved", "min read", "mins read", "minute read", "minutes read",
     ]
 
     /// Whole paragraphs that are ad-slot labels or loading placeholders.
@@ -62,7 +63,9 @@ enum Boilerplate {
         }
         // An unrendered WordPress shortcode: "[button link=...]Text[/button]".
         if utf8.first == 0x5B && contains(utf8, [0x5B, 0x2F]) { return true }
-        if utf8.count < 130 && hasYear(utf8) && isDateLine(String(decoding: utf8, as: UTF8.self)) { return true }
+        if utf8.count < 130 && (hasYear(utf8) || hasTime(utf8)) && isDateLine(String(decoding: utf8, as: UTF8.self)) {
+            return true
+        }
         return false
     }
 
@@ -73,6 +76,16 @@ enum Boilerplate {
         while i <= last {
             if hay[i] == first && hay[i..<(i + needle.count)].elementsEqual(needle) { return true }
             i += 1
+        }
+        return false
+    }
+
+    /// A clock time such as 1:23 or 11:05.
+    static func hasTime(_ b: [UInt8]) -> Bool {
+        guard b.count >= 4 else { return false }
+        for k in 1..<(b.count - 2) where b[k] == 0x3A {
+            let d = { (c: UInt8) in c >= 0x30 && c <= 0x39 }
+            if d(b[k - 1]) && d(b[k + 1]) && d(b[k + 2]) { return true }
         }
         return false
     }
@@ -110,24 +123,32 @@ enum Boilerplate {
         "sexta", "sábado", "domingo", "lunes", "martes", "miércoles", "jueves", "viernes", "lundi", "mardi",
         "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "montag", "dienstag", "mittwoch", "donnerstag",
         "freitag", "samstag", "sonntag", "ago", "hours", "hour", "minutes", "days", "day", "time", "read", "min",
+        "p", "m", "today", "yesterday", "à", "jour",
     ]
 
-    /// A line made of a date (a year, or a numeric date) and date-ish words only.
+    /// A line made of a date or a time (a year, a numeric date, a clock time) and date-ish words only.
     static func isDateLine(_ lower: String) -> Bool {
         let words = lower.split(whereSeparator: { !($0.isLetter || $0.isNumber) })
         if words.isEmpty || words.count > 16 { return false }
         var hasYear = false
         var other = 0
+        var stamp = false  // "updated", "published", "posted", ...
         for w in words {
             if w.allSatisfy(\.isNumber) {
                 if w.count == 4, let y = Int(w), y >= 1990 && y <= 2100 { hasYear = true }
                 continue
             }
+            if stampWords.contains(String(w)) { stamp = true }
             let s = String(w)
             if months.contains(s) || dateWords.contains(s) { continue }
             if s.count <= 2, s.first?.isNumber == true { continue }  // 1st, 2nd, 19h
             other += 1
         }
-        return hasYear && other <= 1
+        return (hasYear || stamp) && other <= 1
     }
+
+    static let stampWords: Set<String> = [
+        "updated", "published", "posted", "modified", "publicado", "atualizado", "actualizado", "publié", "mis",
+        "aktualisiert", "veröffentlicht", "pubblicato", "aggiornato",
+    ]
 }

@@ -16,11 +16,22 @@ enum Pipeline {
         }
 
         var excluded: [Int32] = []
-        // Screen-reader-only text, and hover cards full of links.
-        var k = 1
-        while k < n {
+        // Screen-reader-only text, and hover cards full of links (the innermost such box, so that a
+        // wrapper that also holds the linked name keeps the name).
+        var popup = [Bool](repeating: false, count: n)
+        var k = n - 1
+        while k > 0 {
             let h = elems[k].hint
-            if h.contains(.hidden) || (h.contains(.popup) && total[k] >= 40 && link10[k] >= total[k] * 5) {
+            if h.contains(.popup) && total[k] >= 40 && link10[k] >= total[k] * 5 {
+                var inner = false
+                for d in (k + 1)..<Int(elems[k].end) where popup[d] { inner = true; break }
+                if !inner { popup[k] = true }
+            }
+            k -= 1
+        }
+        k = 1
+        while k < n {
+            if elems[k].hint.contains(.hidden) || popup[k] {
                 excluded.append(Int32(k))
                 k = Int(elems[k].end)
                 continue
@@ -68,6 +79,10 @@ enum Pipeline {
             // Mostly links: related-article teasers, "Read more: ..." lines, link lists.
             if p.chars > 0 && Double(p.link10) / 10 / Double(p.chars) > Tuning.paragraphLinkDensity { continue }
             if p.text.utf8.count < 400 && Boilerplate.isBoilerplate(p.text) { continue }
+            // Separators ("* * *", "___") and other lines without a letter or digit.
+            if !p.text.unicodeScalars.contains(where: { $0.properties.isAlphabetic || $0.properties.numericType != nil }) {
+                continue
+            }
             paragraphs.append(p.text)
         }
 
