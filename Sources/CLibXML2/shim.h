@@ -20,4 +20,8 @@ static inline void insight_xml_free(void *p) { xmlFree(p); }
 
 static inline size_t insight_strlen(const unsigned char *s) { return strlen((const char *)s); }
 
+static inline const unsigned char *insight_memchr(const unsigned char *s, int c, size_t n) {
+    return (const unsigned char *)memchr(s, c, n);
+}
+
 #endif

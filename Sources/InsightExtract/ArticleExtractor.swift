@@ -33,9 +33,22 @@ public enum ArticleExtractor {
         try check(body, encoding: decision.encoding)
         if decision.needsRepair {
             let fixed = Charset.repairUTF8(body)
-            return try fixed.withUnsafeBufferPointer { try parseAndExtract($0, encoding: "UTF-8", baseURL: baseURL) }
+            return try fixed.withUnsafeBufferPointer { try filterAndExtract($0, encoding: "UTF-8", baseURL: baseURL) }
         }
-        return try parseAndExtract(body, encoding: decision.encoding, baseURL: baseURL)
+        return try filterAndExtract(body, encoding: decision.encoding, baseURL: baseURL)
+    }
+
+    /// Cuts scripts, styles, SVG and comments out of ASCII-compatible input, then parses.
+    static func filterAndExtract(_ b: UnsafeBufferPointer<UInt8>, encoding: String, baseURL: String?) throws
+        -> ExtractedArticle
+    {
+        let e = encoding.uppercased()
+        if !e.hasPrefix("UTF-16") && !e.hasPrefix("UTF-32") && !e.hasPrefix("ISO-2022") && !e.hasPrefix("UTF-7"),
+           let filtered = Prefilter.strip(b)
+        {
+            return try filtered.withUnsafeBufferPointer { try parseAndExtract($0, encoding: encoding, baseURL: baseURL) }
+        }
+        return try parseAndExtract(b, encoding: encoding, baseURL: baseURL)
     }
 
     /// The encoding the extractor would use for these bytes (for diagnostics and tests).
@@ -65,12 +78,15 @@ public enum ArticleExtractor {
         {
             throw ExtractionError(.notHTML, "the input is binary data (\(signature(head))), not HTML")
         }
+        // NUL bytes near the start: binary data (UTF-16 has been handled above).
+        for k in i..<min(b.count, i + 4096) where b[k] == 0 {
+            throw ExtractionError(.notHTML, "the input holds NUL bytes: binary data, not HTML")
+        }
         let limit = min(b.count, i + 65536)
         var sawTag = false
         var j = i
         while j < limit {
             let c = b[j]
-            if c == 0 { throw ExtractionError(.notHTML, "the input holds NUL bytes: binary data, not HTML") }
             if c == 0x3C, j + 1 < b.count {
                 let d = b[j + 1] | 0x20
                 if (d >= 0x61 && d <= 0x7A) || b[j + 1] == 0x21 || b[j + 1] == 0x2F || b[j + 1] == 0x3F {
@@ -94,6 +110,8 @@ public enum ArticleExtractor {
         -> ExtractedArticle
     {
         guard b.count < Int(Int32.max) else { throw ExtractionError(.parseFailed, "the input is larger than 2 GiB") }
+        // Only comments or scripts: markup without content.
+        if b.count == 0 { return ExtractedArticle() }
         let raw = UnsafeRawPointer(b.baseAddress!).assumingMemoryBound(to: CChar.self)
         guard let doc = htmlReadMemory(raw, Int32(b.count), nil, encoding, parseOptions) else {
             throw ExtractionError(.parseFailed, "libxml2 could not parse the input as HTML (\(encoding))")

@@ -33,17 +33,20 @@ struct ContentSelector {
     static let dead: UInt8 = 32  // removed or excluded, self or an ancestor
 
     let tree: PageTree
-    /// Elements excluded in every attempt (the byline, the heading that repeats the title).
+    /// Elements excluded in every attempt (the byline, the heading that repeats the title, hidden text).
     let alwaysExcluded: [Int32]
+    /// Characters in each element's subtree, before any exclusion.
+    let totalChars: [Int32]
 
     var state: [UInt8]
     var agg: [Agg]
     var score: [Float]
     var roots: [Int32] = []
 
-    init(tree: PageTree, alwaysExcluded: [Int32]) {
+    init(tree: PageTree, alwaysExcluded: [Int32], totalChars: [Int32]) {
         self.tree = tree
         self.alwaysExcluded = alwaysExcluded
+        self.totalChars = totalChars
         let n = tree.elems.count
         state = [UInt8](repeating: 0, count: n)
         agg = [Agg](repeating: Agg(), count: n)
@@ -73,10 +76,15 @@ struct ContentSelector {
         let elems = tree.elems
         let n = elems.count
         for i in 0..<n { state[i] = 0; score[i] = 0 }
-        // Exclusions.
+        // Exclusions. An "unlikely" wrapper that holds most of the page's text is a page wrapper with an
+        // unlucky class name, not a sidebar.
+        let pageChars = totalChars[Int(tree.body)]
         for i in 1..<n {
             let f = elems[i].flags
-            if f.contains(.strip) || (opts.contains(.stripUnlikely) && f.contains(.unlikely) && !f.contains(.inTableOrCode)) {
+            if f.contains(.strip)
+                || (opts.contains(.stripUnlikely) && f.contains(.unlikely) && !f.contains(.inTableOrCode)
+                    && !f.contains(.holdsEmbed) && !(totalChars[i] * 2 >= pageChars && pageChars > 0))
+            {
                 state[i] |= Self.excludedSelf
             }
         }
@@ -141,6 +149,23 @@ struct ContentSelector {
                 }
             }
             if state[topCandidate] & Self.candidate == 0 { initialize(topCandidate, opts) }
+            // A wide container that won on points gathered from around a dense inner block that holds
+            // nearly all its text: take the inner block (siblings are reconsidered below).
+            do {
+                let ts = score[topCandidate], tc = Float(agg[topCandidate].chars)
+                var best = -1
+                for c in candidates {
+                    let ci = Int(c)
+                    guard ci != topCandidate, isAncestor(topCandidate, of: ci),
+                          score[ci] >= ts * Tuning.descendScore, Float(agg[ci].chars) >= tc * Tuning.descendChars
+                    else { continue }
+                    if best < 0 || ci > best { best = ci }  // the deepest (later in pre-order)
+                }
+                if best >= 0 {
+                    Debug.log("  descend from \(describe(topCandidate)) to \(describe(best))")
+                    topCandidate = best
+                }
+            }
             // Climb while the parents' scores go up.
             var parent = Int(elems[topCandidate].parent)
             var lastScore = score[topCandidate]
@@ -263,8 +288,13 @@ struct ContentSelector {
         let ch = elems[top].classHash
         guard ch != 0 else { return }
         let threshold = max(10, score[top] * 0.2)
+        // Chunks sit close together: within two levels above the top candidate.
+        var near = top
+        for _ in 0..<2 where elems[near].parent > 0 && Int(elems[near].parent) != Int(tree.body) {
+            near = Int(elems[near].parent)
+        }
         var added = false
-        for j in 1..<elems.count where j != top && elems[j].classHash == ch {
+        for j in (near + 1)..<Int(elems[near].end) where j != top && elems[j].classHash == ch {
             guard state[j] & Self.excluded == 0, state[j] & Self.candidate != 0, score[j] >= threshold,
                   linkDensity(j) < 0.3 else { continue }
             if roots.contains(where: { isAncestor(Int($0), of: j) || Int($0) == j || isAncestor(j, of: Int($0)) }) { continue }
@@ -383,7 +413,9 @@ struct ContentSelector {
             var i = ri + 1
             let end = Int(elems[ri].end)
             while i < end {
-                if state[i] & Self.dead == 0 && elems[i].hint.contains(.share) && agg[i].chars < 500 {
+                if state[i] & Self.dead == 0 && elems[i].hint.contains(.share) && agg[i].chars < 500
+                    && !elems[i].flags.contains(.holdsEmbed)
+                {
                     remove(i)
                     i = Int(elems[i].end)
                     continue
@@ -421,6 +453,8 @@ struct ContentSelector {
                 guard match(e.tag) else { continue }
                 // A div without block children was turned into a paragraph; it is not cleaned as a div.
                 if e.tag == .div && !e.flags.contains(.hasBlockChild) { continue }
+                // Embedded posts (quoted tweets) are part of the article.
+                if e.flags.contains(.holdsEmbed) { continue }
                 if shouldRemove(i, opts) { remove(i) }
             }
         }
@@ -521,14 +555,15 @@ struct ContentSelector {
                 default: break
                 }
                 if !drop && !h.isEmpty {
-                    if h.contains(.comments) || h.contains(.hidden) { drop = true }
-                    else if h.contains(.newsletter) || h.contains(.consent) || h.contains(.ad) { drop = a.chars < 1000 }
+                    if h.contains(.comments) { drop = true }
+                    else if (h.contains(.newsletter) || h.contains(.consent) || h.contains(.ad)) { drop = a.chars < 1000 }
                     else if h.contains(.caption) { drop = a.chars < 500 }
-                    else if h.contains(.related) { drop = a.chars < 300 || linkDensity(i) > 0.25 }
+                    else if h.contains(.related) { drop = a.chars < 1500 || linkDensity(i) > 0.25 }
                     else if h.contains(.byline) { drop = a.chars < 600 }
-                    else if h.contains(.meta) { drop = a.chars < 300 }
                 }
-                if drop && !h.contains(.strongPositive) && !e.flags.contains(.articleBody) {
+                if drop && !h.contains(.strongPositive) && !e.flags.contains(.articleBody)
+                    && !e.flags.contains(.holdsEmbed)
+                {
                     remove(i)
                     i = Int(e.end)
                     continue

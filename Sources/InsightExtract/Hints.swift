@@ -17,6 +17,10 @@ struct Hint: OptionSet, Hashable {
     static let hidden = Hint(rawValue: 1 << 12)
     static let meta = Hint(rawValue: 1 << 13)
     static let strongPositive = Hint(rawValue: 1 << 14)
+    /// An embedded social-media post (a quoted tweet or Instagram post), which is part of the article.
+    static let embed = Hint(rawValue: 1 << 15)
+    /// Hover cards and tooltips: text shown on demand, not part of the flow.
+    static let popup = Hint(rawValue: 1 << 16)
 }
 
 enum Hints {
@@ -57,15 +61,18 @@ enum Hints {
         ("newsletter", [.newsletter]), ("subscribe", [.newsletter]), ("signup", [.newsletter]),
         ("sign-up", [.newsletter]), ("caption", [.caption]), ("credit", [.caption]),
         ("recommend", [.related]), ("more-stories", [.related]), ("read-more", [.related]),
-        ("readmore", [.related]), ("most-popular", [.related]), ("trending", [.related]),
+        ("readmore", [.related]), ("most-popular", [.related]), ("trending", [.related]), ("most-read", [.related]),
+        ("mostread", [.related]), ("popular", [.related]), ("carousel", [.related]), ("swiper", [.related]),
         ("cookie", [.consent]), ("consent", [.consent]), ("visually-hidden", [.hidden]), ("sr-only", [.hidden]),
-        ("screen-reader", [.hidden]), ("visuallyhidden", [.hidden]), ("tooltip", [.hidden]), ("popover", [.hidden]),
-        ("hovercard", [.hidden]), ("rollover", [.hidden]),
+        ("screen-reader", [.hidden]), ("visuallyhidden", [.hidden]), ("tooltip", [.popup]), ("popover", [.popup]),
+        ("hovercard", [.popup]), ("rollover", [.popup]),
         ("articlebody", [.strongPositive]), ("article-body", [.strongPositive]), ("article__body", [.strongPositive]),
         ("article-content", [.strongPositive]), ("entry-content", [.strongPositive]),
         ("post-content", [.strongPositive]), ("story-body", [.strongPositive]), ("post-body", [.strongPositive]),
         ("article_body", [.strongPositive]), ("articlecontent", [.strongPositive]),
         ("story-content", [.strongPositive]), ("article-text", [.strongPositive]),
+        ("twitter-tweet", [.embed]), ("instagram-media", [.embed]), ("tiktok-embed", [.embed]),
+        ("twitter-video", [.embed]),
     ]
 
     /// Patterns grouped by first byte.

@@ -30,7 +30,8 @@ struct Metadata {
         for n in m.metas {
             let key = (PageTree.attribute(n, "property") ?? PageTree.attribute(n, "name")
                 ?? PageTree.attribute(n, "itemprop") ?? PageTree.attribute(n, "http-equiv"))?.lowercased()
-            guard let key, let raw = PageTree.attribute(n, "content") ?? PageTree.attribute(n, "datetime"),
+            guard let key, Metadata.keys.contains(key),
+                  let raw = PageTree.attribute(n, "content") ?? PageTree.attribute(n, "datetime"),
                   let value = Metadata.clean(raw) else { continue }
             switch key {
             case "og:title": if ogTitle == nil { ogTitle = value }
@@ -53,13 +54,17 @@ struct Metadata {
             }
         }
         var ldAuthor: String?, ldDate: String?, ldPublisher: String?
+        var objects: [[String: Any]] = []
         for n in m.ldJSON {
-            let text = Metadata.nodeText(n)
-            guard let data = text.data(using: .utf8),
-                  let json = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else { continue }
-            Metadata.walkLD(json) { obj in
-                guard Metadata.isArticleType(obj["@type"]) else { return }
-                if headline == nil, let h = obj["headline"] as? String ?? obj["name"] as? String { headline = Metadata.clean(h) }
+            guard let json = Metadata.parseJSON(Metadata.nodeText(n)) else { continue }
+            Metadata.walkLD(json) { objects.append($0) }
+        }
+        // Articles first; a WebPage only fills what they leave open.
+        for strict in [true, false] {
+            for obj in objects where Metadata.isArticleType(obj["@type"], strict: strict) {
+                if headline == nil, let h = obj["headline"] as? String ?? (strict ? obj["name"] as? String : nil) {
+                    headline = Metadata.clean(h)
+                }
                 if ldDate == nil, let d = obj["datePublished"] as? String ?? obj["dateCreated"] as? String {
                     ldDate = Metadata.isoDate(d)
                 }
@@ -92,14 +97,33 @@ struct Metadata {
         }
     }
 
-    static func isArticleType(_ t: Any?) -> Bool {
+    /// Article types (strict), or the page types that may stand in for one.
+    static func isArticleType(_ t: Any?, strict: Bool) -> Bool {
         let types: [String]
         if let s = t as? String { types = [s] } else if let a = t as? [Any] { types = a.compactMap { $0 as? String } } else { return false }
         return types.contains { s in
             let l = s.lowercased()
-            return l.hasSuffix("article") || l == "blogposting" || l == "report" || l == "socialmediaposting"
-                || l == "liveblogposting" || l == "webpage" || l == "itempage" || l == "posting" || l == "review"
+            if strict {
+                return l.hasSuffix("article") || l == "blogposting" || l == "report" || l == "socialmediaposting"
+                    || l == "liveblogposting" || l == "posting" || l == "review"
+            }
+            return l == "webpage" || l == "itempage"
         }
+    }
+
+    /// JSON-LD as pages write it: sometimes wrapped in comments or CDATA markers, sometimes with raw
+    /// line breaks inside strings.
+    static func parseJSON(_ text: String) -> Any? {
+        var t = text
+        if t.contains("<![CDATA[") {
+            t = t.replacingOccurrences(of: "<![CDATA[", with: "").replacingOccurrences(of: "]]>", with: "")
+        }
+        var bytes = Array(t.utf8)
+        guard let first = bytes.firstIndex(where: { $0 == 0x7B || $0 == 0x5B }),
+              let last = bytes.lastIndex(where: { $0 == 0x7D || $0 == 0x5D }), first < last else { return nil }
+        bytes = Array(bytes[first...last])
+        for k in bytes.indices where bytes[k] == 0x0A || bytes[k] == 0x0D || bytes[k] == 0x09 { bytes[k] = 0x20 }
+        return try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
     }
 
     static func names(_ v: Any) -> String? {
@@ -125,19 +149,39 @@ struct Metadata {
 
     /// Collapses whitespace; nil when nothing is left.
     static func clean(_ s: String) -> String? {
-        var out = ""
+        var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count)
         var space = false
-        for ch in s.unicodeScalars {
-            if ch.properties.isWhitespace || ch == "\u{A0}" {
+        var prevC2 = false
+        for c in s.utf8 {
+            if c == 0x20 || c == 0x0A || c == 0x09 || c == 0x0D || c == 0x0C {
                 space = !out.isEmpty
-            } else {
-                if space { out.append(" "); space = false }
-                out.unicodeScalars.append(ch)
+                prevC2 = false
+                continue
             }
+            if prevC2 && c == 0xA0 {  // no-break space
+                out.removeLast()
+                space = !out.isEmpty
+                prevC2 = false
+                continue
+            }
+            if space { out.append(0x20); space = false }
+            out.append(c)
+            prevC2 = c == 0xC2
         }
-        return out.isEmpty ? nil : out
+        return out.isEmpty ? nil : String(decoding: out, as: UTF8.self)
     }
+
+    /// The meta names and properties read.
+    static let keys: Set<String> = [
+        "og:title", "twitter:title", "og:site_name", "application-name", "og:sitename", "author", "article:author",
+        "byl", "parsely-author", "sailthru.author", "dc.creator", "dcterms.creator", "citation_author",
+        "cxenseparse:author", "article:published_time", "datepublished", "pubdate", "publishdate", "publish-date",
+        "publish_date", "date", "dc.date", "dc.date.issued", "dcterms.date", "dcterms.created", "sailthru.date",
+        "parsely-pub-date", "og:published_time", "article.published", "release_date", "citation_date",
+        "citation_publication_date", "originalpublicationdate", "datecreated", "og:url", "og:locale",
+        "content-language", "language", "dc.language",
+    ]
 
     /// An ISO 8601 date or date-time, from ISO text or `YYYY/MM/DD`; nil if the value is not one.
     static func isoDate(_ s: String) -> String? {

@@ -39,13 +39,9 @@ struct ElemFlags: OptionSet {
     static let inPre = ElemFlags(rawValue: 1 << 7)
     static let articleBody = ElemFlags(rawValue: 1 << 8)  // itemprop=articleBody
     static let textishText = ElemFlags(rawValue: 1 << 9)  // some text below it sits in a "textish" element
-    static let inCode = ElemFlags(rawValue: 1 << 10)
-    static let dataTable = ElemFlags(rawValue: 1 << 11)
     static let strip = ElemFlags(rawValue: 1 << 12)  // nav, aside, footer, dialog: never content
-    static let inHeading = ElemFlags(rawValue: 1 << 13)
-    static let hasDirectText = ElemFlags(rawValue: 1 << 14)
     static let roleUnlikely = ElemFlags(rawValue: 1 << 15)
-    static let inArticleBody = ElemFlags(rawValue: 1 << 16)
+    static let holdsEmbed = ElemFlags(rawValue: 1 << 17)  // is or contains an embedded social-media post
 }
 
 /// A run of text (a text node), or a line break.
@@ -217,17 +213,14 @@ struct PageTree {
         }
         let parent = elems[pi]
         // Inherited flags.
-        flags.formUnion(parent.flags.intersection([.inLink, .hashLink, .inTableOrCode, .inFigure, .inPre, .inCode,
-                                                   .inHeading, .inArticleBody]))
+        flags.formUnion(parent.flags.intersection([.inLink, .hashLink, .inTableOrCode, .inFigure, .inPre]))
         if tag == .a { flags.insert(.inLink) }
         if tag == .table { flags.insert(.inTableOrCode) }
-        if tag == .code || tag == .pre { flags.insert(.inCode) }
         if tag == .code { flags.insert(.inTableOrCode) }
         if tag == .figure { flags.insert(.inFigure) }
         if tag == .pre { flags.insert(.inPre) }
-        if Tags.has(tag, TagInfo.heading) { flags.insert(.inHeading) }
-        if flags.contains(.articleBody) { flags.insert(.inArticleBody) }
         if hint.contains(.byline) { flags.insert(.byline) }
+        if hint.contains(.embed) && tag == .blockquote { flags.insert(.holdsEmbed) }
         if hint.contains(.unlikely) && !hint.contains(.maybe) && tag != .body && tag != .a { flags.insert(.unlikely) }
         if flags.contains(.roleUnlikely) { flags.insert(.unlikely) }
         if tag == .nav || tag == .aside || tag == .footer || tag == .dialog || tag == .menu { flags.insert(.strip) }
@@ -407,10 +400,7 @@ struct PageTree {
         while i > 0 {
             let p = Int(elems[i].parent)
             if elems[i].flags.contains(.hasBlockChild) { elems[p].flags.insert(.hasBlockChild) }
-            if elems[i].sChars > 0 && !Tags.has(elems[i].tag, TagInfo.block) {
-                // Inline text counts as the block owner's direct text.
-                elems[Int(elems[i].blockAnc)].flags.insert(.hasDirectText)
-            }
+            if elems[i].flags.contains(.holdsEmbed) { elems[p].flags.insert(.holdsEmbed) }
             i -= 1
         }
         // Virtual paragraphs: loose text inside a div that also has block children is wrapped in a <p>.

@@ -46,6 +46,7 @@ struct ExtractionBench: AsyncParsableCommand {
         var precision: Double
         var recall: Double
         var msPerPage: Double
+        var cpuMsPerPage: Double
     }
 
     func run() async throws {
@@ -82,20 +83,25 @@ struct ExtractionBench: AsyncParsableCommand {
         _ = try? ArticleExtractor.extract(html: inputs[0])  // warm-up, untimed
         var texts = [String](repeating: "", count: inputs.count)
         var total: Duration = .zero
+        var cpuTotal = 0.0
         let clock = ContinuousClock()
         for _ in 0..<max(1, passes) {
             for (k, bytes) in inputs.enumerated() {
+                let cpuStart = Self.threadCPUSeconds()
                 let start = clock.now
                 let article = try? ArticleExtractor.extract(html: bytes)
                 total += clock.now - start
+                cpuTotal += Self.threadCPUSeconds() - cpuStart
                 texts[k] = article?.text ?? ""
             }
         }
         for (k, id) in ids.enumerated() {
             try Data(texts[k].utf8).write(to: URL(fileURLWithPath: oursDir + "/" + id + ".txt"))
         }
-        let ms = Self.milliseconds(total) / Double(inputs.count * max(1, passes))
-        var rows = [try score(name: "InsightExtract", dir: oursDir, scorer: scorer, pages: ids.count, ms: ms)]
+        let calls = Double(inputs.count * max(1, passes))
+        let ms = Self.milliseconds(total) / calls
+        var rows = [try score(name: "InsightExtract", dir: oursDir, scorer: scorer, pages: ids.count, ms: ms,
+                              cpuMs: cpuTotal * 1000 / calls)]
 
         // 4. trafilatura, timed the same way in Python.
         if !noTrafilatura {
@@ -113,25 +119,29 @@ struct ExtractionBench: AsyncParsableCommand {
                 else { throw ValidationError("trafilatura driver failed:\n\(output)") }
                 let version = obj["version"] as? String ?? "?"
                 let name = label.replacingOccurrences(of: "trafilatura", with: "trafilatura \(version)")
-                rows.append(try score(name: name, dir: dir, scorer: scorer, pages: ids.count, ms: msPage))
+                rows.append(try score(name: name, dir: dir, scorer: scorer, pages: ids.count, ms: msPage,
+                                      cpuMs: obj["cpu_ms_per_page"] as? Double ?? .nan))
             }
         }
 
         // 5. The table.
         print("extraction benchmark: \(ids.count) pages from \(benchDir)\(quick ? " (quick)" : "")")
         print("outputs under \(work)")
-        print(Self.pad("extractor", 32) + Self.pad("F1", 8) + Self.pad("precision", 11) + Self.pad("recall", 8) + "ms/page")
+        print(Self.pad("extractor", 30) + Self.pad("F1", 8) + Self.pad("precision", 11) + Self.pad("recall", 8)
+            + Self.pad("ms/page", 9) + "cpu ms/page")
         for r in rows {
-            print(Self.pad(r.name, 32) + Self.pad(String(format: "%.4f", r.f1), 8)
+            print(Self.pad(r.name, 30) + Self.pad(String(format: "%.4f", r.f1), 8)
                 + Self.pad(String(format: "%.4f", r.precision), 11) + Self.pad(String(format: "%.4f", r.recall), 8)
-                + String(format: "%.2f", r.msPerPage))
+                + Self.pad(String(format: "%.2f", r.msPerPage), 9) + String(format: "%.2f", r.cpuMsPerPage))
         }
+        print("ms/page is wall-clock time per extraction call; cpu ms/page is the calling thread's CPU time")
+        print("(the same unless other processes compete for the cores).")
         #if DEBUG
         print("note: this is a debug build; timings are only meaningful with `swift build -c release`")
         #endif
     }
 
-    private func score(name: String, dir: String, scorer: String, pages: Int, ms: Double) throws -> Row {
+    private func score(name: String, dir: String, scorer: String, pages: Int, ms: Double, cpuMs: Double) throws -> Row {
         let (status, output) = try Self.runProcess([python, scorer, dir])
         guard status == 0, let line = output.split(separator: "\n").first(where: { $0.hasPrefix("precision") }) else {
             throw ValidationError("score.py failed for \(name):\n\(output)")
@@ -143,10 +153,16 @@ struct ExtractionBench: AsyncParsableCommand {
             return Double(parts[k + 1]) ?? .nan
         }
         return Row(name: name, pages: pages, f1: value(after: "F1"), precision: value(after: "precision"),
-                   recall: value(after: "recall"), msPerPage: ms)
+                   recall: value(after: "recall"), msPerPage: ms, cpuMsPerPage: cpuMs)
     }
 
     // MARK: Helpers
+
+    static func threadCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
 
     static func milliseconds(_ d: Duration) -> Double {
         let c = d.components
@@ -171,6 +187,7 @@ struct ExtractionBench: AsyncParsableCommand {
             cwd + "/shared/bench/extraction", "/work/shared/bench/extraction",
         ]
         return candidates.first { FileManager.default.fileExists(atPath: $0 + "/score.py") }
+            .map { URL(fileURLWithPath: $0).standardized.path }
     }
 
     static func findDriver() throws -> String {
