@@ -44,7 +44,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "insightd", dependencies: [
-            "InsightDaemon",
+            "InsightDaemon", "InsightExtract",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "insightctl", dependencies: [
