@@ -254,6 +254,30 @@ public final class InsightDatabase: Sendable {
         return (id, false)
     }
 
+    /// Stores several files in one write transaction, each in a savepoint of its own: every file is still
+    /// stored whole or not at all, but the commit (and its WAL write) is shared.
+    public func ingestBatch(_ files: [FileIngest], now: Double = Date().timeIntervalSince1970) throws(StoreError) -> [Result<IngestOutcome, StoreError>] {
+        try write("cannot store a batch of files") { db in
+            var results: [Result<IngestOutcome, StoreError>] = []
+            results.reserveCapacity(files.count)
+            for file in files {
+                let mark = nearDuplicates?.mark() ?? 0
+                do {
+                    var outcome = IngestOutcome.unchanged
+                    try db.inSavepoint {
+                        outcome = try ingest(file, in: db, now: now)
+                        return .commit
+                    }
+                    results.append(.success(outcome))
+                } catch {
+                    nearDuplicates?.undo(to: mark)
+                    results.append(.failure(error as? StoreError ?? StoreError(.write, "cannot store \(file.path)", underlying: error)))
+                }
+            }
+            return results
+        }
+    }
+
     /// Records that a file was skipped or failed, with the reason a user will read in `insightctl failed`.
     public func recordProblem(path: String, state: SourceState, reason: String, size: Int64? = nil, mtime: Double? = nil, sha256: String? = nil,
                               now: Double = Date().timeIntervalSince1970) throws(StoreError) {

@@ -11,6 +11,8 @@ import Synchronization
 final class NearDuplicateState: Sendable {
     let detector: Mutex<NearDuplicateDetector>
     let layout: LSHLayout
+    /// Index insertions of the open transaction, undone if it (or a file's savepoint) rolls back.
+    private let journal = Mutex<(entries: [(id: Int64, bandKeys: [UInt32])], hooked: Bool)>(([], false))
 
     init(thresholds: NearDuplicateThresholds, expectedCount: Int) {
         layout = .standard
@@ -82,9 +84,35 @@ final class NearDuplicateState: Sendable {
     /// Indexes a new insight now; takes it out again if the transaction rolls back.
     func insert(id: Int64, bandKeys: [UInt32], in db: Database) throws {
         try detector.withLock { try $0.index.insert(id: id, bandKeys: bandKeys) }
-        db.afterNextTransaction(onCommit: { _ in }, onRollback: { [self] _ in
-            _ = detector.withLock { $0.index.remove(id: id, bandKeys: bandKeys) }
-        })
+        let needsHook = journal.withLock { journal -> Bool in
+            journal.entries.append((id, bandKeys))
+            defer { journal.hooked = true }
+            return !journal.hooked
+        }
+        if needsHook {
+            db.afterNextTransaction(onCommit: { [self] _ in
+                journal.withLock { $0 = ([], false) }
+            }, onRollback: { [self] _ in
+                undo(to: 0)
+                journal.withLock { $0 = ([], false) }
+            })
+        }
+    }
+
+    /// A point in the open transaction's insertions, for `undo(to:)`.
+    func mark() -> Int { journal.withLock { $0.entries.count } }
+
+    /// Takes out the insertions made since `mark` (a file's savepoint rolled back).
+    func undo(to mark: Int) {
+        let undone = journal.withLock { journal -> [(id: Int64, bandKeys: [UInt32])] in
+            guard mark < journal.entries.count else { return [] }
+            defer { journal.entries.removeSubrange(mark...) }
+            return Array(journal.entries[mark...])
+        }
+        guard !undone.isEmpty else { return }
+        detector.withLock { detector in
+            for entry in undone { _ = detector.index.remove(id: entry.id, bandKeys: entry.bandKeys) }
+        }
     }
 
     /// Takes deleted insights out of the index once their deletion is committed.
