@@ -201,7 +201,8 @@ public final class InsightDatabase: Sendable {
                     newInsights += 1
                     try insertSignature.execute(arguments: [id, NearDuplicateState.encode(bandKeys)])
                     try nearDuplicates?.insert(id: id, bandKeys: bandKeys, in: db)
-                    for conflict in conflicts {
+                    // The closest few are enough to show a reader the disagreement.
+                    for conflict in conflicts.prefix(8) {
                         try insertConflict.execute(arguments: [min(id, conflict.id), max(id, conflict.id), conflict.kind.rawValue, now])
                     }
                 case nil:

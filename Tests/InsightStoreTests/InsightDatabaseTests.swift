@@ -153,3 +153,28 @@ struct InsightDatabaseTests {
         #expect(try reopened.source(path: "one.txt")?.documentDate == "2025-04-04")
     }
 }
+
+@Suite("Several files in one transaction")
+struct IngestBatchTests {
+    @Test func aBadFileInABatchIsRolledBackAloneAndTheOthersAreStored() throws {
+        let temp = try TemporaryDatabase()
+        let good1 = file("good1.txt", ["Open models shift value from software vendors to chip makers."])
+        var bad = file("bad.txt", ["Remote work moved spending from city centres to the suburbs."])
+        bad.insights.append(PreparedInsight(ParsedInsight(text: "", line: 2, section: nil)))
+        let good2 = file("good2.txt", ["Battery prices fell faster than almost every forecast predicted."])
+        let results = try temp.database.ingestBatch([good1, bad, good2])
+        #expect(results.count == 3)
+        #expect((try? results[0].get()) == .stored(newInsights: 1, occurrences: 1))
+        #expect((try? results[1].get()) == nil)
+        #expect((try? results[2].get()) == .stored(newInsights: 1, occurrences: 1))
+        let counts = try temp.database.counts()
+        #expect(counts.uniqueInsights == 2)
+        #expect(counts.sourcesByState[.ingested] == 2)
+        #expect(try temp.database.source(path: "bad.txt") == nil)
+        // The rolled-back insight left nothing in the near-duplicate index.
+        let keys = try NearDuplicateIndex.bandKeys(
+            for: NearDuplicateDetector.signature(of: "Remote work moved spending from city centres to the suburbs."), layout: .standard)
+        let candidates = temp.database.nearDuplicates?.detector.withLock { $0.index.candidates(forBandKeys: keys) }
+        #expect(candidates?.isEmpty == true)
+    }
+}

@@ -144,11 +144,36 @@ public struct NearDuplicateIndex: Sendable {
         if Double(usedSlots + bandKeys.count) > Double(slots.count) * NearDuplicateIndex.maxLoad {
             rehash(capacity: max(64, slots.count + slots.count / 2, Int(Double(usedSlots + bandKeys.count) / NearDuplicateIndex.maxLoad) + 1))
         }
-        for key in bandKeys {
-            NearDuplicateIndex.place(UInt64(key) << 32 | UInt64(entry + 1), in: &slots)
+        var placed = 0
+        for key in bandKeys where NearDuplicateIndex.placeUnlessCrowded(UInt64(key) << 32 | UInt64(entry + 1), in: &slots) {
+            placed += 1
         }
-        usedSlots += bandKeys.count
+        usedSlots += placed
         count += 1
+    }
+
+    /// A band key shared by this many stored texts is the common part of a template ("Observation N shows…"),
+    /// not evidence of a near duplicate: further texts are not filed under it. Real near duplicates share many
+    /// bands and are still found through the others; without the cap, lookups and inserts in such a bucket
+    /// grow with the number of stored texts.
+    static let maxEntriesPerBandKey = 48
+
+    /// Places `slot` at the end of its probe run unless its key already has `maxEntriesPerBandKey` entries.
+    @inline(__always)
+    static func placeUnlessCrowded(_ slot: UInt64, in table: inout [UInt64]) -> Bool {
+        let capacity = table.count
+        let key = UInt32(slot >> 32)
+        var position = home(key, capacity: capacity)
+        var sameKey = 0
+        while table[position] != 0 {
+            if UInt32(table[position] >> 32) == key {
+                sameKey += 1
+                if sameKey >= maxEntriesPerBandKey { return false }
+            }
+            position = position + 1 == capacity ? 0 : position + 1
+        }
+        table[position] = slot
+        return true
     }
 
     /// Removes `id`, stored with `signature`. Returns whether it was found.

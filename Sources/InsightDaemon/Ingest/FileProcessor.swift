@@ -28,12 +28,20 @@ struct FileProcessor {
         case skipped(String)
         case failed(String)
         case unchanged
+        /// Read and parsed; to be stored (possibly together with other files).
+        case ready(FileIngest)
     }
 
-    @discardableResult
-    func process(relativePath path: String, info linkInfo: stat) -> Verdict {
-        let verdict = decide(path, linkInfo)
+    /// Reads and parses a file, or decides why it is not stored; does not write the database.
+    func prepare(relativePath path: String, info linkInfo: stat) -> Verdict {
+        decide(path, linkInfo)
+    }
+
+    /// Logs and records what became of a file whose verdict is final.
+    func finish(relativePath path: String, info linkInfo: stat, verdict: Verdict) {
         switch verdict {
+        case .ready:
+            logger.error("a file was finished before it was stored", metadata: ["path": "\(path)"])
         case .stored(.stored(let new, let occurrences)):
             logger.info("stored", metadata: ["path": "\(path)", "insights": "\(occurrences)", "new": "\(new)"])
             onLinksQueued()
@@ -44,7 +52,6 @@ struct FileProcessor {
         case .failed(let reason):
             record(path, .failed, reason, linkInfo)
         }
-        return verdict
     }
 
     private func decide(_ path: String, _ linkInfo: stat) -> Verdict {
@@ -102,12 +109,7 @@ struct FileProcessor {
             path: path, size: contents.size, mtime: contents.mtime, sha256: SHA256.hex(contents.bytes),
             encoding: decoded.encoding.rawValue, documentDate: document.date,
             insights: document.insights.map(PreparedInsight.init), links: links)
-        do {
-            return .stored(try database.ingest(ingest))
-        } catch {
-            logger.error("cannot store a file", metadata: ["path": "\(path)", "error": "\(error)"])
-            return .failed("cannot store the file: \(error)")
-        }
+        return .ready(ingest)
     }
 
     private func record(_ path: String, _ state: SourceState, _ reason: String, _ info: stat) {

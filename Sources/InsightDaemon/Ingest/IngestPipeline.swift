@@ -29,7 +29,7 @@ final class IngestPipeline: @unchecked Sendable {
     private var nextGeneration = 0
     private var paused = false
     private var stopping = false
-    private var inFlight = false
+    private var inFlight = 0
     private var finished = false
     private var finishWaiters: [CheckedContinuation<Void, Never>] = []
     private var settings: Settings
@@ -95,7 +95,7 @@ final class IngestPipeline: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         let oldest = pending.values.map(\.queuedAt).min()
-        return (pending.count + (inFlight ? 1 : 0), oldest.map { now - $0 })
+        return (pending.count + inFlight, oldest.map { now - $0 })
     }
 
     // MARK: - Queueing
@@ -134,6 +134,9 @@ final class IngestPipeline: @unchecked Sendable {
 
     // MARK: - The worker
 
+    /// At most this many settled files share one write transaction.
+    static let batchLimit = 256
+
     private func run() {
         condition.lock()
         while true {
@@ -152,21 +155,31 @@ final class IngestPipeline: @unchecked Sendable {
                 _ = condition.wait(until: Date(timeIntervalSinceNow: entry.due - now))
                 continue
             }
-            advance()
-            pending[path] = nil
-            inFlight = true
+            // Take every file that is due now (up to the batch limit): they are stored in one transaction.
+            var batch: [(path: String, entry: Pending, force: Bool)] = []
+            while batch.count < Self.batchLimit, orderHead < order.count {
+                let (candidate, candidateGeneration) = order[orderHead]
+                guard let pendingEntry = pending[candidate], pendingEntry.generation == candidateGeneration else {
+                    advance()
+                    continue
+                }
+                guard pendingEntry.due <= now else { break }
+                advance()
+                pending[candidate] = nil
+                batch.append((candidate, pendingEntry, forced.remove(candidate) != nil))
+            }
+            inFlight = batch.count
             let settings = self.settings
-            let force = forced.remove(path) != nil
             condition.unlock()
-            let requeue = take(path, entry: entry, settings: settings, force: force)
+            let requeue = take(batch, settings: settings)
             onProgress()
             condition.lock()
-            inFlight = false
-            if let requeue, pending[path] == nil {
+            inFlight = 0
+            for (path, snapshot, force) in requeue where pending[path] == nil {
                 if force { forced.insert(path) }
                 nextGeneration += 1
                 pending[path] = Pending(generation: nextGeneration, due: monotonicSeconds() + Double(settings.settleMilliseconds) / 1000,
-                                        queuedAt: entry.queuedAt, size: requeue.size, mtime: requeue.mtime)
+                                        queuedAt: snapshot.queuedAt, size: snapshot.size, mtime: snapshot.mtime)
                 order.append((path, nextGeneration))
             }
         }
@@ -186,23 +199,50 @@ final class IngestPipeline: @unchecked Sendable {
         }
     }
 
-    /// Handles one settled path; returns a new snapshot when the file is still changing and must wait again.
-    private func take(_ path: String, entry: Pending, settings: Settings, force: Bool) -> (size: Int64, mtime: Double)? {
-        let absolutePath = settings.inbox + "/" + path
-        guard let info = try? lstatPath(absolutePath) else {
-            markRemovedIfKnown(path)
-            return nil
+    /// Handles settled paths: files still changing come back to wait again; the rest are read, parsed and
+    /// stored together, each file whole or not at all.
+    private func take(_ batch: [(path: String, entry: Pending, force: Bool)], settings: Settings)
+        -> [(path: String, snapshot: (queuedAt: Double, size: Int64, mtime: Double), force: Bool)] {
+        var requeue: [(path: String, snapshot: (queuedAt: Double, size: Int64, mtime: Double), force: Bool)] = []
+        var prepared: [(path: String, info: stat, processor: FileProcessor, ingest: FileIngest)] = []
+        for (path, entry, force) in batch {
+            guard let info = try? lstatPath(settings.inbox + "/" + path) else {
+                markRemovedIfKnown(path)
+                continue
+            }
+            if info.isDirectory { continue }
+            let size = Int64(info.st_size), mtime = info.modificationTime
+            if entry.size != size || entry.mtime != mtime {
+                requeue.append((path, (entry.queuedAt, size, mtime), force))  // still being written: wait for it to settle
+                continue
+            }
+            var processor = FileProcessor(settings: settings, database: database, logger: logger)
+            processor.force = force
+            processor.onLinksQueued = onLinksQueued
+            switch processor.prepare(relativePath: path, info: info) {
+            case .ready(let ingest):
+                prepared.append((path, info, processor, ingest))
+            case let verdict:
+                processor.finish(relativePath: path, info: info, verdict: verdict)
+            }
         }
-        if info.isDirectory { return nil }
-        let size = Int64(info.st_size), mtime = info.modificationTime
-        if entry.size != size || entry.mtime != mtime {
-            return (size, mtime)  // still being written: wait for it to settle
+        guard !prepared.isEmpty else { return requeue }
+        let results: [Result<IngestOutcome, StoreError>]
+        do {
+            results = try database.ingestBatch(prepared.map(\.ingest))
+        } catch {
+            results = Array(repeating: .failure(error), count: prepared.count)
         }
-        var file = FileProcessor(settings: settings, database: database, logger: logger)
-        file.force = force
-        file.onLinksQueued = onLinksQueued
-        file.process(relativePath: path, info: info)
-        return nil
+        for (item, result) in zip(prepared, results) {
+            switch result {
+            case .success(let outcome):
+                item.processor.finish(relativePath: item.path, info: item.info, verdict: .stored(outcome))
+            case .failure(let error):
+                logger.error("cannot store a file", metadata: ["path": "\(item.path)", "error": "\(error)"])
+                item.processor.finish(relativePath: item.path, info: item.info, verdict: .failed("cannot store the file: \(error)"))
+            }
+        }
+        return requeue
     }
 
     private func markRemovedIfKnown(_ path: String) {

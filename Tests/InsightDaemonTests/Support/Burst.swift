@@ -32,9 +32,20 @@ struct Burst {
         }
     }
 
+    /// Twelve words drawn by the sentence number: distinct numbers give unrelated sentences, not near duplicates.
     static func sentence(_ number: Int) -> String {
-        "Observation number \(number) shows that careful measurement beats confident guessing in case \(number * 7 + 3)."
+        var rng = SplitMix(seed: UInt64(number) &* 0x9E37_79B9 &+ 17)
+        let words = (0..<12).map { _ in vocabulary[Int(rng.next() % UInt64(vocabulary.count))] }
+        return words.joined(separator: " ").prefix(1).uppercased() + words.joined(separator: " ").dropFirst() + " (\(number))."
     }
+
+    static let vocabulary: [String] = {
+        let syllables = ["ka", "lo", "mi", "ren", "sa", "tu", "vor", "quel", "dan", "pe", "zi", "ob", "ux", "fen", "gar", "hil", "jo", "wen",
+                         "bra", "cet", "dro", "eli", "fos", "gun"]
+        var words: [String] = []
+        for a in syllables { for b in syllables { words.append(a + b) } }
+        return words
+    }()
 
     static func content(_ file: File) -> String {
         file.sentences.map(sentence).joined(separator: "\n") + "\n"
