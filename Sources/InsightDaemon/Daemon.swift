@@ -21,9 +21,10 @@ public enum Daemon {
             printError("insightd: \(error)")
             return 2
         }
-        let level = Logger.Level(rawValue: settings.logLevel == "notice" ? "notice" : settings.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in DaemonLogHandler(label: label, level: level) }
+        let logLevel = LogLevelBox(Reloader.level(settings.logLevel))
+        LoggingSystem.bootstrap { label in DaemonLogHandler(label: label, level: logLevel) }
         let logger = Logger(label: "insightd")
+        let notifier = SystemdNotifier()
 
         for (name, path) in [("inbox", settings.inbox), ("state directory", settings.stateDirectory)] {
             do {
@@ -35,8 +36,12 @@ public enum Daemon {
         }
         let database: InsightDatabase
         do {
-            database = try InsightDatabase(path: settings.databasePath,
-                                           nearDuplicates: settings.nearDuplicatesEnabled ? settings.nearDuplicateThresholds : nil)
+            // Opening may migrate a large database: keep systemd's start-up timeout from running out meanwhile.
+            let existing = (try? lstatPath(settings.databasePath)).map { Int64($0.st_size) } ?? 0
+            database = try notifier.extendingTimeout(status: "opening the database", slowExpected: existing > 512 * 1024 * 1024) {
+                try InsightDatabase(path: settings.databasePath,
+                                    nearDuplicates: settings.nearDuplicatesEnabled ? settings.nearDuplicateThresholds : nil)
+            }
         } catch {
             logger.critical("\(error)")
             return 1
@@ -44,7 +49,10 @@ public enum Daemon {
         let stats = DaemonStats()
         let box = SettingsBox(settings)
         let links = LinkService(database: database, settings: box, logger: logger)
-        let pipeline = IngestPipeline(settings: settings, database: database, logger: logger, onLinksQueued: { links.poke() })
+        let heartbeat = ServiceHeartbeat(notifier: notifier, database: database, inbox: settings.inbox)
+        let pipeline = IngestPipeline(settings: settings, database: database, logger: logger,
+                                      onProgress: { heartbeat.progress() }, onLinksQueued: { links.poke() },
+                                      tickInterval: heartbeat.tickInterval, onTick: { heartbeat.tick() })
         let watcher: InboxWatcher
         do {
             watcher = try InboxWatcher(settings: settings, pipeline: pipeline, database: database, stats: stats, logger: logger)
@@ -53,7 +61,11 @@ public enum Daemon {
             return 1
         }
         let control = DaemonControl(database: database, pipeline: pipeline, watcher: watcher, links: links, stats: stats, settings: box)
-        let router = APIRouter(control: control)
+        let reloader = Reloader(sources: sources, settings: box, pipeline: pipeline, watcher: watcher, notifier: notifier,
+                                heartbeat: heartbeat, logLevel: logLevel, logger: logger)
+        var routes = APIRouter(control: control)
+        routes.reloader = reloader
+        let router = routes
         let server = SocketServer(path: settings.socketPath, mode: settings.socketMode, logger: logger) { router.handle($0) }
         do {
             try await server.start()
@@ -62,10 +74,10 @@ public enum Daemon {
             try? database.close()
             return 1
         }
-        let notifier = SystemdNotifier()
+        reloader.handleHangupSignal()
         logger.info("insightd \(InsightVersion.current) watching \(settings.inbox)",
                     metadata: ["socket": "\(settings.socketPath)", "database": "\(settings.databasePath)"])
-        notifier.ready(status: "watching \(settings.inbox)")
+        notifier.ready(status: heartbeat.statusLine(inbox: settings.inbox))
 
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [
@@ -80,6 +92,7 @@ public enum Daemon {
         } catch {
             logger.error("a service ended with an error: \(error)")
         }
+        reloader.stopHandlingHangupSignal()
         do {
             try database.close()
         } catch {

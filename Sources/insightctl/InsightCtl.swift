@@ -15,7 +15,7 @@ struct InsightCtl: ParsableCommand {
             Exit status: 0 ok, 1 error, 2 usage, 3 daemon not running, 4 permission or protocol failure.
             """,
         version: "0.1.0",
-        subcommands: [Status.self, Search.self, Export.self, Rescan.self, Pause.self, Resume.self]
+        subcommands: [Status.self, Search.self, Export.self, Rescan.self, Pause.self, Resume.self, Reload.self]
     )
 
     /// Accepts the global `--socket PATH` before the subcommand too (`insightctl --socket S status`).
@@ -130,5 +130,18 @@ struct Resume: ParsableCommand {
     func run() throws {
         let control = connection.control
         try finish(control.run { try control.action("/v1/resume", json: false) })
+    }
+}
+
+struct Reload: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-read the daemon's configuration and wait for the outcome.",
+        discussion: "Exits non-zero when the configuration is invalid; the daemon then keeps running with the old one.")
+    @OptionGroup var connection: Connection
+    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
+    var json = false
+    func run() throws {
+        let control = connection.control
+        try finish(control.run { try control.action("/v1/reload", json: json) })
     }
 }

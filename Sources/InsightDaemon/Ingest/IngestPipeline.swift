@@ -41,14 +41,27 @@ final class IngestPipeline: @unchecked Sendable {
     let onProgress: @Sendable () -> Void
     /// Called when a stored file may have queued links.
     let onLinksQueued: @Sendable () -> Void
+    /// The longest the thread waits idle before calling `onTick`; nil: it may wait indefinitely.
+    let tickInterval: Double?
+    /// Called from the pipeline's own thread at least every `tickInterval` while it is not busy with a file,
+    /// so a wedged pipeline falls silent (the systemd watchdog pings from here).
+    let onTick: @Sendable () -> Void
+    /// Test hook (`INSIGHTD_TEST_WEDGE_FILE`): taking a file of this name blocks the pipeline thread forever,
+    /// which lets tests see the watchdog notice a wedged pipeline. Never set it in production.
+    let wedgeFileName: String?
 
     init(settings: Settings, database: InsightDatabase, logger: Logger, onProgress: @escaping @Sendable () -> Void = {},
-         onLinksQueued: @escaping @Sendable () -> Void = {}) {
+         onLinksQueued: @escaping @Sendable () -> Void = {},
+         tickInterval: Double? = nil, onTick: @escaping @Sendable () -> Void = {},
+         wedgeFileName: String? = ProcessInfo.processInfo.environment["INSIGHTD_TEST_WEDGE_FILE"].flatMap { $0.isEmpty ? nil : $0 }) {
         self.onLinksQueued = onLinksQueued
         self.settings = settings
         self.database = database
         self.logger = logger
         self.onProgress = onProgress
+        self.tickInterval = tickInterval
+        self.onTick = onTick
+        self.wedgeFileName = wedgeFileName
     }
 
     // MARK: - Control
@@ -139,10 +152,22 @@ final class IngestPipeline: @unchecked Sendable {
 
     private func run() {
         condition.lock()
+        var nextTick = monotonicSeconds()
         while true {
             if stopping { break }
+            if let tickInterval, monotonicSeconds() >= nextTick {
+                condition.unlock()
+                onTick()
+                condition.lock()
+                nextTick = monotonicSeconds() + tickInterval
+                continue
+            }
             guard !paused, orderHead < order.count else {
-                condition.wait()
+                if tickInterval != nil {
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: nextTick - monotonicSeconds()))
+                } else {
+                    condition.wait()
+                }
                 continue
             }
             let (path, generation) = order[orderHead]
@@ -152,7 +177,8 @@ final class IngestPipeline: @unchecked Sendable {
             }
             let now = monotonicSeconds()
             if entry.due > now {
-                _ = condition.wait(until: Date(timeIntervalSinceNow: entry.due - now))
+                let until = tickInterval == nil ? entry.due : min(entry.due, nextTick)
+                _ = condition.wait(until: Date(timeIntervalSinceNow: until - now))
                 continue
             }
             // Take every file that is due now (up to the batch limit): they are stored in one transaction.
@@ -206,6 +232,10 @@ final class IngestPipeline: @unchecked Sendable {
         var requeue: [(path: String, snapshot: (queuedAt: Double, size: Int64, mtime: Double), force: Bool)] = []
         var prepared: [(path: String, info: stat, processor: FileProcessor, ingest: FileIngest)] = []
         for (path, entry, force) in batch {
+            if let wedgeFileName, (path as NSString).lastPathComponent == wedgeFileName {
+                logger.warning("test hook INSIGHTD_TEST_WEDGE_FILE: the pipeline thread now blocks forever", metadata: ["path": "\(path)"])
+                while true { sleep(3600) }
+            }
             guard let info = try? lstatPath(settings.inbox + "/" + path) else {
                 markRemovedIfKnown(path)
                 continue

@@ -9,14 +9,23 @@ import Glibc
 /// journal (`$JOURNAL_STREAM` names stderr's device and inode), readable text with timestamps otherwise.
 public struct DaemonLogHandler: LogHandler, Sendable {
     public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
+    /// Read from and written to the shared box, so a reload changes the level of every logger.
+    public var logLevel: Logger.Level {
+        get { levelBox.level }
+        set { levelBox.level = newValue }
+    }
     let label: String
     let journal: Bool
+    let levelBox: LogLevelBox
+
+    public init(label: String, level: LogLevelBox, journal: Bool = DaemonLogHandler.stderrIsJournal()) {
+        self.label = label
+        self.levelBox = level
+        self.journal = journal
+    }
 
     public init(label: String, level: Logger.Level, journal: Bool = DaemonLogHandler.stderrIsJournal()) {
-        self.label = label
-        self.logLevel = level
-        self.journal = journal
+        self.init(label: label, level: LogLevelBox(level), journal: journal)
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -27,13 +36,7 @@ public struct DaemonLogHandler: LogHandler, Sendable {
     public func log(event: LogEvent) {
         var fields = metadata
         if let extra = event.metadata { fields.merge(extra) { $1 } }
-        let suffix = fields.isEmpty ? "" : " " + fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let line: String
-        if journal {
-            line = "<\(Self.priority(event.level))>\(event.message)\(suffix)\n"
-        } else {
-            line = "\(Self.timestamp()) \(event.level.rawValue.uppercased()) \(event.message)\(suffix)\n"
-        }
+        let line = Self.format(level: event.level, message: "\(event.message)", metadata: fields, journal: journal)
         var bytes = Array(line.utf8)
         bytes.withUnsafeMutableBytes { buffer in
             var offset = 0
@@ -45,9 +48,18 @@ public struct DaemonLogHandler: LogHandler, Sendable {
         }
     }
 
+    /// One log line: `<6>message key=value` for the journal (it adds its own timestamps), else
+    /// `2025-01-02 03:04:05.678 INFO message key=value`. Newlines in the message are escaped so one event stays one line.
+    static func format(level: Logger.Level, message: String, metadata: Logger.Metadata, journal: Bool, timestamp: @autoclosure () -> String = timestamp()) -> String {
+        let suffix = metadata.isEmpty ? "" : " " + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let text = (message + suffix).replacingOccurrences(of: "\n", with: "\\n")
+        if journal { return "<\(priority(level))>\(text)\n" }
+        return "\(timestamp()) \(level.rawValue.uppercased()) \(text)\n"
+    }
+
     /// Whether `$JOURNAL_STREAM` (`DEVICE:INODE`) matches stderr, as systemd documents.
-    public static func stderrIsJournal() -> Bool {
-        guard let value = ProcessInfo.processInfo.environment["JOURNAL_STREAM"] else { return false }
+    public static func stderrIsJournal(environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        guard let value = environment["JOURNAL_STREAM"] else { return false }
         let parts = value.split(separator: ":")
         guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
         var info = stat()

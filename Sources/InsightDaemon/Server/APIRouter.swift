@@ -6,6 +6,8 @@ import Logging
 /// Maps socket API requests to the daemon's parts. Runs off the event loop; may block on SQLite reads.
 struct APIRouter: Sendable {
     let control: DaemonControl
+    /// Handles `POST /v1/reload`; nil where the daemon cannot reload (then the route answers 503).
+    var reloader: Reloader? = nil
 
     func handle(_ request: APIRequest) -> APIResponse {
         let route = (request.method, request.path)
@@ -31,6 +33,10 @@ struct APIRouter: Sendable {
         case ("POST", "/v1/resume"):
             control.pipeline.setPaused(false)
             return .json(ActionReply(ok: true, message: "ingestion resumed"))
+        case ("POST", "/v1/reload"):
+            guard let reloader else { return .error(503, "unavailable", "this daemon cannot reload; restart it instead") }
+            let reply = reloader.reload(trigger: "insightctl reload")
+            return reply.ok ? .json(reply) : .error(422, "invalid_config", reply.message)
         default:
             if Self.knownPaths.contains(request.path) {
                 return .error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
@@ -40,7 +46,7 @@ struct APIRouter: Sendable {
     }
 
     static let knownPaths: Set<String> = ["/v1/status", "/v1/export", "/v1/search", "/v1/rescan", "/v1/pause", "/v1/resume", "/v1/links",
-                                          "/v1/links/retry"]
+                                          "/v1/links/retry", "/v1/reload"]
 
     private func listLinks(_ request: APIRequest) -> APIResponse {
         let failedOnly = ["1", "true", "yes"].contains(request.query["failed"] ?? "")

@@ -1,0 +1,129 @@
+import Foundation
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The outcome of a reload, as `POST /v1/reload` returns it.
+struct ReloadReply: Codable, Sendable, Equatable {
+    var ok: Bool
+    var message: String
+    /// Settings whose new values are in effect now.
+    var applied: [String]
+    /// Settings that changed in the file but take effect only after a restart.
+    var restartRequired: [String]
+}
+
+/// Re-reads the configuration on SIGHUP or `insightctl reload` and applies what can change at runtime.
+///
+/// An invalid configuration leaves the running one in place. systemd hears `RELOADING=1` (with
+/// `MONOTONIC_USEC=`) before and `READY=1` after, whatever the outcome.
+final class Reloader: Sendable {
+    let sources: SettingsSources
+    let settings: SettingsBox
+    let pipeline: IngestPipeline
+    let watcher: InboxWatcher
+    let notifier: SystemdNotifier
+    let heartbeat: ServiceHeartbeat
+    let logLevel: LogLevelBox
+    let logger: Logger
+    /// One reload at a time; SIGHUP and the socket may race.
+    private let serial = Mutex(())
+    /// Set at start-up and cleared at shutdown, both from the composition root's task.
+    nonisolated(unsafe) private var signalSource: (any DispatchSourceSignal)?
+
+    init(sources: SettingsSources, settings: SettingsBox, pipeline: IngestPipeline, watcher: InboxWatcher,
+         notifier: SystemdNotifier, heartbeat: ServiceHeartbeat, logLevel: LogLevelBox, logger: Logger) {
+        self.sources = sources
+        self.settings = settings
+        self.pipeline = pipeline
+        self.watcher = watcher
+        self.notifier = notifier
+        self.heartbeat = heartbeat
+        self.logLevel = logLevel
+        self.logger = logger
+    }
+
+    /// Reloads on SIGHUP from now on (instead of SIGHUP's default action, which ends the process).
+    func handleHangupSignal() {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "insightd-sighup"))
+        source.setEventHandler { [self] in _ = reload(trigger: "SIGHUP") }
+        source.resume()
+        signalSource = source
+    }
+
+    /// Stops handling SIGHUP (at shutdown).
+    func stopHandlingHangupSignal() {
+        signalSource?.cancel()
+        signalSource = nil
+    }
+
+    /// Re-reads the configuration and applies it; see `ReloadReply`.
+    func reload(trigger: String) -> ReloadReply {
+        serial.withLock { _ in
+            notifier.reloading()
+            let reply = apply(trigger: trigger)
+            notifier.ready(status: heartbeat.statusLine(inbox: settings.value.inbox))
+            return reply
+        }
+    }
+
+    private func apply(trigger: String) -> ReloadReply {
+        let current = settings.value
+        let loaded: Settings
+        do {
+            loaded = try sources.load()
+        } catch {
+            let message = "the configuration was not reloaded, the running one stays: \(error)"
+            logger.error("\(message)", metadata: ["trigger": "\(trigger)"])
+            return ReloadReply(ok: false, message: message, applied: [], restartRequired: [])
+        }
+        let (next, applied, restart) = Self.merge(current: current, loaded: loaded)
+        if applied.contains("log_level") { logLevel.level = Self.level(next.logLevel) }
+        settings.replace(next)
+        pipeline.update(settings: next)
+        watcher.update(settings: next)
+        var message = applied.isEmpty ? "configuration reloaded; nothing changed" : "configuration reloaded; applied " + applied.joined(separator: ", ")
+        if !restart.isEmpty {
+            message += "; \(restart.joined(separator: ", ")) changed but take\(restart.count == 1 ? "s" : "") effect only after a restart"
+        }
+        logger.notice("\(message)", metadata: ["trigger": "\(trigger)"])
+        return ReloadReply(ok: true, message: message, applied: applied, restartRequired: restart)
+    }
+
+    /// The settings to run with: the loaded ones, except those that need a restart, which keep their
+    /// running values. Also returns the names of the keys applied and of those waiting for a restart.
+    static func merge(current: Settings, loaded: Settings) -> (Settings, applied: [String], restartRequired: [String]) {
+        var next = loaded
+        var restart: [String] = []
+        func keep<T: Equatable>(_ name: String, _ path: WritableKeyPath<Settings, T>) {
+            if loaded[keyPath: path] != current[keyPath: path] { restart.append(name) }
+            next[keyPath: path] = current[keyPath: path]
+        }
+        keep("inbox", \.inbox)
+        keep("state_dir", \.stateDirectory)
+        keep("socket", \.socketPath)
+        keep("socket_mode", \.socketMode)
+        keep("watch.mode", \.watchMode)
+        keep("admin_group", \.adminGroup)
+        var applied: [String] = []
+        func check<T: Equatable>(_ name: String, _ path: KeyPath<Settings, T>) {
+            if next[keyPath: path] != current[keyPath: path] { applied.append(name) }
+        }
+        check("log_level", \.logLevel)
+        check("min_words", \.minWords)
+        check("max_file_bytes", \.maxFileBytes)
+        check("settle_ms", \.settleMilliseconds)
+        check("watch.ignore", \.ignore)
+        check("watch.reconcile_interval_s", \.reconcileIntervalSeconds)
+        check("watch.poll_interval_s", \.pollIntervalSeconds)
+        return (next, applied, restart)
+    }
+
+    static func level(_ name: String) -> Logger.Level {
+        Logger.Level(rawValue: name) ?? .info
+    }
+}

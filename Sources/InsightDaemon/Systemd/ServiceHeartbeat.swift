@@ -1,0 +1,98 @@
+import Foundation
+import InsightStore
+import Synchronization
+
+/// Driven by the ingest pipeline's own thread: sends the watchdog's `WATCHDOG=1` and keeps systemd's
+/// `STATUS=` current. Because the pings come from the loop that does the work, a wedged pipeline stops
+/// them and systemd restarts the service.
+final class ServiceHeartbeat: Sendable {
+    private struct State {
+        var lastPing = -Double.infinity
+        var lastStatus = -Double.infinity
+        var statusDirty = false  // READY=1 carries the first status line
+        var inbox: String
+    }
+
+    let notifier: SystemdNotifier
+    let database: InsightDatabase
+    /// Links waiting to be fetched; 0 until there is a link queue.
+    let linksQueued: @Sendable () -> Int
+    let home: String?
+    /// The least time between two `STATUS=` updates, in seconds.
+    let statusInterval: Double
+    private let state: Mutex<State>
+
+    init(notifier: SystemdNotifier, database: InsightDatabase, inbox: String, home: String? = ProcessInfo.processInfo.environment["HOME"],
+         statusInterval: Double = 1, linksQueued: @escaping @Sendable () -> Int = { 0 }) {
+        self.notifier = notifier
+        self.database = database
+        self.linksQueued = linksQueued
+        self.home = home
+        self.statusInterval = statusInterval
+        state = Mutex(State(inbox: inbox))
+    }
+
+    /// How long the pipeline may wait idle before it must call `tick()` again.
+    var tickInterval: Double {
+        guard let interval = notifier.watchdogInterval else { return statusInterval }
+        // Waking at half the ping interval keeps the longest gap between pings under the interval.
+        return max(0.005, min(interval / 2, statusInterval))
+    }
+
+    /// Something changed that the status line shows.
+    func progress() {
+        state.withLock { $0.statusDirty = true }
+        tick()
+    }
+
+    /// The inbox shown in the status line (it changes only with a restart, but stays right if it did).
+    func setInbox(_ inbox: String) {
+        state.withLock { $0.inbox = inbox; $0.statusDirty = true }
+    }
+
+    /// Pings the watchdog when due and refreshes the status line when it changed, at most once per `statusInterval`.
+    func tick(now: Double = monotonicSeconds()) {
+        let (ping, refresh, inbox) = state.withLock { s -> (Bool, Bool, String) in
+            var ping = false, refresh = false
+            if let interval = notifier.watchdogInterval, now - s.lastPing >= interval / 2 {
+                s.lastPing = now
+                ping = true
+            }
+            if s.statusDirty, now - s.lastStatus >= statusInterval {
+                s.lastStatus = now
+                s.statusDirty = false
+                refresh = true
+            }
+            return (ping, refresh, s.inbox)
+        }
+        if ping { notifier.watchdog() }
+        if refresh { notifier.status(statusLine(inbox: inbox)) }
+    }
+
+    /// "watching ~/Insights · 1,234 insights · 3 links queued" (the links part only when there are links).
+    func statusLine(inbox: String) -> String {
+        let insights = (try? database.counts().uniqueInsights) ?? 0
+        return Self.statusLine(inbox: inbox, home: home, insights: insights, linksQueued: linksQueued())
+    }
+
+    static func statusLine(inbox: String, home: String?, insights: Int, linksQueued: Int) -> String {
+        var shown = inbox
+        if let home, !home.isEmpty, home != "/", inbox == home || inbox.hasPrefix(home + "/") {
+            shown = "~" + inbox.dropFirst(home.count)
+        }
+        var line = "watching \(shown) · \(grouped(insights)) insight\(insights == 1 ? "" : "s")"
+        if linksQueued > 0 { line += " · \(grouped(linksQueued)) link\(linksQueued == 1 ? "" : "s") queued" }
+        return line
+    }
+
+    /// 1234567 → "1,234,567", independent of the locale.
+    static func grouped(_ value: Int) -> String {
+        let digits = String(value.magnitude)
+        var out = ""
+        for (index, character) in digits.enumerated() {
+            if index > 0, (digits.count - index) % 3 == 0 { out.append(",") }
+            out.append(character)
+        }
+        return value < 0 ? "-" + out : out
+    }
+}
