@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/dev-deps.sh
 swift build --build-tests
+deploy/verify-units.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

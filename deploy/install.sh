@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Builds a release and installs insightd as a systemd service, or removes it again.
+#   deploy/install.sh --system     binaries in /usr/local/bin, unit, sysusers group, /etc/insightd/insightd.toml,
+#                                  inbox /srv/insightd/inbox (group insightd); run as root
+#   deploy/install.sh --user       binaries in ~/.local/bin, unit in ~/.config/systemd/user,
+#                                  ~/.config/insightd/insightd.toml, inbox ~/Insights
+#   deploy/install.sh --system|--user --uninstall
+#                                  stops and removes the service and binaries; keeps the database,
+#                                  the inbox and the config file (it says where they are)
+# Options: --no-build installs what .build/release already holds; --no-start does not enable or start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode="" uninstall=0 build=1 start=1
+for arg in "$@"; do
+    case $arg in
+        --system) mode=system ;;
+        --user) mode=user ;;
+        --uninstall) uninstall=1 ;;
+        --no-build) build=0 ;;
+        --no-start) start=0 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        *) echo "install.sh: unknown option $arg; use --system or --user, optionally --uninstall" >&2; exit 2 ;;
+    esac
+done
+[[ -n $mode ]] || { echo "install.sh: say --system (as root) or --user" >&2; exit 2; }
+
+if [[ $mode == system ]]; then
+    [[ $(id -u) == 0 ]] || { echo "install.sh: --system needs root; run it with sudo" >&2; exit 1; }
+    bindir=/usr/local/bin
+    unitdir=/etc/systemd/system
+    confdir=/etc/insightd
+    systemctl=(systemctl)
+else
+    [[ $(id -u) != 0 || -n ${INSIGHTD_ALLOW_ROOT_USER_INSTALL:-} ]] || { echo "install.sh: --user installs for the calling user; run it without sudo" >&2; exit 1; }
+    bindir=$HOME/.local/bin
+    unitdir=${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user
+    confdir=${XDG_CONFIG_HOME:-$HOME/.config}/insightd
+    systemctl=(systemctl --user)
+fi
+
+if [[ $uninstall == 1 ]]; then
+    "${systemctl[@]}" disable --now insightd.service 2>/dev/null || true
+    rm -f "$unitdir/insightd.service" "$bindir/insightd" "$bindir/insightctl"
+    if [[ $mode == system ]]; then
+        rm -rf "$unitdir/insightd.service.d/resolvers.conf"
+        rmdir "$unitdir/insightd.service.d" 2>/dev/null || true
+        rm -f /usr/lib/sysusers.d/insightd.conf
+    fi
+    "${systemctl[@]}" daemon-reload || true
+    echo "insightd is uninstalled. Kept: the config $confdir/insightd.toml and the data"
+    if [[ $mode == system ]]; then
+        echo "(database /var/lib/private/insightd, inbox /srv/insightd/inbox, group insightd). Remove them by hand if you want."
+    else
+        echo "(database ${XDG_STATE_HOME:-$HOME/.local/state}/insightd, inbox ~/Insights). Remove them by hand if you want."
+    fi
+    exit 0
+fi
+
+if [[ $build == 1 ]]; then
+    swift build -c release --product insightd
+    swift build -c release --product insightctl
+fi
+release=$(swift build -c release --show-bin-path 2>/dev/null || echo .build/release)
+for binary in insightd insightctl; do
+    [[ -x $release/$binary ]] || { echo "install.sh: $release/$binary is missing; run without --no-build" >&2; exit 1; }
+done
+
+install -d "$bindir" "$unitdir" "$confdir"
+install -m 0755 "$release/insightd" "$release/insightctl" "$bindir/"
+if [[ $mode == system ]]; then
+    install -m 0644 deploy/insightd.service "$unitdir/insightd.service"
+    install -D -m 0644 deploy/insightd.sysusers.conf /usr/lib/sysusers.d/insightd.conf
+    systemd-sysusers /usr/lib/sysusers.d/insightd.conf
+    # The inbox: members of insightd drop files here; setgid keeps new files in the group.
+    install -d -m 2770 -g insightd /srv/insightd /srv/insightd/inbox
+    default_inbox=/srv/insightd/inbox
+    # The unit allows only public addresses; a resolver on a private address must be allowed by name.
+    resolvers=$(awk '/^nameserver/ { print $2 }' /etc/resolv.conf 2>/dev/null | tr '\n' ' ')
+    if [[ -n ${resolvers// } ]]; then
+        install -d "$unitdir/insightd.service.d"
+        printf '# Written by install.sh: the DNS resolvers of /etc/resolv.conf.\n[Service]\nIPAddressAllow=%s\n' "$resolvers" \
+            >"$unitdir/insightd.service.d/resolvers.conf"
+    fi
+else
+    sed "s|%h/.local/bin/|$bindir/|g" deploy/insightd.user.service >"$unitdir/insightd.service"
+    chmod 0644 "$unitdir/insightd.service"
+    default_inbox="~/Insights"
+fi
+if [[ ! -e $confdir/insightd.toml ]]; then
+    sed "s|^# inbox = .*|inbox = \"$default_inbox\"|" config/insightd.toml >"$confdir/insightd.toml"
+    chmod 0644 "$confdir/insightd.toml"
+    echo "wrote the default config $confdir/insightd.toml"
+else
+    echo "kept the existing config $confdir/insightd.toml"
+fi
+"${systemctl[@]}" daemon-reload
+if [[ $start == 1 ]]; then
+    "${systemctl[@]}" enable --now insightd.service
+    "${systemctl[@]}" --no-pager status insightd.service | head -5 || true
+fi
+echo "installed: $bindir/insightd, $bindir/insightctl, $unitdir/insightd.service; inbox $default_inbox"
+[[ $mode == system ]] && echo "add people to the group insightd (usermod -aG insightd NAME) so they can use insightctl and the inbox"
+exit 0
