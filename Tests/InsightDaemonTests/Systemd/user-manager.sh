@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# End-to-end check of deploy/insightd.user.service under a real systemd user manager, in a private mount
+# namespace with its own tmpfs /run, so nothing reaches the host's /run or its service manager.
+#   user-manager.sh BIN_DIR FIXTURES_DIR REPO_DIR
+# Exit 0: every check passed; 77: skipped (unshare or systemd not available here); anything else: failed.
+set -euo pipefail
+bin=$(realpath "$1") fixtures=$(realpath "$2") repo=$(realpath "$3")
+
+if ! command -v systemctl >/dev/null || [[ ! -x /lib/systemd/systemd ]]; then
+    echo "SKIP: systemd is not installed"; exit 77
+fi
+if ! unshare --mount --propagation private true 2>/dev/null; then
+    echo "SKIP: unshare --mount is not permitted here (needs root or user namespaces)"; exit 77
+fi
+
+exec unshare --mount --propagation private bash -euo pipefail -c '
+bin=$1 fixtures=$2 repo=$3
+mount -t tmpfs tmpfs /run                      # private /run: nothing leaks to the host
+mkdir -p /run/systemd/system                   # makes systemd believe it was booted with systemd
+export XDG_RUNTIME_DIR=/run/user/$(id -u); mkdir -m 700 -p "$XDG_RUNTIME_DIR"
+export HOME=$(mktemp -d /tmp/insightd-um-XXXXXX)
+unset INSIGHTD_SOCKET INSIGHTD_CONFIG NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID RUNTIME_DIRECTORY STATE_DIRECTORY XDG_STATE_HOME XDG_CONFIG_HOME
+manager_pid=
+cleanup() {
+    systemctl --user exit >/dev/null 2>&1 || true
+    [[ -n $manager_pid ]] && { for _ in $(seq 50); do kill -0 "$manager_pid" 2>/dev/null || break; sleep 0.1; done; kill -9 "$manager_pid" 2>/dev/null || true; }
+    rm -rf "$HOME"
+}
+trap cleanup EXIT
+fail() {
+    echo "FAIL: $*"
+    echo "--- service log"; cat "$HOME/insightd.log" 2>/dev/null | tail -40 || true
+    echo "--- manager log"; tail -40 "$HOME/manager.log" || true
+    exit 1
+}
+ok() { echo "ok: $*"; }
+ctl() { "$bin/insightctl" "$@"; }
+prop() { systemctl --user show -P "$1" insightd.service; }
+ingested() { ctl status --json | grep -o "\"ingested\" *: *[0-9]*" | grep -o "[0-9]*$"; }
+unique() { ctl status --json | tr -d "\n " | grep -o "\"insights\":{[^}]*}" | grep -o "\"unique\":[0-9]*" | grep -o "[0-9]*$"; }
+wait_for() {  # wait_for SECONDS WHAT COMMAND...
+    local seconds=$1 what=$2; shift 2
+    for _ in $(seq $((seconds * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    fail "timed out after ${seconds}s waiting until $what"
+}
+
+/lib/systemd/systemd --user >"$HOME/manager.log" 2>&1 &
+manager_pid=$!
+wait_for 10 "the user manager runs" systemctl --user is-system-running
+# The user manager runs as whoever runs the test: a root user manager may apply more of the sandbox.
+
+units=$HOME/.config/systemd/user
+mkdir -p "$units/insightd.service.d" "$HOME/.config/insightd"
+sed "s|%h/.local/bin/|$bin/|g" "$repo/deploy/insightd.user.service" >"$units/insightd.service"
+cat >"$units/insightd.service.d/test.conf" <<UNIT
+[Service]
+StandardOutput=append:$HOME/insightd.log
+StandardError=append:$HOME/insightd.log
+UNIT
+good_config() { printf "settle_ms = 20\nlog_level = \"%s\"\nmin_words = %s\n" "$1" "$2" >"$HOME/.config/insightd/insightd.toml"; }
+good_config info 6
+systemctl --user daemon-reload
+
+# Start: returns once READY=1 was sent, which is after the socket listens.
+systemctl --user start insightd.service || fail "systemctl --user start failed"
+ctl status >/dev/null || fail "insightctl status failed right after start returned"
+[[ $(prop ActiveState) == active ]] || fail "not active after start"
+pid=$(prop MainPID)
+ok "start returned after READY; the socket answered at once (pid $pid)"
+[[ $(prop StatusText) == "watching ~/Insights · 0 insights" ]] || fail "status text after start: $(prop StatusText)"
+ok "STATUS= $(prop StatusText)"
+grep -q "^NoNewPrivs:[[:space:]]*1" /proc/$pid/status || fail "NoNewPrivileges is not in effect"
+grep -q "^Seccomp:[[:space:]]*2" /proc/$pid/status || fail "the system call filter is not in effect"
+ok "runs with NoNewPrivileges, a seccomp filter and MemoryDenyWriteExecute"
+
+# Files dropped into the inbox are ingested.
+cp "$fixtures/a.txt" "$fixtures/b.md" "$HOME/Insights/"
+wait_for 30 "two files are ingested" test "$(ingested)" = 2
+first_unique=$(unique)
+ok "dropped files ingested: 2 files, $first_unique unique insights"
+wait_for 5 "the status text counts them" bash -c "[[ \$(systemctl --user show -P StatusText insightd.service) == \"watching ~/Insights · $first_unique insights\" ]]"
+ok "STATUS= $(prop StatusText)"
+
+# A good reload applies at runtime.
+good_config debug 3
+systemctl --user reload insightd.service || fail "reload with a good config failed"
+[[ $(prop MainPID) == "$pid" ]] || fail "the daemon was restarted by a reload"
+grep -q "configuration reloaded; applied log_level, min_words" "$HOME/insightd.log" || fail "the reload was not logged as applied"
+ok "reload with a good config: applied log_level, min_words, same pid"
+
+# A setting that needs a restart is reported as such.
+printf "settle_ms = 20\nlog_level = \"debug\"\nmin_words = 3\ninbox = \"%s\"\n" "$HOME/Elsewhere" >"$HOME/.config/insightd/insightd.toml"
+reply=$(ctl reload) || fail "insightctl reload failed"
+[[ $reply == *"inbox changed but takes effect only after a restart"* ]] || fail "restart-only setting not reported: $reply"
+ok "insightctl reload: $reply"
+
+# A bad reload fails and keeps the running configuration.
+printf "min_words = \"many\"\n" >"$HOME/.config/insightd/insightd.toml"
+if systemctl --user reload insightd.service 2>/dev/null; then fail "reload with a bad config succeeded"; fi
+[[ $(prop ActiveState) == active ]] || fail "not active after a failed reload: $(prop ActiveState)"
+[[ $(prop MainPID) == "$pid" ]] || fail "the daemon was restarted by a failed reload"
+ctl status >/dev/null || fail "the daemon does not answer after a failed reload"
+set +e; message=$(ctl reload 2>&1); code=$?; set -e
+[[ $code == 1 && $message == *"invalid setting min_words"* ]] || fail "insightctl reload with a bad config: exit $code, $message"
+grep -q "the configuration was not reloaded, the running one stays" "$HOME/insightd.log" || fail "the failed reload was not logged"
+ok "reload with a bad config fails (insightctl exit 1: ${message%%$'\''\n'\''*}); the daemon keeps running, same pid"
+good_config info 6
+
+# Stop: exits 0, removes the socket.
+systemctl --user stop insightd.service || fail "stop failed"
+[[ $(prop Result) == success ]] || fail "stop result $(prop Result)"
+[[ $(prop ExecMainStatus) == 0 ]] || fail "exit status $(prop ExecMainStatus)"
+[[ ! -e $XDG_RUNTIME_DIR/insightd/insightd.sock ]] || fail "the socket was left behind"
+grep -q "stopped cleanly" "$HOME/insightd.log" || fail "no clean stop in the log"
+ok "stop: exit status 0, result success, socket removed"
+
+# A second start finds everything stored.
+systemctl --user start insightd.service || fail "second start failed"
+[[ $(ingested) == 2 && $(unique) == "$first_unique" ]] || fail "after restart: $(ingested) files, $(unique) unique"
+ok "second start finds 2 files and $first_unique unique insights"
+
+# The watchdog: a wedged pipeline stops the pings, and systemd restarts the service.
+cat >"$units/insightd.service.d/watchdog.conf" <<UNIT
+[Service]
+WatchdogSec=2s
+Environment=INSIGHTD_TEST_WEDGE_FILE=wedge.txt
+UNIT
+systemctl --user daemon-reload
+systemctl --user restart insightd.service || fail "restart with the watchdog drop-in failed"
+old_pid=$(prop MainPID)
+restarts=$(prop NRestarts)
+sleep 3  # longer than WatchdogSec: a healthy daemon keeps pinging from its idle loop
+[[ $(prop MainPID) == "$old_pid" && $(prop ActiveState) == active ]] || fail "an idle daemon was killed by the watchdog"
+ok "an idle daemon keeps the 2 s watchdog fed for 3 s"
+echo "Pinging the watchdog proves nothing if the pipeline is stuck on this file." >"$HOME/Insights/wedge.txt"
+wait_for 20 "systemd restarts the wedged service" bash -c "(( \$(systemctl --user show -P NRestarts insightd.service) > $restarts ))"
+grep -q "test hook INSIGHTD_TEST_WEDGE_FILE" "$HOME/insightd.log" || fail "the pipeline was not wedged by the test hook"
+ok "wedged pipeline: watchdog timeout, systemd restarted the service (NRestarts $(prop NRestarts))"
+rm -f "$HOME/Insights/wedge.txt" "$units/insightd.service.d/watchdog.conf"
+systemctl --user daemon-reload
+systemctl --user stop insightd.service || true
+echo "PASS"
+' bash "$bin" "$fixtures" "$repo"
