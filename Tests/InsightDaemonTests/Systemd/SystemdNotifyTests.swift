@@ -1,0 +1,79 @@
+import Foundation
+import InsightCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("insightd speaks sd_notify: readiness, status, reload, watchdog, stopping", .serialized)
+struct SystemdNotifyTests {
+    @Test func readyReloadingStoppingAndStatusArriveInOrder() throws {
+        let daemon = try DaemonHarness()
+        let listener = try NotifySocketListener(directory: daemon.root)
+        daemon.environment["NOTIFY_SOCKET"] = listener.path
+        try daemon.start()
+        let ready = try listener.wait(for: "READY")
+        #expect(ready.fields["READY"] == "1")
+        #expect(ready.fields["STATUS"] == "watching \(daemon.inbox) · 0 insights")
+        // No watchdog was asked for, so none is fed.
+        #expect(listener.with("WATCHDOG").isEmpty)
+
+        try daemon.write("a.txt", fixture("a.txt"))
+        try daemon.waitForStatus("a.txt is ingested") { $0.files.ingested == 1 }
+        let unique = try daemon.status().insights.unique
+        let status = try listener.wait(for: "STATUS", after: ready.at + 0.001)
+        #expect(status.fields["STATUS"] == "watching \(daemon.inbox) · \(unique) insights")
+
+        // SIGHUP: RELOADING=1 with the monotonic time it was sent, then READY=1.
+        let before = testMonotonicSeconds()
+        kill(try #require(daemon.process?.processIdentifier), SIGHUP)
+        let reloading = try listener.wait(for: "RELOADING", after: before)
+        let after = testMonotonicSeconds()
+        #expect(reloading.fields["RELOADING"] == "1")
+        let stamp = try #require(reloading.fields["MONOTONIC_USEC"].flatMap(UInt64.init))
+        #expect(Double(stamp) / 1e6 >= before && Double(stamp) / 1e6 <= after)
+        let readyAgain = try listener.wait(for: "READY", after: reloading.at)
+        #expect(readyAgain.fields["STATUS"]?.hasPrefix("watching ") == true)
+        #expect(daemon.log.contains("configuration reloaded; nothing changed trigger=SIGHUP"))
+        #expect(try daemon.status().state == "running")
+
+        let stopAt = testMonotonicSeconds()
+        #expect(try daemon.stop() == 0)
+        let stopping = try listener.wait(for: "STOPPING", after: stopAt)
+        #expect(stopping.fields["STOPPING"] == "1")
+    }
+
+    @Test func aWedgedPipelineStopsTheWatchdogPings() throws {
+        let daemon = try DaemonHarness()
+        let listener = try NotifySocketListener(directory: daemon.root)
+        daemon.environment["NOTIFY_SOCKET"] = listener.path
+        daemon.environment["WATCHDOG_USEC"] = "400000"  // pings due every 0.2 s
+        daemon.environment["INSIGHTD_TEST_WEDGE_FILE"] = "wedge.txt"
+        try daemon.start()
+        _ = try listener.wait(for: "READY")
+
+        // Healthy and idle: pings keep coming at about half of WATCHDOG_USEC.
+        let idleFrom = testMonotonicSeconds()
+        usleep(1_200_000)
+        let idlePings = listener.with("WATCHDOG").filter { $0.at >= idleFrom }.map(\.at)
+        #expect(idlePings.count >= 4, "pings in 1.2 s: \(idlePings.count)")
+        let gaps = zip(idlePings.dropFirst(), idlePings).map { $0 - $1 }
+        #expect((gaps.max() ?? 1) < 0.4, "longest gap between pings \(gaps.max() ?? 0) s; WATCHDOG_USEC is 0.4 s")
+
+        // Busy: pings continue between files.
+        for index in 0..<20 { try daemon.moveIn("busy-\(index).txt", "File \(index) has a paragraph with more than six words in it.") }
+        try daemon.waitForStatus("the busy files are ingested") { $0.files.ingested == 20 }
+
+        // Wedged: the pipeline thread blocks on the hook's file and the pings stop.
+        try daemon.write("wedge.txt", "This file wedges the pipeline thread when the test hook is set.")
+        try waitUntil(timeout: 10, "the pipeline takes the wedge file") { daemon.log.contains("test hook INSIGHTD_TEST_WEDGE_FILE") }
+        let wedgedAt = testMonotonicSeconds()
+        usleep(1_500_000)
+        let late = listener.with("WATCHDOG").filter { $0.at > wedgedAt + 0.05 }
+        #expect(late.isEmpty, "\(late.count) pings after the pipeline wedged")
+        // The socket still answers: only the work loop is stuck, which is what the watchdog must catch.
+        #expect(try daemon.ctl(["status", "--json"]).status == 0)
+        daemon.crash()
+    }
+}
