@@ -136,8 +136,9 @@ echo "Pinging the watchdog proves nothing if the pipeline is stuck on this file.
 wait_for 20 "systemd restarts the wedged service" bash -c "(( \$(systemctl --user show -P NRestarts insightd.service) > $restarts ))"
 grep -q "test hook INSIGHTD_TEST_WEDGE_FILE" "$HOME/insightd.log" || fail "the pipeline was not wedged by the test hook"
 ok "wedged pipeline: watchdog timeout, systemd restarted the service (NRestarts $(prop NRestarts))"
-rm -f "$HOME/Insights/wedge.txt" "$units/insightd.service.d/watchdog.conf"
-systemctl --user daemon-reload
+# The restarted daemon takes the wedge file again; a wedged daemon cannot stop gracefully, so kill it.
+systemctl --user kill --signal=SIGKILL insightd.service || true
 systemctl --user stop insightd.service || true
+rm -f "$HOME/Insights/wedge.txt" "$units/insightd.service.d/watchdog.conf"
 echo "PASS"
 ' bash "$bin" "$fixtures" "$repo"
