@@ -83,7 +83,8 @@ public enum Daemon {
             services: [
                 .init(service: APIService(server: server)),
                 .init(service: links),
-                .init(service: IngestService(pipeline: pipeline, watcher: watcher, notifier: notifier, logger: logger)),
+                .init(service: IngestService(pipeline: pipeline, watcher: watcher, notifier: notifier, logger: logger,
+                                             beforeStopping: { reloader.beginShutdown() })),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))

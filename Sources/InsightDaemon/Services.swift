@@ -9,11 +9,14 @@ struct IngestService: Service {
     let watcher: InboxWatcher
     let notifier: SystemdNotifier
     let logger: Logger
+    /// Runs first when shutdown begins (reloads end here, so no READY=1 follows STOPPING=1).
+    var beforeStopping: @Sendable () -> Void = {}
 
     func run() async throws {
         pipeline.start()
         watcher.start()
         try? await gracefulShutdown()
+        beforeStopping()
         logger.info("stopping: no new files are taken; finishing the file in hand")
         notifier.stopping()
         await watcher.stop()

@@ -29,10 +29,11 @@ final class Reloader: Sendable {
     let heartbeat: ServiceHeartbeat
     let logLevel: LogLevelBox
     let logger: Logger
-    /// One reload at a time; SIGHUP and the socket may race.
-    private let serial = Mutex(())
-    /// Set at start-up and cleared at shutdown, both from the composition root's task.
+    /// One reload at a time; SIGHUP and the socket may race. True once shutdown has begun.
+    private let serial = Mutex(false)
+    /// Guarded by `sourceLock` (DispatchSource is not Sendable, so no Mutex).
     nonisolated(unsafe) private var signalSource: (any DispatchSourceSignal)?
+    private let sourceLock = NSLock()
 
     init(sources: SettingsSources, settings: SettingsBox, pipeline: IngestPipeline, watcher: InboxWatcher,
          notifier: SystemdNotifier, heartbeat: ServiceHeartbeat, logLevel: LogLevelBox, logger: Logger) {
@@ -52,18 +53,29 @@ final class Reloader: Sendable {
         let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "insightd-sighup"))
         source.setEventHandler { [self] in _ = reload(trigger: "SIGHUP") }
         source.resume()
-        signalSource = source
+        sourceLock.withLock { signalSource = source }
     }
 
-    /// Stops handling SIGHUP (at shutdown).
+    /// Stops handling SIGHUP (at shutdown; SIGHUP stays ignored).
     func stopHandlingHangupSignal() {
-        signalSource?.cancel()
-        signalSource = nil
+        sourceLock.withLock {
+            signalSource?.cancel()
+            signalSource = nil
+        }
+    }
+
+    /// Refuses reloads from now on (called when shutdown begins), after waiting for one in progress.
+    func beginShutdown() {
+        serial.withLock { $0 = true }
+        stopHandlingHangupSignal()
     }
 
     /// Re-reads the configuration and applies it; see `ReloadReply`.
     func reload(trigger: String) -> ReloadReply {
-        serial.withLock { _ in
+        serial.withLock { shuttingDown in
+            if shuttingDown {
+                return ReloadReply(ok: false, message: "the daemon is stopping; the configuration was not reloaded", applied: [], restartRequired: [])
+            }
             notifier.reloading()
             let reply = apply(trigger: trigger)
             notifier.ready(status: heartbeat.statusLine(inbox: settings.value.inbox))

@@ -76,4 +76,36 @@ struct SystemdNotifyTests {
         #expect(try daemon.ctl(["status", "--json"]).status == 0)
         daemon.crash()
     }
+
+    @Test func openingALargeDatabaseExtendsTheStartTimeout() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        try daemon.write("a.txt", fixture("a.txt"))
+        try daemon.waitForStatus("a.txt is stored") { $0.files.ingested == 1 }
+        let unique = try daemon.status().insights.unique
+        try daemon.stop()
+        // Past the size where opening may migrate for a while; sparse, so it costs no disk.
+        let database = daemon.state + "/insights.sqlite"
+        #expect(truncate(database, 600 * 1024 * 1024) == 0)
+
+        let listener = try NotifySocketListener(directory: daemon.root)
+        daemon.environment["NOTIFY_SOCKET"] = listener.path
+        try daemon.start()
+        let ready = try listener.wait(for: "READY")
+        let extend = try #require(listener.with("EXTEND_TIMEOUT_USEC").first)
+        #expect(extend.at <= ready.at)
+        #expect(extend.fields["EXTEND_TIMEOUT_USEC"] == "30000000")
+        #expect(try daemon.status().insights.unique == unique)
+        try daemon.stop()
+    }
+
+    @Test func aSmallDatabaseOpensWithoutExtending() throws {
+        let daemon = try DaemonHarness()
+        let listener = try NotifySocketListener(directory: daemon.root)
+        daemon.environment["NOTIFY_SOCKET"] = listener.path
+        try daemon.start()
+        _ = try listener.wait(for: "READY")
+        #expect(listener.with("EXTEND_TIMEOUT_USEC").isEmpty)
+        try daemon.stop()
+    }
 }
