@@ -7,19 +7,22 @@
 #   deploy/install.sh --system|--user --uninstall
 #                                  stops and removes the service and binaries; keeps the database,
 #                                  the inbox and the config file (it says where they are)
-# Options: --no-build installs what .build/release already holds; --no-start does not enable or start.
+# Options: --bin-dir DIR installs the binaries in DIR instead of building a release; --no-build installs
+#          what .build/release already holds; --no-start does not enable or start the service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mode="" uninstall=0 build=1 start=1
-for arg in "$@"; do
+mode="" uninstall=0 build=1 start=1 from=""
+while (($#)); do
+    arg=$1; shift
     case $arg in
+        --bin-dir) from=$(realpath "${1:?--bin-dir needs a folder}"); shift; build=0 ;;
         --system) mode=system ;;
         --user) mode=user ;;
         --uninstall) uninstall=1 ;;
         --no-build) build=0 ;;
         --no-start) start=0 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $arg; use --system or --user, optionally --uninstall" >&2; exit 2 ;;
     esac
 done
@@ -32,7 +35,7 @@ if [[ $mode == system ]]; then
     confdir=/etc/insightd
     systemctl=(systemctl)
 else
-    [[ $(id -u) != 0 || -n ${INSIGHTD_ALLOW_ROOT_USER_INSTALL:-} ]] || { echo "install.sh: --user installs for the calling user; run it without sudo" >&2; exit 1; }
+    [[ -z ${SUDO_USER:-} ]] || { echo "install.sh: --user installs for the calling user; run it without sudo" >&2; exit 1; }
     bindir=$HOME/.local/bin
     unitdir=${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user
     confdir=${XDG_CONFIG_HOME:-$HOME/.config}/insightd
@@ -61,7 +64,7 @@ if [[ $build == 1 ]]; then
     swift build -c release --product insightd
     swift build -c release --product insightctl
 fi
-release=$(swift build -c release --show-bin-path 2>/dev/null || echo .build/release)
+release=${from:-$(swift build -c release --show-bin-path 2>/dev/null || echo .build/release)}
 for binary in insightd insightctl; do
     [[ -x $release/$binary ]] || { echo "install.sh: $release/$binary is missing; run without --no-build" >&2; exit 1; }
 done

@@ -50,8 +50,12 @@ wait_for 10 "the user manager runs" systemctl --user is-system-running
 # The user manager runs as whoever runs the test: a root user manager may apply more of the sandbox.
 
 units=$HOME/.config/systemd/user
-mkdir -p "$units/insightd.service.d" "$HOME/.config/insightd"
-sed "s|%h/.local/bin/|$bin/|g" "$repo/deploy/insightd.user.service" >"$units/insightd.service"
+# Installed the way people install it, with the binaries under test.
+"$repo/deploy/install.sh" --user --bin-dir "$bin" --no-start >"$HOME/install.log" 2>&1 || { cat "$HOME/install.log"; fail "install.sh --user failed"; }
+[[ -x $HOME/.local/bin/insightd && -x $HOME/.local/bin/insightctl && -f $units/insightd.service ]] || fail "install.sh --user did not install binaries and unit"
+grep -q "^inbox = \"~/Insights\"" "$HOME/.config/insightd/insightd.toml" || fail "install.sh --user did not write the default config"
+ok "install.sh --user installed binaries, unit and default config"
+mkdir -p "$units/insightd.service.d"
 cat >"$units/insightd.service.d/test.conf" <<UNIT
 [Service]
 StandardOutput=append:$HOME/insightd.log
@@ -82,6 +86,7 @@ wait_for 5 "the status text counts them" bash -c "[[ \$(systemctl --user show -P
 ok "STATUS= $(prop StatusText)"
 
 # A good reload applies at runtime.
+! grep -q " DEBUG " "$HOME/insightd.log" || fail "debug lines before log_level = debug"
 good_config debug 3
 systemctl --user reload insightd.service || fail "reload with a good config failed"
 [[ $(prop MainPID) == "$pid" ]] || fail "the daemon was restarted by a reload"
@@ -112,7 +117,8 @@ systemctl --user stop insightd.service || fail "stop failed"
 [[ $(prop ExecMainStatus) == 0 ]] || fail "exit status $(prop ExecMainStatus)"
 [[ ! -e $XDG_RUNTIME_DIR/insightd/insightd.sock ]] || fail "the socket was left behind"
 grep -q "stopped cleanly" "$HOME/insightd.log" || fail "no clean stop in the log"
-ok "stop: exit status 0, result success, socket removed"
+grep -q " DEBUG " "$HOME/insightd.log" || fail "no debug lines after the reload to log_level = debug"
+ok "stop: exit status 0, result success, socket removed; debug lines appeared after the reload"
 
 # A second start finds everything stored.
 systemctl --user start insightd.service || fail "second start failed"
@@ -140,5 +146,10 @@ ok "wedged pipeline: watchdog timeout, systemd restarted the service (NRestarts 
 systemctl --user kill --signal=SIGKILL insightd.service || true
 systemctl --user stop insightd.service || true
 rm -f "$HOME/Insights/wedge.txt" "$units/insightd.service.d/watchdog.conf"
+
+"$repo/deploy/uninstall.sh" --user >"$HOME/uninstall.log" 2>&1 || { cat "$HOME/uninstall.log"; fail "uninstall.sh --user failed"; }
+[[ ! -e $units/insightd.service && ! -e $HOME/.local/bin/insightd ]] || fail "uninstall.sh left the unit or the binary"
+[[ -f $HOME/.local/state/insightd/insights.sqlite && -f $HOME/.config/insightd/insightd.toml ]] || fail "uninstall.sh removed data or config"
+ok "uninstall.sh --user removed unit and binaries, kept database and config"
 echo "PASS"
 ' bash "$bin" "$fixtures" "$repo"
