@@ -29,6 +29,12 @@ cleanup() {
 trap cleanup EXIT
 fail() {
     echo "FAIL: $*"
+    echo "--- insightctl status now"; timeout 10 "$bin/insightctl" status 2>&1 || true
+    echo "--- unit: $(systemctl --user show -P ActiveState insightd.service 2>/dev/null)/$(systemctl --user show -P SubState insightd.service 2>/dev/null), NRestarts $(systemctl --user show -P NRestarts insightd.service 2>/dev/null)"
+    local main; main=$(systemctl --user show -P MainPID insightd.service 2>/dev/null || echo 0)
+    if [[ $main != 0 ]] && command -v gdb >/dev/null; then
+        echo "--- threads of $main"; gdb -p "$main" -batch -ex "thread apply all bt 12" 2>&1 | grep -E "^#|^Thread" | grep -v "in ?? ()" | head -120 || true
+    fi
     echo "--- service log"; cat "$HOME/insightd.log" 2>/dev/null | tail -40 || true
     echo "--- manager log"; tail -40 "$HOME/manager.log" || true
     exit 1
@@ -79,7 +85,8 @@ ok "runs with NoNewPrivileges, a seccomp filter and MemoryDenyWriteExecute"
 
 # Files dropped into the inbox are ingested.
 cp "$fixtures/a.txt" "$fixtures/b.md" "$HOME/Insights/"
-wait_for 30 "two files are ingested" test "$(ingested)" = 2
+has_ingested() { [[ $(ingested) == "$1" ]]; }  # evaluated on every try, unlike an argument
+wait_for 30 "two files are ingested" has_ingested 2
 first_unique=$(unique)
 ok "dropped files ingested: 2 files, $first_unique unique insights"
 wait_for 5 "the status text counts them" bash -c "[[ \$(systemctl --user show -P StatusText insightd.service) == \"watching ~/Insights · $first_unique insights\" ]]"
@@ -112,13 +119,15 @@ ok "reload with a bad config fails (insightctl exit 1: ${message%%$'\''\n'\''*})
 good_config info 6
 
 # Stop: exits 0, removes the socket.
+stop_started=$(date +%s.%N)
 systemctl --user stop insightd.service || fail "stop failed"
-[[ $(prop Result) == success ]] || fail "stop result $(prop Result)"
+stop_took=$(echo "$(date +%s.%N) - $stop_started" | bc 2>/dev/null || echo "?")
+[[ $(prop Result) == success ]] || fail "stop result $(prop Result) after ${stop_took}s (reload result $(prop ReloadResult), main exit $(prop ExecMainCode)/$(prop ExecMainStatus))"
 [[ $(prop ExecMainStatus) == 0 ]] || fail "exit status $(prop ExecMainStatus)"
 [[ ! -e $XDG_RUNTIME_DIR/insightd/insightd.sock ]] || fail "the socket was left behind"
 grep -q "stopped cleanly" "$HOME/insightd.log" || fail "no clean stop in the log"
 grep -q " DEBUG " "$HOME/insightd.log" || fail "no debug lines after the reload to log_level = debug"
-ok "stop: exit status 0, result success, socket removed; debug lines appeared after the reload"
+ok "stop in ${stop_took}s: exit status 0, result success, socket removed; debug lines appeared after the reload"
 
 # A second start finds everything stored.
 systemctl --user start insightd.service || fail "second start failed"
