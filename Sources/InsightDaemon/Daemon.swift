@@ -77,7 +77,7 @@ public enum Daemon {
         reloader.handleHangupSignal()
         logger.info("insightd \(InsightVersion.current) watching \(settings.inbox)",
                     metadata: ["socket": "\(settings.socketPath)", "database": "\(settings.databasePath)"])
-        notifier.ready(status: heartbeat.statusLine(inbox: settings.inbox))
+        notifier.ready(status: heartbeat.announce())
 
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [

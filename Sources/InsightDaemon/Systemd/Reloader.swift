@@ -78,7 +78,7 @@ final class Reloader: Sendable {
             }
             notifier.reloading()
             let reply = apply(trigger: trigger)
-            notifier.ready(status: heartbeat.statusLine(inbox: settings.value.inbox))
+            notifier.ready(status: heartbeat.announce())
             return reply
         }
     }
@@ -121,6 +121,17 @@ final class Reloader: Sendable {
         keep("socket_mode", \.socketMode)
         keep("watch.mode", \.watchMode)
         keep("admin_group", \.adminGroup)
+        // The fetcher is built once with these; the database loads its near-duplicate index with these.
+        keep("fetch.allow_private_addresses", \.fetchAllowPrivateAddresses)
+        keep("fetch.max_article_bytes", \.fetchMaxArticleBytes)
+        keep("fetch.concurrency", \.fetchConcurrency)
+        keep("fetch.per_host_concurrency", \.fetchPerHostConcurrency)
+        keep("fetch.per_host_delay_ms", \.fetchPerHostDelayMilliseconds)
+        keep("fetch.connect_timeout_s", \.fetchConnectTimeoutSeconds)
+        keep("fetch.timeout_s", \.fetchTimeoutSeconds)
+        keep("fetch.backoff_base_ms", \.fetchBackoffBaseMilliseconds)
+        keep("near_duplicates.enabled", \.nearDuplicatesEnabled)
+        keep("near_duplicates thresholds", \.nearDuplicateThresholds)
         var applied: [String] = []
         func check<T: Equatable>(_ name: String, _ path: KeyPath<Settings, T>) {
             if next[keyPath: path] != current[keyPath: path] { applied.append(name) }
@@ -132,6 +143,10 @@ final class Reloader: Sendable {
         check("watch.ignore", \.ignore)
         check("watch.reconcile_interval_s", \.reconcileIntervalSeconds)
         check("watch.poll_interval_s", \.pollIntervalSeconds)
+        check("fetch.enabled", \.fetchEnabled)
+        check("fetch.max_attempts", \.fetchMaxAttempts)
+        // A setting added later and not named above still applies; say so rather than "nothing changed".
+        if applied.isEmpty, next != current { applied.append("other settings") }
         return (next, applied, restart)
     }
 

@@ -11,23 +11,24 @@ final class ServiceHeartbeat: Sendable {
         var lastStatus = -Double.infinity
         var statusDirty = false  // READY=1 carries the first status line
         var inbox: String
+        var lastText = ""
     }
 
     let notifier: SystemdNotifier
     let database: InsightDatabase
-    /// Links waiting to be fetched; 0 until there is a link queue.
-    let linksQueued: @Sendable () -> Int
     let home: String?
     /// The least time between two `STATUS=` updates, in seconds.
     let statusInterval: Double
+    /// Link fetches finish off the pipeline thread; the status line is re-read this often to follow them.
+    let refreshInterval: Double
     private let state: Mutex<State>
 
     init(notifier: SystemdNotifier, database: InsightDatabase, inbox: String, home: String? = ProcessInfo.processInfo.environment["HOME"],
-         statusInterval: Double = 1, linksQueued: @escaping @Sendable () -> Int = { 0 }) {
+         statusInterval: Double = 1, refreshInterval: Double = 5) {
         self.notifier = notifier
         self.database = database
-        self.linksQueued = linksQueued
         self.home = home
+        self.refreshInterval = refreshInterval
         self.statusInterval = statusInterval
         state = Mutex(State(inbox: inbox))
     }
@@ -58,7 +59,7 @@ final class ServiceHeartbeat: Sendable {
                 s.lastPing = now
                 ping = true
             }
-            if s.statusDirty, now - s.lastStatus >= statusInterval {
+            if (s.statusDirty && now - s.lastStatus >= statusInterval) || now - s.lastStatus >= refreshInterval {
                 s.lastStatus = now
                 s.statusDirty = false
                 refresh = true
@@ -66,13 +67,32 @@ final class ServiceHeartbeat: Sendable {
             return (ping, refresh, s.inbox)
         }
         if ping { notifier.watchdog() }
-        if refresh { notifier.status(statusLine(inbox: inbox)) }
+        if refresh {
+            let text = statusLine(inbox: inbox)
+            let changed = state.withLock { s in
+                defer { s.lastText = text }
+                return s.lastText != text
+            }
+            if changed { notifier.status(text) }
+        }
+    }
+
+    /// The status line to send now with READY=1; later updates repeat it only when it changed.
+    func announce(now: Double = monotonicSeconds()) -> String {
+        let text = statusLine(inbox: state.withLock { $0.inbox })
+        state.withLock { s in
+            s.lastText = text
+            s.lastStatus = now
+            s.statusDirty = false
+        }
+        return text
     }
 
     /// "watching ~/Insights · 1,234 insights · 3 links queued" (the links part only when there are links).
     func statusLine(inbox: String) -> String {
-        let insights = (try? database.counts().uniqueInsights) ?? 0
-        return Self.statusLine(inbox: inbox, home: home, insights: insights, linksQueued: linksQueued())
+        let counts = try? database.counts()
+        let links = (counts?.linksByState[.queued] ?? 0) + (counts?.linksByState[.fetching] ?? 0)
+        return Self.statusLine(inbox: inbox, home: home, insights: counts?.uniqueInsights ?? 0, linksQueued: links)
     }
 
     static func statusLine(inbox: String, home: String?, insights: Int, linksQueued: Int) -> String {
