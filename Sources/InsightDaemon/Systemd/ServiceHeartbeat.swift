@@ -59,7 +59,7 @@ final class ServiceHeartbeat: Sendable {
                 s.lastPing = now
                 ping = true
             }
-            if (s.statusDirty && now - s.lastStatus >= statusInterval) || now - s.lastStatus >= refreshInterval {
+            if notifier.enabled, (s.statusDirty && now - s.lastStatus >= statusInterval) || now - s.lastStatus >= refreshInterval {
                 s.lastStatus = now
                 s.statusDirty = false
                 refresh = true

@@ -11,8 +11,11 @@ struct SystemdNotifier: Sendable {
     /// How often the watchdog wants `WATCHDOG=1`: half of `WATCHDOG_USEC`, in seconds; nil when the
     /// watchdog is off or meant for another process (`WATCHDOG_PID`).
     let watchdogInterval: Double?
+    /// Whether a service manager listens (`NOTIFY_SOCKET` is set); status lines are not even computed otherwise.
+    let enabled: Bool
 
-    init() {
+    init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        enabled = !(environment["NOTIFY_SOCKET"] ?? "").isEmpty
         var usec: UInt64 = 0
         // > 0: enabled for this process; 0: off; < 0: malformed variables, treated as off.
         if sd_watchdog_enabled(0, &usec) > 0, usec > 0 {
