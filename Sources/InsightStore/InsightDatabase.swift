@@ -257,11 +257,16 @@ public final class InsightDatabase: Sendable {
 
     /// Stores several files in one write transaction, each in a savepoint of its own: every file is still
     /// stored whole or not at all, but the commit (and its WAL write) is shared.
-    public func ingestBatch(_ files: [FileIngest], now: Double = Date().timeIntervalSince1970) throws(StoreError) -> [Result<IngestOutcome, StoreError>] {
+    ///
+    /// - Parameter shouldContinue: asked before each file; when it says no, the files stored so far are committed and
+    ///   the rest are left out (the result is shorter than `files`).
+    public func ingestBatch(_ files: [FileIngest], now: Double = Date().timeIntervalSince1970,
+                            shouldContinue: () -> Bool = { true }) throws(StoreError) -> [Result<IngestOutcome, StoreError>] {
         try write("cannot store a batch of files") { db in
             var results: [Result<IngestOutcome, StoreError>] = []
             results.reserveCapacity(files.count)
             for file in files {
+                guard shouldContinue() else { break }
                 let mark = nearDuplicates?.mark() ?? 0
                 do {
                     var outcome = IngestOutcome.unchanged

@@ -148,7 +148,14 @@ final class IngestPipeline: @unchecked Sendable {
     // MARK: - The worker
 
     /// At most this many settled files share one write transaction.
-    static let batchLimit = 256
+    static let batchLimit = 64
+
+    /// Whether a stop was asked for; read between the files of a batch so shutdown does not wait for all of it.
+    private var stopRequested: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping
+    }
 
     private func run() {
         condition.lock()
@@ -232,6 +239,8 @@ final class IngestPipeline: @unchecked Sendable {
         var requeue: [(path: String, snapshot: (queuedAt: Double, size: Int64, mtime: Double), force: Bool)] = []
         var prepared: [(path: String, info: stat, processor: FileProcessor, ingest: FileIngest)] = []
         for (path, entry, force) in batch {
+            // On shutdown the rest of the batch is left in the inbox; the next start's scan takes it.
+            if stopRequested { break }
             if let wedgeFileName, (path as NSString).lastPathComponent == wedgeFileName {
                 logger.warning("test hook INSIGHTD_TEST_WEDGE_FILE: the pipeline thread now blocks forever", metadata: ["path": "\(path)"])
                 while true { sleep(3600) }
@@ -259,7 +268,7 @@ final class IngestPipeline: @unchecked Sendable {
         guard !prepared.isEmpty else { return requeue }
         let results: [Result<IngestOutcome, StoreError>]
         do {
-            results = try database.ingestBatch(prepared.map(\.ingest))
+            results = try database.ingestBatch(prepared.map(\.ingest)) { [self] in !stopRequested }
         } catch {
             results = Array(repeating: .failure(error), count: prepared.count)
         }
