@@ -65,11 +65,14 @@ final class NearDuplicateState: Sendable {
 
     /// Finds where `text` belongs, reading candidate texts through `db`.
     func place(_ text: String, in db: Database) throws -> Placement {
-        let signature = NearDuplicateDetector.signature(of: text)
-        let keys = try NearDuplicateIndex.bandKeys(for: signature, layout: layout)
+        // Normalize once: the tokens feed both the signature and, when there are candidates, the verification.
+        let tokens = NearDuplicateText.tokens(text)
+        let keys = try NearDuplicateIndex.bandKeys(for: MinHashSignature(tokens: tokens), layout: layout)
         let statement = try db.cachedStatement(sql: "SELECT text FROM insight WHERE id = ?")
-        let match = try detector.withLock { detector in
-            try detector.verify(PreparedText(text), candidates: detector.index.candidates(forBandKeys: keys)) { id in
+        let match = try detector.withLock { detector -> NearDuplicateMatch? in
+            let candidates = detector.index.candidates(forBandKeys: keys)
+            guard !candidates.isEmpty else { return nil }
+            return try detector.verify(PreparedText(tokens: tokens), candidates: candidates) { id in
                 try String.fetchOne(statement, arguments: [id])
             }
         }
