@@ -18,4 +18,13 @@ struct insight_ucred {
     unsigned int gid;
 };
 static const int insight_so_peercred = SO_PEERCRED;
+
+/* The peer's supplementary groups at connect time (SO_PEERGROUPS, Linux 4.13), up to 256 of them. */
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+struct insight_peergroups {
+    unsigned int gids[256];
+};
+static const int insight_so_peergroups = SO_PEERGROUPS;
 #endif
