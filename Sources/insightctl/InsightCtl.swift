@@ -130,7 +130,7 @@ struct Search: ParsableCommand {
         discussion: "Every word must match; the last one may be the start of a word. Matches are highlighted on a terminal.")
     @OptionGroup var connection: Connection
     @Argument(help: "The words to search for.")
-    var words: [String] = []
+    var words: [String]
     @Option(name: .long, help: sinceHelp)
     var since: String?
     @Option(name: .long, help: ArgumentHelp("Only insights seen in a file whose path contains this text.", valueName: "text"))
