@@ -22,7 +22,7 @@ struct ServerLimits: Sendable {
     var maxBodyBytes = 64 * 1024
     /// Open connections; a client beyond this gets a 503 and a close.
     var maxConnections = 128
-    /// Streamed replies (export, status --watch) at once; each holds a worker thread. More get a 503.
+    /// Streamed replies (export, status --watch) at once; each holds a thread. More get a 503.
     var maxStreams = 16
     /// A client that sends nothing for this long is dropped.
     var idleTimeout: TimeAmount = .seconds(30)
@@ -70,9 +70,8 @@ final class SocketServer: Sendable {
     /// Replaces a stale socket file, refuses to start when another daemon answers on it, then listens.
     func start() async throws {
         try Self.prepareSocketPath(path)
-        // Quick requests and long streams run on separate queues so streams cannot starve reads.
+        // Quick requests run on a dispatch queue; streams get threads of their own (see HTTPHandler.write).
         let work = DispatchQueue(label: "insightd-api", attributes: .concurrent)
-        let streams = DispatchQueue(label: "insightd-api-streams", attributes: .concurrent)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { [self] channel in
@@ -89,7 +88,7 @@ final class SocketServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(RequestHeadLimiter(limits: limits))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
-                        HTTPHandler(router: router, queue: work, streamQueue: streams, limits: limits, state: state, logger: logger))
+                        HTTPHandler(router: router, queue: work, limits: limits, state: state, logger: logger))
                 }
             }
         let listening = try await bootstrap.bind(unixDomainSocketPath: path).get()
@@ -166,7 +165,6 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     let router: @Sendable (APIRequest) -> APIResponse
     let queue: DispatchQueue
-    let streamQueue: DispatchQueue
     let limits: ServerLimits
     let state: ServerState
     let logger: Logger
@@ -176,11 +174,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var overLimit = false
     private var answered = false
 
-    init(router: @escaping @Sendable (APIRequest) -> APIResponse, queue: DispatchQueue, streamQueue: DispatchQueue,
+    init(router: @escaping @Sendable (APIRequest) -> APIResponse, queue: DispatchQueue,
          limits: ServerLimits, state: ServerState, logger: Logger) {
         self.router = router
         self.queue = queue
-        self.streamQueue = streamQueue
         self.limits = limits
         self.state = state
         self.logger = logger
@@ -288,7 +285,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             headers.add(name: "Transfer-Encoding", value: "chunked")
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
             let sink = ChannelChunkSink(channel: channel, state: state, timeout: limits.writeTimeout)
-            streamQueue.async { [logger, state] in
+            // A thread of its own: the producer blocks while a slow client reads, and blocked dispatch workers
+            // would starve every other request (libdispatch does not add threads for blocked ones on Linux).
+            let thread = Thread { [logger, state] in
                 defer { state.streams.wrappingSubtract(1, ordering: .relaxed) }
                 do {
                     try produce(sink)
@@ -298,6 +297,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 }
                 channel.close(promise: nil)
             }
+            thread.name = "insightd-api-stream"
+            thread.start()
         }
     }
 }
