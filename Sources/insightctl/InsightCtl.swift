@@ -278,21 +278,29 @@ struct Add: ParsableCommand {
 }
 
 struct Retry: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Take a failed or skipped file again, or all of them.")
+    static let configuration = CommandConfiguration(abstract: "Take a failed or skipped file again, or all of them, or the failed links.")
     @OptionGroup var connection: Connection
     @Argument(help: "The file: relative to the inbox, or a path inside it.")
     var path: String?
     @Flag(name: .long, help: "Retry every failed and skipped file.")
     var all = false
+    @Flag(name: .long, help: "Put every failed link back in the fetch queue.")
+    var links = false
     @Flag(name: .long, help: "Print the daemon's reply as JSON.")
     var json = false
 
     func validate() throws {
-        guard (path != nil) != all else { throw ValidationError("give either a PATH or --all") }
+        guard [path != nil, all, links].filter({ $0 }).count == 1 else { throw ValidationError("give one of PATH, --all or --links") }
     }
 
     func run() throws {
-        try finish(connection) { try $0.retry(path: path, all: all, json: json) }
+        try finish(connection) { control in
+            if links {
+                try control.action("POST", "/v1/links/retry", json: json)
+            } else {
+                try control.retry(path: path, all: all, json: json)
+            }
+        }
     }
 }
 

@@ -86,7 +86,7 @@ struct CLICommandTests {
         let failedText = try daemon.ctl(["failed"])
         #expect(failedText.stdout.contains("picture.png") && failedText.stdout.contains("insightd ingests .txt and .md"))
 
-        // links: none in a build without link fetching.
+        // links: none, as the fixtures link nowhere.
         #expect(try decode(LinksReply.self, daemon.ctl(["links", "--json"])).links.isEmpty)
         #expect(try daemon.ctl(["links"]).stdout.contains("no links yet"))
 
@@ -130,7 +130,7 @@ struct CLICommandTests {
     }
 
     @Test func actingCommands() throws {
-        let daemon = try startedWithFixtures()
+        let daemon = try startedWithFixtures(environment: ["INSIGHTD_FETCH_ENABLED": "false"])
         defer { _ = try? daemon.stop() }
 
         // pause / resume, text and JSON.
@@ -159,12 +159,22 @@ struct CLICommandTests {
         #expect(escape.status == 1 && escape.stderr.contains("not a plain path inside the inbox"))
         #expect(try daemon.ctl(["retry"]).status == 2)
         #expect(try daemon.ctl(["retry", "a.txt", "--all"]).status == 2)
+        #expect(try daemon.ctl(["retry", "--all", "--links"]).status == 2)
         try daemon.waitForStatus("the retried file is skipped again") { $0.files.skipped == 1 }
 
-        // add: refused plainly in a build without link fetching; bad URLs are usage errors.
-        let add = try daemon.ctl(["add", "https://example.org/article"])
-        #expect(add.status == 1)
-        #expect(add.stderr.contains("link fetching is not enabled in this build"))
+        // add: queued once (fetching is off here, so nothing leaves the machine); bad URLs are usage errors.
+        let add = try daemon.ctl(["add", "https://example.org/article?utm_source=x"])
+        #expect(add.status == 0, "\(add.stderr)")
+        #expect(add.stdout.contains("queued https://example.org/article"))
+        #expect(try daemon.ctl(["add", "https://example.org/article"]).stdout.contains("already known"))
+        let links = try decode(LinksReply.self, daemon.ctl(["links", "--json"]))
+        #expect(links.schema == 1)
+        #expect(links.links.map(\.url) == ["https://example.org/article"])
+        #expect(links.links.first?.state == "queued")
+        let linksText = try daemon.ctl(["links"])
+        #expect(linksText.stdout.contains("https://example.org/article") && linksText.stdout.contains("queued"))
+        #expect(try daemon.ctl(["links", "--failed"]).stdout.contains("no failed links"))
+        #expect(try daemon.ctl(["retry", "--links"]).stdout.contains("0 links queued again"))
         #expect(try daemon.ctl(["add", "ftp://example.org/x"]).status == 2)
         #expect(try daemon.ctl(["add", "not a url"]).status == 2)
 
