@@ -250,8 +250,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
-            // A client that sends nothing for the read timeout is dropped; it cannot hold a connection slot forever.
-            context.close(promise: nil)
+            // A client that sends nothing for the read timeout before its request is complete is dropped; it
+            // cannot hold a connection slot forever. Once the request is in, the client only reads (a long
+            // export, status --watch): the write timeout of the stream guards that part.
+            if !answered { context.close(promise: nil) }
             return
         }
         context.fireUserInboundEventTriggered(event)
