@@ -27,4 +27,7 @@ struct insight_peergroups {
     unsigned int gids[256];
 };
 static const int insight_so_peergroups = SO_PEERGROUPS;
+
+/* SOCK_STREAM | SOCK_CLOEXEC as one int (Glibc's enum is not visible to every module that imports curl). */
+static const int insight_sock_stream_cloexec = SOCK_STREAM | SOCK_CLOEXEC;
 #endif

@@ -139,7 +139,7 @@ final class SocketServer: Sendable {
 /// Connects to a Unix socket to learn whether a server answers there.
 enum UnixSocketProbe {
     static func answers(_ path: String) -> Bool {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(AF_UNIX, insight_sock_stream_cloexec, 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         var address = sockaddr_un()
