@@ -197,7 +197,7 @@ public struct Control: Sendable {
         if !rows.isEmpty { lines.append(Output.table(rows)) }
         if !detail.variants.isEmpty {
             lines.append("")
-            lines.append("variants:")
+            lines.append("also worded as:")
             for variant in detail.variants {
                 lines.append("  \(variant.text)  " + output.dim(variant.sources.map { "\($0.path):\($0.line)" }.joined(separator: ", ")))
             }
@@ -206,7 +206,7 @@ public struct Control: Sendable {
             lines.append("")
             lines.append(output.yellow("conflicts:"))
             for conflict in detail.conflicts {
-                lines.append("  #\(conflict.id) \(conflict.text)  " + output.dim(conflict.reason))
+                lines.append("  #\(conflict.id) \(conflict.text)  " + output.dim("(\(conflict.kind) differs)"))
             }
         }
         print(lines.joined(separator: "\n"))

@@ -232,25 +232,16 @@ public struct RecentReply: Codable, Sendable, Equatable {
     public init(insights: [InsightSummary]) { self.insights = insights }
 }
 
-/// A near-duplicate wording of an insight (filled by builds that detect near duplicates).
-public struct InsightVariant: Codable, Sendable, Equatable {
-    public var text: String
-    public var sources: [SourceRef]
-    public init(text: String, sources: [SourceRef]) {
-        self.text = text
-        self.sources = sources
-    }
-}
-
-/// An insight that contradicts this one (filled by builds that detect conflicts).
+/// An insight with near-identical wording that states a different claim.
 public struct InsightConflict: Codable, Sendable, Equatable {
     public var id: Int64
     public var text: String
-    public var reason: String
-    public init(id: Int64, text: String, reason: String) {
+    /// What differs: `number`, `negation` or `contentWord`.
+    public var kind: String
+    public init(id: Int64, text: String, kind: String) {
         self.id = id
         self.text = text
-        self.reason = reason
+        self.kind = kind
     }
 }
 
@@ -260,10 +251,11 @@ public struct InsightDetail: Codable, Sendable, Equatable {
     public var id: Int64
     public var text: String
     public var createdAt: Double
+    /// Every place the insight was seen, in any wording.
     public var sources: [SourceRef]
-    /// Near-duplicate wordings; empty until near-duplicate detection is part of the build.
-    public var variants: [InsightVariant] = []
-    /// Contradicting insights; empty until conflict detection is part of the build.
+    /// Other wordings of the same claim, each with the places it was seen.
+    public var variants: [VariantRef] = []
+    /// Insights with near-identical wording that state a different claim.
     public var conflicts: [InsightConflict] = []
     public init(id: Int64, text: String, createdAt: Double, sources: [SourceRef]) {
         self.id = id

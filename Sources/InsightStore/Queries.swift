@@ -32,30 +32,48 @@ extension InsightDatabase {
         }
     }
 
-    /// The newest insights first, optionally only those stored since `since`.
+    /// The newest insights first, optionally only those stored since `since`. Ids grow with storage time, so
+    /// the rowid order serves without an index on `createdAt` and stops after `limit` rows.
     public func recent(limit: Int, since: Double? = nil) throws(StoreError) -> [InsightSummary] {
         try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT i.id, i.text, i.createdAt, (SELECT COUNT(*) FROM occurrence o WHERE o.insightId = i.id)
-                FROM insight i WHERE i.createdAt >= ? ORDER BY i.createdAt DESC, i.id DESC LIMIT ?
+                FROM insight i WHERE i.createdAt >= ? ORDER BY i.id DESC LIMIT ?
                 """, arguments: [since ?? 0, limit]).map { row in
                 InsightSummary(id: row[0], text: row[1], createdAt: row[2], occurrences: row[3])
             }
         }
     }
 
-    /// One insight with every place it was seen, or nil when there is no insight with that id.
+    /// One insight with every place it was seen (in any wording), its other wordings and the insights that
+    /// conflict with it; nil when there is no insight with that id.
     public func insight(id: Int64) throws(StoreError) -> InsightDetail? {
         try read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT id, text, createdAt FROM insight WHERE id = ?", arguments: [id]) else {
                 return nil
             }
-            let sources = try Row.fetchAll(db, sql: """
-                SELECT s.path, o.line, o.section, s.documentDate
+            var variantSources: [Int64: [SourceRef]] = [:]
+            var sources: [SourceRef] = []
+            for occurrence in try Row.fetchAll(db, sql: """
+                SELECT s.path, o.line, o.section, s.documentDate, o.variantId
                 FROM occurrence o JOIN source s ON s.id = o.sourceId
                 WHERE o.insightId = ? ORDER BY s.path, o.line
-                """, arguments: [id]).map { SourceRef(path: $0[0], line: $0[1], section: $0[2], date: $0[3]) }
-            return InsightDetail(id: row[0], text: row[1], createdAt: row[2], sources: sources)
+                """, arguments: [id]) {
+                let ref = SourceRef(path: occurrence[0], line: occurrence[1], section: occurrence[2], date: occurrence[3])
+                sources.append(ref)
+                if let variant: Int64 = occurrence[4] { variantSources[variant, default: []].append(ref) }
+            }
+            var detail = InsightDetail(id: row[0], text: row[1], createdAt: row[2], sources: sources)
+            detail.variants = try Row.fetchAll(db, sql: "SELECT id, text FROM variant WHERE insightId = ? ORDER BY id", arguments: [id]).map {
+                VariantRef(text: $0[1], sources: variantSources[$0[0]] ?? [])
+            }
+            detail.conflicts = try Row.fetchAll(db, sql: """
+                SELECT c.otherId, i.text, c.kind FROM conflict c JOIN insight i ON i.id = c.otherId WHERE c.insightId = ?1
+                UNION ALL
+                SELECT c.insightId, i.text, c.kind FROM conflict c JOIN insight i ON i.id = c.insightId WHERE c.otherId = ?1
+                ORDER BY 1
+                """, arguments: [id]).map { InsightConflict(id: $0[0], text: $0[1], kind: $0[2]) }
+            return detail
         }
     }
 
@@ -75,30 +93,20 @@ extension InsightDatabase {
     /// A page of the export in id order after `afterID`, only insights stored since `since`.
     public func exportPage(afterID: Int64, limit: Int, since: Double?) throws(StoreError) -> [ExportRecord] {
         guard let since else { return try exportPage(afterID: afterID, limit: limit) }
-        return try read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT id, text, createdAt FROM insight WHERE id > ? AND createdAt >= ? ORDER BY id LIMIT ?",
-                                        arguments: [afterID, since, limit])
-            guard let first = rows.first, let last = rows.last else { return [] }
-            let firstID: Int64 = first[0], lastID: Int64 = last[0]
-            var sources: [Int64: [SourceRef]] = [:]
-            let refs = try Row.fetchCursor(db, sql: """
-                SELECT o.insightId, s.path, o.line, o.section, s.documentDate
-                FROM occurrence o JOIN source s ON s.id = o.sourceId
-                WHERE o.insightId BETWEEN ? AND ?
-                ORDER BY o.insightId, s.path, o.line
-                """, arguments: [firstID, lastID])
-            while let row = try refs.next() {
-                sources[row[0], default: []].append(SourceRef(path: row[1], line: row[2], section: row[3], date: row[4]))
-            }
-            return rows.map { row in
-                let id: Int64 = row[0]
-                return ExportRecord(id: id, text: row[1], createdAt: row[2], sources: sources[id] ?? [])
-            }
+        // Ids grow with storage time: start at the first insight stored since then, and filter the pages.
+        var after = max(afterID, try read { db in try Int64.fetchOne(db, sql: "SELECT MIN(id) FROM insight WHERE createdAt >= ?", arguments: [since]) }
+            .map { $0 - 1 } ?? Int64.max - 1)
+        while true {
+            let page = try exportPage(afterID: after, limit: limit)
+            guard let last = page.last else { return [] }
+            let kept = page.filter { $0.createdAt >= since }
+            if !kept.isEmpty { return kept }
+            after = last.id
         }
     }
 
-    /// Removes an insight and its occurrences in one transaction; the full-text index follows through its
-    /// triggers. Each source's insight count drops by the occurrences it lost. Returns how many occurrences
+    /// Removes an insight, its occurrences, other wordings and conflicts in one transaction; the full-text
+    /// index follows through its triggers and the near-duplicate index once the transaction commits. Each source's insight count drops by the occurrences it lost. Returns how many occurrences
     /// went, or nil when there is no insight with that id.
     ///
     /// The source files stay as they are: an unchanged file is not stored again, so the insight stays
@@ -115,8 +123,11 @@ extension InsightDatabase {
                     removed += count
                     try db.execute(sql: "UPDATE source SET insightCount = max(0, insightCount - ?) WHERE id = ?", arguments: [count, sourceID])
                 }
+                let bandKeys = try Data.fetchOne(db, sql: "SELECT bandKeys FROM insightSignature WHERE insightId = ?", arguments: [id])
+                // Variants, conflicts and the signature go with the insight (ON DELETE CASCADE).
                 try db.execute(sql: "DELETE FROM occurrence WHERE insightId = ?", arguments: [id])
                 try db.execute(sql: "DELETE FROM insight WHERE id = ?", arguments: [id])
+                nearDuplicates?.removeAfterCommit([(id, bandKeys.map(NearDuplicateState.decode) ?? [])], in: db)
                 return removed
             }
         } catch {
