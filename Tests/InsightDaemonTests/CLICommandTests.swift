@@ -199,6 +199,48 @@ struct CLICommandTests {
         #expect(try daemon.ctl(["forget", "0"]).status == 2)
     }
 
+    @Test func showListsVariantsAndConflictsAndForgetCleansThemUp() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        defer { _ = try? daemon.stop() }
+        let claim = "The stock market lost $1 trillion in value after the open model was released in January."
+        let typo = "The stock markt lost $1 trillion in in value after the open model was released in January."
+        let other = "The stock market lost $3 trillion in value after the open model was released in January."
+        try daemon.write("first.txt", claim + "\n")
+        try daemon.waitForStatus("the claim is stored") { $0.files.ingested == 1 }
+        try daemon.moveIn("second.txt", typo + "\n")
+        try daemon.moveIn("third.txt", other + "\n")
+        try daemon.waitForStatus("three files are stored") { $0.files.ingested == 3 }
+
+        let recent = try decode(RecentReply.self, daemon.ctl(["recent", "--json"])).insights
+        #expect(recent.count == 2)
+        let claimID = try #require(recent.first { $0.text == claim }?.id)
+        let otherID = try #require(recent.first { $0.text == other }?.id)
+        let detail = try decode(InsightDetail.self, daemon.ctl(["show", String(claimID), "--json"]))
+        #expect(detail.sources.map(\.path) == ["first.txt", "second.txt"])
+        #expect(detail.variants == [VariantRef(text: typo, sources: [SourceRef(path: "second.txt", line: 1, section: nil, date: nil)])])
+        #expect(detail.conflicts == [InsightConflict(id: otherID, text: other, kind: "number")])
+        let otherDetail = try decode(InsightDetail.self, daemon.ctl(["show", String(otherID), "--json"]))
+        #expect(otherDetail.conflicts.map(\.id) == [claimID])
+        let human = try daemon.ctl(["show", String(claimID)])
+        #expect(human.stdout.contains("also worded as:") && human.stdout.contains(typo))
+        #expect(human.stdout.contains("conflicts:") && human.stdout.contains("#\(otherID)"))
+
+        // Forgetting one side of a conflict removes the link from the other side.
+        #expect(try daemon.ctl(["forget", String(otherID)]).status == 0)
+        #expect(try decode(InsightDetail.self, daemon.ctl(["show", String(claimID), "--json"])).conflicts.isEmpty)
+        // Forgetting the claim takes its variant too, and the near-duplicate index lets go of it: the same
+        // wording dropped again is a new insight, not a variant of a deleted one.
+        #expect(try daemon.ctl(["forget", String(claimID)]).stdout.contains("2 occurrences"))
+        var report = try daemon.status()
+        #expect(report.insights.unique == 0 && report.insights.variants == 0 && report.insights.conflicts == 0)
+        try daemon.moveIn("fourth.txt", typo + "\n")
+        report = try daemon.waitForStatus("the new file is stored") { $0.files.ingested == 4 }
+        #expect(report.insights.unique == 1)
+        #expect(report.insights.variants == 0)
+        #expect(report.files.failed == 0)
+    }
+
     @Test func statusWatchStreamsLinesAndEndsWhenTheDaemonStops() throws {
         let daemon = try DaemonHarness()
         try daemon.start()
