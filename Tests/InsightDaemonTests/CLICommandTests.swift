@@ -241,6 +241,49 @@ struct CLICommandTests {
         #expect(report.files.failed == 0)
     }
 
+    @Test func colourAndInPlaceRefreshOnlyOnATerminalAndNeverWithNoColor() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a terminal")
+        let daemon = try startedWithFixtures()
+        defer { _ = try? daemon.stop() }
+        // script(1) gives insightctl a pseudo-terminal as standard output.
+        func onTerminal(_ arguments: [String], noColor: Bool) throws -> String {
+            var environment = ProcessInfo.processInfo.environment
+            environment["TERM"] = "xterm"
+            environment.removeValue(forKey: "NO_COLOR")
+            if noColor { environment["NO_COLOR"] = "1" }
+            let command = ([Binaries.insightctl, "--socket", daemon.socket] + arguments).map { "'\($0)'" }.joined(separator: " ")
+            return try runCommand("/usr/bin/script", ["-qfec", command, "/dev/null"], environment: environment, timeout: 30).stdout
+        }
+        let coloured = try onTerminal(["search", "shipping"], noColor: false)
+        #expect(coloured.contains("\u{1B}[1;33mshipping\u{1B}[0m"), "\(coloured.debugDescription)")
+        let plain = try onTerminal(["search", "shipping"], noColor: true)
+        #expect(plain.contains("[shipping]"))
+        #expect(!plain.contains("\u{1B}["))
+        // --watch on a terminal redraws in place: home and clear before each status.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qfec", "'\(Binaries.insightctl)' --socket '\(daemon.socket)' status --watch --interval 0.2", "/dev/null"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["TERM"] = "xterm"
+        environment["NO_COLOR"] = "1"
+        process.environment = environment
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardInput = Pipe()
+        try process.run()
+        nonisolated(unsafe) var collected = Data()
+        let reading = DispatchGroup()
+        DispatchQueue.global().async(group: reading) { collected = out.fileHandleForReading.readDataToEndOfFile() }
+        usleep(1_000_000)
+        try daemon.stop()
+        try waitUntil(timeout: 10, "the watching insightctl exits") { !process.isRunning }
+        _ = reading.wait(timeout: .now() + 5)
+        let screen = String(decoding: collected, as: UTF8.self)
+        #expect(screen.components(separatedBy: "\u{1B}[H\u{1B}[J").count - 1 >= 3)
+        #expect(screen.contains("10 unique"))
+        #expect(!screen.contains("{\"database\""), "no JSON on a terminal")
+    }
+
     @Test func statusWatchStreamsLinesAndEndsWhenTheDaemonStops() throws {
         let daemon = try DaemonHarness()
         try daemon.start()
