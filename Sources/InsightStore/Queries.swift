@@ -6,28 +6,40 @@ import InsightCore
 extension InsightDatabase {
     /// Full-text search, best matches first, optionally only insights stored since `since` (seconds since
     /// the epoch) and only those seen in a source whose path contains `source`.
+    ///
+    /// Two steps: rank every match by BM25 keeping only ids, then build snippets and fetch text for the few
+    /// that are returned. SQLite evaluates result columns before it sorts, so asking for `snippet()` and the
+    /// text in the ranking query would compute them for every match of a common word.
     public func search(_ query: String, limit: Int, since: Double? = nil, source: String? = nil) throws(StoreError) -> [SearchResult] {
         guard let match = Self.ftsQuery(query) else { return [] }
-        var sql = """
-            SELECT i.id, i.text, snippet(insight_fts, 0, '[', ']', '…', 16), bm25(insight_fts), i.createdAt
-            FROM insight_fts JOIN insight i ON i.id = insight_fts.rowid
-            WHERE insight_fts MATCH ?
-            """
+        var sql = "SELECT f.rowid, bm25(insight_fts) FROM insight_fts f"
         var arguments: StatementArguments = [match]
+        var filters = ""
         if let since {
-            sql += " AND i.createdAt >= ?"
+            sql += " JOIN insight i ON i.id = f.rowid"
+            filters += " AND i.createdAt >= ?"
             arguments += [since]
         }
         if let source, !source.isEmpty {
-            sql += " AND EXISTS (SELECT 1 FROM occurrence o JOIN source s ON s.id = o.sourceId WHERE o.insightId = i.id AND instr(s.path, ?) > 0)"
+            filters += " AND EXISTS (SELECT 1 FROM occurrence o JOIN source s ON s.id = o.sourceId WHERE o.insightId = f.rowid AND instr(s.path, ?) > 0)"
             arguments += [source]
         }
-        sql += " ORDER BY bm25(insight_fts) LIMIT ?"
+        sql += " WHERE insight_fts MATCH ?" + filters + " ORDER BY bm25(insight_fts) LIMIT ?"
         arguments += [limit]
-        let finalSQL = sql, finalArguments = arguments
+        let rankSQL = sql, rankArguments = arguments
         return try read { db in
-            try Row.fetchAll(db, sql: finalSQL, arguments: finalArguments).map { row in
-                SearchResult(id: row[0], text: row[1], snippet: row[2], score: -(row[3] as Double), createdAt: row[4])
+            let ranked = try Row.fetchAll(db, sql: rankSQL, arguments: rankArguments).map { (id: $0[0] as Int64, score: -($0[1] as Double)) }
+            guard !ranked.isEmpty else { return [] }
+            var details: [Int64: (text: String, snippet: String, createdAt: Double)] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT i.id, i.text, snippet(insight_fts, 0, '[', ']', '…', 16), i.createdAt
+                FROM insight_fts JOIN insight i ON i.id = insight_fts.rowid
+                WHERE insight_fts MATCH ? AND insight_fts.rowid IN (SELECT value FROM json_each(?))
+                """, arguments: [match, "[" + ranked.map { String($0.id) }.joined(separator: ",") + "]"]) {
+                details[row[0]] = (row[1], row[2], row[3])
+            }
+            return ranked.compactMap { hit in
+                details[hit.id].map { SearchResult(id: hit.id, text: $0.text, snippet: $0.snippet, score: hit.score, createdAt: $0.createdAt) }
             }
         }
     }
