@@ -161,6 +161,9 @@ public struct Control: Sendable {
         }
         print(Output.table(rows))
         print(output.dim("\(Output.count(reply.results.count)) result\(reply.results.count == 1 ? "" : "s")\(reply.results.count == limit ? " (limit reached; --limit shows more)" : "")"))
+        if let window = reply.rankedAmongNewest {
+            print(output.dim("these words are in very many insights: ranked among the newest \(Output.count(window)) matches; more words narrow it down"))
+        }
     }
 
     /// Matches between `[` `]` in bold yellow on a terminal; the brackets stay when there is no colour.

@@ -204,9 +204,13 @@ public struct SearchReply: Codable, Sendable, Equatable {
     public var schema = InsightVersion.apiSchema
     public var query: String
     public var results: [SearchResult]
-    public init(query: String, results: [SearchResult]) {
+    /// Set when the query matched so many insights that they were ranked among this many newest matches;
+    /// absent when every match was ranked.
+    public var rankedAmongNewest: Int?
+    public init(query: String, results: [SearchResult], rankedAmongNewest: Int? = nil) {
         self.query = query
         self.results = results
+        self.rankedAmongNewest = rankedAmongNewest
     }
 }
 

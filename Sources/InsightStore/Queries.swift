@@ -4,14 +4,25 @@ import InsightCore
 
 /// The read queries behind insightctl, and `forget`, the one deliberate deletion.
 extension InsightDatabase {
+    /// How many of the newest matches a query that matches more is ranked among (see `search`).
+    public static let rankingWindow = 20_000
+
     /// Full-text search, best matches first, optionally only insights stored since `since` (seconds since
-    /// the epoch) and only those seen in a source whose path contains `source`.
+    /// the epoch) and only those seen in a source whose path contains `source`. Returns the results and,
+    /// when the query matched more than `rankingWindow` insights and no filter was given, the size of the
+    /// window of newest matches they were ranked among.
     ///
-    /// Two steps: rank every match by BM25 keeping only ids, then build snippets and fetch text for the few
-    /// that are returned. SQLite evaluates result columns before it sorts, so asking for `snippet()` and the
-    /// text in the ranking query would compute them for every match of a common word.
-    public func search(_ query: String, limit: Int, since: Double? = nil, source: String? = nil) throws(StoreError) -> [SearchResult] {
-        guard let match = Self.ftsQuery(query) else { return [] }
+    /// Ranking reads each match's length, so a word found in most insights would cost a lookup per insight;
+    /// such a word also carries almost no weight in BM25. Ranking among the newest matches keeps those
+    /// queries fast and leaves every query with fewer matches exact.
+    ///
+    /// Two steps: rank matches by BM25 keeping only ids, then build snippets and fetch text for the few that
+    /// are returned. SQLite evaluates result columns before it sorts, so asking for `snippet()` and the text
+    /// in the ranking query would compute them for every match.
+    public func search(_ query: String, limit: Int, since: Double? = nil, source: String? = nil, rankingWindow: Int = rankingWindow)
+        throws(StoreError) -> (results: [SearchResult], rankedAmongNewest: Int?) {
+        guard let match = Self.ftsQuery(query) else { return ([], nil) }
+        let filtered = since != nil || !(source ?? "").isEmpty
         var sql = "SELECT f.rowid, bm25(insight_fts) FROM insight_fts f"
         var arguments: StatementArguments = [match]
         var filters = ""
@@ -24,12 +35,23 @@ extension InsightDatabase {
             filters += " AND EXISTS (SELECT 1 FROM occurrence o JOIN source s ON s.id = o.sourceId WHERE o.insightId = f.rowid AND instr(s.path, ?) > 0)"
             arguments += [source]
         }
-        sql += " WHERE insight_fts MATCH ?" + filters + " ORDER BY bm25(insight_fts) LIMIT ?"
-        arguments += [limit]
-        let rankSQL = sql, rankArguments = arguments
+        sql += " WHERE insight_fts MATCH ?" + filters
+        let baseSQL = sql, baseArguments = arguments
         return try read { db in
+            var rankSQL = baseSQL, rankArguments = baseArguments
+            var window: Int?
+            if !filtered, let floor = try Int64.fetchOne(db, sql: """
+                SELECT rowid FROM insight_fts WHERE insight_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?
+                """, arguments: [match, rankingWindow - 1]) {
+                // FTS5 walks a doclist in rowid order without ranking: cheap even for a common word.
+                rankSQL += " AND f.rowid >= ?"
+                rankArguments += [floor]
+                window = rankingWindow
+            }
+            rankSQL += " ORDER BY bm25(insight_fts) LIMIT ?"
+            rankArguments += [limit]
             let ranked = try Row.fetchAll(db, sql: rankSQL, arguments: rankArguments).map { (id: $0[0] as Int64, score: -($0[1] as Double)) }
-            guard !ranked.isEmpty else { return [] }
+            guard !ranked.isEmpty else { return ([], window) }
             var details: [Int64: (text: String, snippet: String, createdAt: Double)] = [:]
             for row in try Row.fetchAll(db, sql: """
                 SELECT i.id, i.text, snippet(insight_fts, 0, '[', ']', '…', 16), i.createdAt
@@ -38,9 +60,10 @@ extension InsightDatabase {
                 """, arguments: [match, "[" + ranked.map { String($0.id) }.joined(separator: ",") + "]"]) {
                 details[row[0]] = (row[1], row[2], row[3])
             }
-            return ranked.compactMap { hit in
+            let results = ranked.compactMap { hit in
                 details[hit.id].map { SearchResult(id: hit.id, text: $0.text, snippet: $0.snippet, score: hit.score, createdAt: $0.createdAt) }
             }
+            return (results, window)
         }
     }
 

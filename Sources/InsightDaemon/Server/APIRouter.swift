@@ -150,8 +150,8 @@ struct APIRouter: Sendable {
         do {
             let limit = try limit(request, default: 20).get()
             let since = try since(request).get()
-            let results = try control.database.search(query, limit: limit, since: since, source: request.query["source"])
-            return .json(SearchReply(query: query, results: results))
+            let found = try control.database.search(query, limit: limit, since: since, source: request.query["source"])
+            return .json(SearchReply(query: query, results: found.results, rankedAmongNewest: found.rankedAmongNewest))
         } catch let error as APIError {
             return error.response
         } catch {
