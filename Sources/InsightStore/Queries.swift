@@ -4,8 +4,11 @@ import InsightCore
 
 /// The read queries behind insightctl, and `forget`, the one deliberate deletion.
 extension InsightDatabase {
+    /// The passage of `text` a search for `query` shows, matches between `[` and `]`.
+    public static func snippet(_ text: String, query: String) -> String { Snippet.make(text, query: query) }
+
     /// How many of the newest matches a query that matches more is ranked among (see `search`).
-    public static let rankingWindow = 20_000
+    public static let rankingWindow = 5_000
 
     /// Full-text search, best matches first, optionally only insights stored since `since` (seconds since
     /// the epoch) and only those seen in a source whose path contains `source`. Returns the results and,
@@ -16,9 +19,10 @@ extension InsightDatabase {
     /// such a word also carries almost no weight in BM25. Ranking among the newest matches keeps those
     /// queries fast and leaves every query with fewer matches exact.
     ///
-    /// Two steps: rank matches by BM25 keeping only ids, then build snippets and fetch text for the few that
-    /// are returned. SQLite evaluates result columns before it sorts, so asking for `snippet()` and the text
-    /// in the ranking query would compute them for every match.
+    /// Two steps: rank matches by BM25 keeping only ids, then fetch text and build snippets for the few that
+    /// are returned. SQLite evaluates result columns before it sorts, so asking for `snippet()` in the ranking
+    /// query would compute it for every match; and FTS5 does not narrow a MATCH by rowid, so a second MATCH
+    /// for the snippets would walk the whole doclist again. `Snippet` marks the words in Swift instead.
     public func search(_ query: String, limit: Int, since: Double? = nil, source: String? = nil, rankingWindow: Int = rankingWindow)
         throws(StoreError) -> (results: [SearchResult], rankedAmongNewest: Int?) {
         guard let match = Self.ftsQuery(query) else { return ([], nil) }
@@ -53,12 +57,10 @@ extension InsightDatabase {
             let ranked = try Row.fetchAll(db, sql: rankSQL, arguments: rankArguments).map { (id: $0[0] as Int64, score: -($0[1] as Double)) }
             guard !ranked.isEmpty else { return ([], window) }
             var details: [Int64: (text: String, snippet: String, createdAt: Double)] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT i.id, i.text, snippet(insight_fts, 0, '[', ']', '…', 16), i.createdAt
-                FROM insight_fts JOIN insight i ON i.id = insight_fts.rowid
-                WHERE insight_fts MATCH ? AND insight_fts.rowid IN (SELECT value FROM json_each(?))
-                """, arguments: [match, "[" + ranked.map { String($0.id) }.joined(separator: ",") + "]"]) {
-                details[row[0]] = (row[1], row[2], row[3])
+            for row in try Row.fetchAll(db, sql: "SELECT id, text, createdAt FROM insight WHERE id IN (SELECT value FROM json_each(?))",
+                                        arguments: ["[" + ranked.map { String($0.id) }.joined(separator: ",") + "]"]) {
+                let text: String = row[1]
+                details[row[0]] = (text, Snippet.make(text, query: query), row[2])
             }
             let results = ranked.compactMap { hit in
                 details[hit.id].map { SearchResult(id: hit.id, text: $0.text, snippet: $0.snippet, score: hit.score, createdAt: $0.createdAt) }
@@ -168,5 +170,47 @@ extension InsightDatabase {
         } catch {
             throw StoreError(.write, "cannot forget insight \(id)", underlying: error)
         }
+    }
+}
+
+/// The passage of a search result around its first match, matches between `[` and `]`, the way FTS5's
+/// `snippet()` marks them: words compared without case and diacritics, the query's last word as a prefix.
+enum Snippet {
+    static func make(_ text: String, query: String, words limit: Int = 16) -> String {
+        let terms = query.split(whereSeparator: { !($0.isLetter || $0.isNumber) }).map { fold(String($0)) }
+        var tokens: [Range<String.Index>] = []
+        var start: String.Index?
+        for index in text.indices {
+            let isWord = text[index].isLetter || text[index].isNumber
+            if isWord, start == nil { start = index }
+            if !isWord, let begin = start {
+                tokens.append(begin..<index)
+                start = nil
+            }
+        }
+        if let begin = start { tokens.append(begin..<text.endIndex) }
+        guard !tokens.isEmpty else { return text }
+        let matches = tokens.map { range -> Bool in
+            let word = fold(String(text[range]))
+            return terms.enumerated().contains { position, term in
+                word == term || (position == terms.count - 1 && word.hasPrefix(term))
+            }
+        }
+        let first = matches.firstIndex(of: true) ?? 0
+        let from = max(0, min(first - 2, tokens.count - limit))
+        let to = min(tokens.count, from + limit)
+        var out = from > 0 ? "…" : ""
+        var cursor = from > 0 ? tokens[from].lowerBound : text.startIndex
+        for index in from..<to {
+            out += text[cursor..<tokens[index].lowerBound]
+            out += matches[index] ? "[" + text[tokens[index]] + "]" : String(text[tokens[index]])
+            cursor = tokens[index].upperBound
+        }
+        out += to < tokens.count ? "…" : text[cursor...]
+        return out
+    }
+
+    static func fold(_ word: String) -> String {
+        word.folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil)
     }
 }

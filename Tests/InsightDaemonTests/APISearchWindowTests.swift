@@ -39,3 +39,17 @@ struct APISearchWindowTests {
         try database.close()
     }
 }
+
+@Suite("search snippets")
+struct APISearchSnippetTests {
+    @Test(arguments: [
+        ("Container shipping cut the cost of moving goods.", "shipping", "Container [shipping] cut the cost of moving goods."),
+        ("Café owners say the CAFÉ trade is slow.", "cafe", "[Café] owners say the [CAFÉ] trade is slow."),
+        ("Open research spreads faster than closed research.", "open res", "[Open] [research] spreads faster than closed [research]."),
+        ("One two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty target end.",
+         "target", "…seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty [target] end."),
+    ])
+    func matchesAreMarkedLikeTheIndexMatchesThem(text: String, query: String, expected: String) {
+        #expect(InsightDatabase.snippet(text, query: query) == expected)
+    }
+}
