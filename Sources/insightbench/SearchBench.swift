@@ -26,7 +26,7 @@ struct SearchBench: ParsableCommand {
         try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
         defer { if directory == nil { try? FileManager.default.removeItem(atPath: root) } }
-        let corpus = Corpus(seed: 42)
+        let corpus = SearchCorpus(seed: 42)
 
         let database = try InsightDatabase(path: stateDir + "/insights.sqlite")
         var stored = try database.counts().uniqueInsights
@@ -34,7 +34,7 @@ struct SearchBench: ParsableCommand {
             let started = monotonic()
             var file = stored / perFile
             while stored < insights {
-                var rng = SplitMix64(seed: UInt64(file) &+ 1)
+                var rng = SearchRandom(seed: UInt64(file) &+ 1)
                 let batch = (0..<perFile).map { index in
                     PreparedInsight(ParsedInsight(text: corpus.sentence(&rng), line: index * 2 + 1, section: nil))
                 }
@@ -135,7 +135,7 @@ private func monotonic() -> Double {
 }
 
 /// A deterministic generator, so every run measures the same data.
-struct SplitMix64: RandomNumberGenerator {
+struct SearchRandom: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
@@ -148,12 +148,12 @@ struct SplitMix64: RandomNumberGenerator {
 }
 
 /// Made-up words with a Zipf-like frequency (rank r drawn with weight 1/r), like words of real text.
-struct Corpus {
+struct SearchCorpus {
     let words: [String]
     let cumulative: [Double]
 
     init(seed: UInt64) {
-        var rng = SplitMix64(seed: seed)
+        var rng = SearchRandom(seed: seed)
         let onsets = ["b", "c", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "br", "st", "tr", "pl", "gr", "ch", "sh"]
         let vowels = ["a", "e", "i", "o", "u", "ai", "ou", "ea"]
         var seen = Set<String>()
@@ -173,7 +173,7 @@ struct Corpus {
     }
 
     /// 10 to 25 words, a sentence as the store sees it.
-    func sentence(_ rng: inout SplitMix64) -> String {
+    func sentence(_ rng: inout SearchRandom) -> String {
         let count = Int.random(in: 10...25, using: &rng)
         var out: [String] = []
         out.reserveCapacity(count)
@@ -192,7 +192,7 @@ struct Corpus {
     }
 
     func pick(ranks: Range<Int>, count: Int, seed: UInt64) -> [String] {
-        var rng = SplitMix64(seed: seed &* 7919)
+        var rng = SearchRandom(seed: seed &* 7919)
         return (0..<count).map { _ in words[Int.random(in: ranks, using: &rng)] }
     }
 }
