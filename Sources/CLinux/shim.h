@@ -18,4 +18,16 @@ struct insight_ucred {
     unsigned int gid;
 };
 static const int insight_so_peercred = SO_PEERCRED;
+
+/* The peer's supplementary groups at connect time (SO_PEERGROUPS, Linux 4.13), up to 256 of them. */
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+struct insight_peergroups {
+    unsigned int gids[256];
+};
+static const int insight_so_peergroups = SO_PEERGROUPS;
+
+/* SOCK_STREAM | SOCK_CLOEXEC as one int (Glibc's enum is not visible to every module that imports curl). */
+static const int insight_sock_stream_cloexec = SOCK_STREAM | SOCK_CLOEXEC;
 #endif

@@ -1,10 +1,14 @@
 import Foundation
 import InsightCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The commands of insightctl, each returning the process exit status
 /// (0 ok, 1 error, 2 usage, 3 daemon not running, 4 permission or protocol failure).
 public struct Control: Sendable {
-    public let client: SocketClient
+    public var client: SocketClient
     public let output: Output
 
     public init(socketPath: String?, environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -31,17 +35,27 @@ public struct Control: Sendable {
     }
 
     /// Sends a request and decodes a successful JSON reply, turning error replies into `ClientError`s.
-    public func call<T: Decodable>(_ method: String, _ target: String, body: [UInt8]? = nil, as type: T.Type = T.self) throws(ClientError) -> T {
+    /// Returns the decoded value and the raw body (printed as is by `--json`).
+    public func call<T: Decodable>(_ method: String, _ target: String, body: [UInt8]? = nil,
+                                   as type: T.Type = T.self) throws(ClientError) -> (value: T, raw: [UInt8]) {
         let reply = try client.request(method, target, body: body)
-        try Self.check(reply)
+        try check(reply)
         do {
-            return try WireJSON.decoder().decode(T.self, from: Data(reply.body))
+            return (try WireJSON.decoder().decode(T.self, from: Data(reply.body)), reply.body)
         } catch {
             throw ClientError(code: .protocol, message: "the daemon's reply to \(target) is not what this insightctl expects (\(error)); are daemon and CLI the same version?")
         }
     }
 
-    static func check(_ reply: HTTPReply) throws(ClientError) {
+    /// Checks the API version every reply carries, then turns an error status into a `ClientError`.
+    func check(_ reply: HTTPReply) throws(ClientError) {
+        guard let version = reply.headers[apiVersionHeader.lowercased()] else {
+            throw ClientError(code: .protocol, message: "the server on \(client.path) does not speak the insightd API (its reply has no \(apiVersionHeader) header); check --socket")
+        }
+        guard version == String(InsightVersion.apiSchema) else {
+            let server = reply.headers["server"] ?? "insightd"
+            throw ClientError(code: .protocol, message: "the daemon (\(server)) speaks API version \(version) but this insightctl \(InsightVersion.current) speaks version \(InsightVersion.apiSchema); install matching versions of insightd and insightctl")
+        }
         guard (200..<300).contains(reply.status) else {
             let message = (try? WireJSON.decoder().decode(ErrorReply.self, from: Data(reply.body)))?.error.message
                 ?? "HTTP \(reply.status)"
@@ -49,26 +63,61 @@ public struct Control: Sendable {
         }
     }
 
+    func emit(_ bytes: [UInt8]) {
+        FileHandle.standardOutput.write(Data(bytes))
+    }
+
     // MARK: - status
 
     /// `insightctl status [--json]`.
     public func status(json: Bool) throws {
-        let reply = try client.request("GET", "/v1/status")
-        try Self.check(reply)
-        let report: StatusReport
-        do {
-            report = try WireJSON.decoder().decode(StatusReport.self, from: Data(reply.body))
-        } catch {
-            throw ClientError(code: .protocol, message: "the daemon's status reply cannot be read (\(error))")
-        }
+        let (report, raw) = try call("GET", "/v1/status", as: StatusReport.self)
+        try checkSchema(report)
+        if json { return emit(raw) }
+        print(render(report))
+    }
+
+    func checkSchema(_ report: StatusReport) throws(ClientError) {
         guard report.schema == InsightVersion.apiSchema else {
             throw ClientError(code: .protocol, message: "the daemon speaks API schema \(report.schema) (insightd \(report.version)) but this insightctl speaks schema \(InsightVersion.apiSchema) (\(InsightVersion.current)); install matching versions")
         }
-        if json {
-            FileHandle.standardOutput.write(Data(reply.body))
+    }
+
+    /// `insightctl status --watch`: one connection; redrawn in place on a terminal, one JSON line per
+    /// interval otherwise. Ends cleanly (status 0) when the daemon stops.
+    public func watchStatus(interval: Double, json: Bool) throws {
+        var client = self.client
+        client.timeoutSeconds = Int(interval.rounded(.up)) + 30
+        let inPlace = !json && isatty(1) == 1
+        let reader = LineCollector()
+        let target = "/v1/status?watch=1&interval=\(interval)"
+        let reply: HTTPReply
+        do {
+            reply = try client.stream("GET", target) { chunk in
+                for line in reader.add(chunk) {
+                    if !inPlace {
+                        emit(line + [0x0A])
+                        continue
+                    }
+                    let report: StatusReport
+                    do {
+                        report = try WireJSON.decoder().decode(StatusReport.self, from: Data(line))
+                    } catch {
+                        throw ClientError(code: .protocol, message: "the daemon's status line cannot be read (\(error))")
+                    }
+                    try checkSchema(report)
+                    // Home, clear to the end, draw: the screen shows one status that changes.
+                    print("\u{1B}[H\u{1B}[J" + render(report) + "\n" + output.dim("refreshing every \(Output.seconds(interval)); Ctrl-C to stop"))
+                }
+            }
+        } catch {
+            // The daemon stopped while we watched: not an error of ours.
+            guard error.code == .disconnected, reader.lines > 0 else { throw error }
+            printError("insightd stopped; no more status")
             return
         }
-        print(render(report))
+        try check(reply)
+        printError("insightd stopped; no more status")
     }
 
     func render(_ report: StatusReport) -> String {
@@ -94,79 +143,251 @@ public struct Control: Sendable {
         return header + "\n" + Output.table(rows.map { [output.dim($0[0]), $0[1]] })
     }
 
+    // MARK: - search, recent, show
+
+    /// `insightctl search WORDS [--since] [--source] [--limit] [--json]`.
+    public func search(_ query: String, limit: Int, since: Double?, source: String?, json: Bool) throws {
+        var target = "/v1/search?q=\(Self.encode(query))&limit=\(limit)"
+        if let since { target += "&since=\(since)" }
+        if let source { target += "&source=\(Self.encode(source))" }
+        let (reply, raw) = try call("GET", target, as: SearchReply.self)
+        if json { return emit(raw) }
+        if reply.results.isEmpty {
+            print("no insight matches \"\(query)\"")
+            return
+        }
+        let rows = reply.results.map { hit in
+            [output.dim("#\(hit.id)"), highlight(hit.snippet), output.dim(Output.ago(hit.createdAt))]
+        }
+        print(Output.table(rows))
+        print(output.dim("\(Output.count(reply.results.count)) result\(reply.results.count == 1 ? "" : "s")\(reply.results.count == limit ? " (limit reached; --limit shows more)" : "")"))
+        if let window = reply.rankedAmongNewest {
+            print(output.dim("these words are in very many insights: ranked among the newest \(Output.count(window)) matches; more words narrow it down"))
+        }
+    }
+
+    /// Matches between `[` `]` in bold yellow on a terminal; the brackets stay when there is no colour.
+    func highlight(_ snippet: String) -> String {
+        guard output.color else { return snippet }
+        return snippet.replacingOccurrences(of: "[", with: "\u{1B}[1;33m").replacingOccurrences(of: "]", with: "\u{1B}[0m")
+    }
+
+    /// `insightctl recent [--limit] [--since] [--json]`.
+    public func recent(limit: Int, since: Double?, json: Bool) throws {
+        var target = "/v1/recent?limit=\(limit)"
+        if let since { target += "&since=\(since)" }
+        let (reply, raw) = try call("GET", target, as: RecentReply.self)
+        if json { return emit(raw) }
+        if reply.insights.isEmpty {
+            print("no insights yet")
+            return
+        }
+        let rows = reply.insights.map { insight in
+            [output.dim("#\(insight.id)"), Output.ago(insight.createdAt), "×\(Output.count(insight.occurrences))", Output.truncate(insight.text, 100)]
+        }
+        print(Output.table(rows))
+    }
+
+    /// `insightctl show ID [--json]`.
+    public func show(id: Int64, json: Bool) throws {
+        let (detail, raw) = try call("GET", "/v1/insights/\(id)", as: InsightDetail.self)
+        if json { return emit(raw) }
+        var lines = [output.bold("insight #\(detail.id)") + output.dim(" · stored \(Output.ago(detail.createdAt))"), "", detail.text, ""]
+        lines.append("seen in \(Output.count(detail.sources.count)) place\(detail.sources.count == 1 ? "" : "s"):")
+        let rows = detail.sources.map { source in
+            ["  \(source.path):\(source.line)", source.section ?? "", source.date ?? ""]
+        }
+        if !rows.isEmpty { lines.append(Output.table(rows)) }
+        if !detail.variants.isEmpty {
+            lines.append("")
+            lines.append("also worded as:")
+            for variant in detail.variants {
+                lines.append("  \(variant.text)  " + output.dim(variant.sources.map { "\($0.path):\($0.line)" }.joined(separator: ", ")))
+            }
+        }
+        if !detail.conflicts.isEmpty {
+            lines.append("")
+            lines.append(output.yellow("conflicts:"))
+            for conflict in detail.conflicts {
+                lines.append("  #\(conflict.id) \(conflict.text)  " + output.dim("(\(conflict.kind) differs)"))
+            }
+        }
+        print(lines.joined(separator: "\n"))
+    }
+
+    // MARK: - sources, failed, links
+
+    /// `insightctl sources [--state S] [--json]`.
+    public func sources(states: [String], json: Bool) throws {
+        let target = states.isEmpty ? "/v1/sources" : "/v1/sources?state=\(Self.encode(states.joined(separator: ",")))"
+        let (reply, raw) = try call("GET", target, as: SourcesReply.self)
+        if json { return emit(raw) }
+        if reply.sources.isEmpty {
+            print("no files seen yet")
+            return
+        }
+        var rows = [["PATH", "STATE", "INSIGHTS", "SIZE", "UPDATED"].map(output.dim)]
+        for source in reply.sources {
+            rows.append([source.path, stateColor(source.state), Output.count(source.insights),
+                         source.size.map(Output.bytes) ?? "", Output.ago(source.updatedAt)])
+        }
+        print(Output.table(rows))
+    }
+
+    func stateColor(_ state: String) -> String {
+        switch state {
+        case "failed": return output.red(state)
+        case "skipped", "pending": return output.yellow(state)
+        case "ingested", "fetched": return output.green(state)
+        default: return state
+        }
+    }
+
+    /// `insightctl failed [--json]`: failed and skipped files with the reason.
+    public func failed(json: Bool) throws {
+        let (reply, raw) = try call("GET", "/v1/failed", as: SourcesReply.self)
+        if json { return emit(raw) }
+        if reply.sources.isEmpty {
+            print("no failed or skipped files")
+            return
+        }
+        var rows = [["PATH", "STATE", "WHEN", "REASON"].map(output.dim)]
+        for source in reply.sources {
+            rows.append([source.path, stateColor(source.state), Output.ago(source.updatedAt), source.reason ?? ""])
+        }
+        print(Output.table(rows))
+        print(output.dim("`insightctl retry PATH` or `insightctl retry --all` takes them again"))
+    }
+
+    /// `insightctl links [--failed] [--json]`.
+    public func links(failedOnly: Bool, json: Bool) throws {
+        let (reply, raw) = try call("GET", failedOnly ? "/v1/links?failed=1&limit=10000" : "/v1/links?limit=10000", as: LinksReply.self)
+        if json { return emit(raw) }
+        if reply.links.isEmpty {
+            print(failedOnly ? "no failed links" : "no links yet")
+            return
+        }
+        var rows = [["URL", "STATE", "TRIES", "UPDATED", "TITLE OR ERROR"].map(output.dim)]
+        for link in reply.links {
+            rows.append([link.url, stateColor(link.state), Output.count(link.attempts), Output.ago(link.updatedAt),
+                         link.state == "failed" ? (link.error ?? "") : (link.title ?? "")])
+        }
+        print(Output.table(rows))
+    }
+
     // MARK: - export
 
-    /// `insightctl export --format jsonl [--output FILE]`, streamed.
-    public func export(format: String, outputPath: String?) throws {
-        let handle: FileHandle
-        if let outputPath {
-            guard FileManager.default.createFile(atPath: outputPath, contents: nil) , let opened = FileHandle(forWritingAtPath: outputPath) else {
-                throw ClientError(code: .daemon, message: "cannot write \(outputPath)")
-            }
-            handle = opened
-        } else {
-            handle = FileHandle.standardOutput
+    /// `insightctl export --format jsonl|csv|markdown [--since] [--output FILE]`, streamed: the file is written
+    /// beside its final name and renamed into place once complete.
+    public func export(format: String, since: Double?, outputPath: String?) throws {
+        var target = "/v1/export?format=\(Self.encode(format))"
+        if let since { target += "&since=\(since)" }
+        guard let outputPath else {
+            let reply = try client.stream("GET", target) { chunk in emit(chunk) }
+            try check(reply)
+            return
         }
-        defer { if outputPath != nil { try? handle.close() } }
-        let reply = try client.stream("GET", "/v1/export?format=\(format)") { chunk in handle.write(Data(chunk)) }
-        try Self.check(reply)
+        let partial = outputPath + ".partial"
+        guard FileManager.default.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
+            throw ClientError(code: .local, message: "cannot write \(partial); check the folder exists and is writable")
+        }
+        do {
+            let reply = try client.stream("GET", target) { chunk in
+                do {
+                    try handle.write(contentsOf: chunk)
+                } catch {
+                    throw ClientError(code: .local, message: "cannot write \(partial): \(error.localizedDescription)")
+                }
+            }
+            try check(reply)
+            try? handle.close()
+            guard rename(partial, outputPath) == 0 else {
+                throw ClientError(code: .local, message: "cannot rename \(partial) to \(outputPath): \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            try? handle.close()
+            unlink(partial)
+            throw error
+        }
     }
 
     // MARK: - actions
 
     /// A request that changes state, printing the daemon's message.
-    public func action(_ path: String, json: Bool) throws {
-        let reply = try client.request("POST", path, body: Array("{}".utf8))
-        try Self.check(reply)
-        if json {
-            FileHandle.standardOutput.write(Data(reply.body))
-        } else if let decoded = try? WireJSON.decoder().decode(ActionMessage.self, from: Data(reply.body)) {
-            print(decoded.message)
-        }
+    public func action(_ method: String = "POST", _ path: String, body: [UInt8] = Array("{}".utf8), json: Bool) throws {
+        let (reply, raw) = try call(method, path, body: body, as: ActionReply.self)
+        if json { return emit(raw) }
+        print(reply.message)
     }
 
-    struct ActionMessage: Decodable { var message: String }
+    /// `insightctl add URL`.
+    public func add(url: String, json: Bool) throws {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+              ["http", "https"].contains(scheme), components.host?.isEmpty == false else {
+            throw ClientError(code: .usage, message: "\"\(url)\" is not an http or https URL")
+        }
+        let body = Array(try WireJSON.encoder().encode(AddLinkRequest(url: url)))
+        try action("POST", "/v1/links", body: body, json: json)
+    }
+
+    /// `insightctl retry PATH` or `insightctl retry --all`.
+    public func retry(path: String?, all: Bool, json: Bool) throws {
+        var request = RetryRequest(all: all ? true : nil)
+        if let path {
+            // A path given relative to the current folder is made absolute; the daemon accepts absolute
+            // paths inside its inbox and paths relative to the inbox.
+            let cwdRelative = FileManager.default.currentDirectoryPath + "/" + path
+            request.path = !path.hasPrefix("/") && FileManager.default.fileExists(atPath: cwdRelative)
+                ? (cwdRelative as NSString).standardizingPath : path
+        }
+        try action("POST", "/v1/retry", body: Array(try WireJSON.encoder().encode(request)), json: json)
+    }
+
+    /// `insightctl forget ID`.
+    public func forget(id: Int64, json: Bool) throws {
+        try action("DELETE", "/v1/insights/\(id)", body: [], json: json)
+    }
+
+    static func encode(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+}
+
+/// Splits a byte stream into lines.
+final class LineCollector {
+    private var pending: [UInt8] = []
+    private(set) var lines = 0
+
+    func add(_ chunk: [UInt8]) -> [[UInt8]] {
+        pending += chunk
+        var out: [[UInt8]] = []
+        while let newline = pending.firstIndex(of: 0x0A) {
+            out.append(Array(pending[..<newline]))
+            pending.removeSubrange(...newline)
+        }
+        lines += out.count
+        return out
+    }
 }
 
 func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
-extension Control {
-    struct SearchReply: Decodable {
-        struct Hit: Decodable {
-            var id: Int64
-            var text: String
-            var snippet: String
-            var score: Double
+/// Parses `--since`: a span back from now (`90s`, `30m`, `12h`, `7d`, `2w`) or a date
+/// (`2025-01-31`, `2025-01-31T08:00:00Z`). Returns seconds since the epoch.
+public enum SinceParser {
+    public static func parse(_ text: String, now: Double = Date().timeIntervalSince1970) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800]
+        if let unit = text.last, let factor = units[unit], let amount = Double(text.dropLast()), amount >= 0, amount.isFinite {
+            return max(0, now - amount * factor)
         }
-        var results: [Hit]
-    }
-
-    /// `insightctl search WORDS`.
-    public func search(_ query: String, limit: Int, json: Bool) throws {
-        let encoded = query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-        let reply = try client.request("GET", "/v1/search?q=\(encoded)&limit=\(limit)")
-        try Self.check(reply)
-        if json {
-            FileHandle.standardOutput.write(Data(reply.body))
-            return
-        }
-        let decoded: SearchReply
-        do {
-            decoded = try WireJSON.decoder().decode(SearchReply.self, from: Data(reply.body))
-        } catch {
-            throw ClientError(code: .protocol, message: "the daemon's search reply cannot be read (\(error))")
-        }
-        if decoded.results.isEmpty {
-            print("no insight matches \"\(query)\"")
-            return
-        }
-        for hit in decoded.results {
-            let snippet = output.color
-                ? hit.snippet.replacingOccurrences(of: "[", with: "\u{1B}[1;33m").replacingOccurrences(of: "]", with: "\u{1B}[0m")
-                : hit.snippet
-            print("\(output.dim(String(format: "%6lld", hit.id)))  \(snippet)")
-        }
+        let iso = ISO8601DateFormatter()
+        if let date = iso.date(from: text) { return date.timeIntervalSince1970 }
+        iso.formatOptions = [.withFullDate]
+        if text.count == 10, let date = iso.date(from: text) { return date.timeIntervalSince1970 }
+        return nil
     }
 }

@@ -48,6 +48,17 @@ public struct Output: Sendable {
         }
     }
 
+    /// `0.5` → `0.5 s`, `2` → `2 s`.
+    public static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : String(format: "%.1f s", value)
+    }
+
+    /// `text` cut to `limit` characters with an ellipsis, on one line.
+    public static func truncate(_ text: String, _ limit: Int) -> String {
+        let flat = text.replacingOccurrences(of: "\n", with: " ")
+        return flat.count <= limit ? flat : String(flat.prefix(limit - 1)) + "…"
+    }
+
     /// `1536` → `1.5 KB`.
     public static func bytes(_ value: Int64) -> String {
         let units = ["B", "KB", "MB", "GB", "TB"]
@@ -70,7 +81,7 @@ public struct Output: Sendable {
         return rows.map { row in
             row.enumerated().map { index, cell in
                 index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - visibleWidth(cell))
-            }.joined(separator: separator)
+            }.joined(separator: separator).trimmingTrailingSpaces()
         }.joined(separator: "\n")
     }
 
@@ -84,5 +95,13 @@ public struct Output: Sendable {
             width += 1
         }
         return width
+    }
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var text = self
+        while text.last == " " { text.removeLast() }
+        return text
     }
 }

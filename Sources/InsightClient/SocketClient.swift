@@ -16,6 +16,12 @@ public struct ClientError: Error, Sendable, CustomStringConvertible {
         case `protocol`
         /// The daemon answered with an error: exit 1.
         case daemon
+        /// The daemon closed the connection before the reply was complete (it stopped): exit 4.
+        case disconnected
+        /// The command's arguments are wrong: exit 2.
+        case usage
+        /// A local failure (writing the output file): exit 1.
+        case local
     }
     public var code: Code
     public var message: String
@@ -25,8 +31,9 @@ public struct ClientError: Error, Sendable, CustomStringConvertible {
     public var exitCode: Int32 {
         switch code {
         case .notRunning: return 3
-        case .permission, .protocol: return 4
-        case .daemon: return 1
+        case .permission, .protocol, .disconnected: return 4
+        case .daemon, .local: return 1
+        case .usage: return 2
         }
     }
 }
@@ -66,8 +73,14 @@ public struct SocketClient: Sendable {
             request += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n"
         }
         request += "\r\n"
-        try send(fd, Array(request.utf8) + (body ?? []))
         var reader = ReplyReader(fd: fd)
+        do {
+            try send(fd, Array(request.utf8) + (body ?? []))
+        } catch {
+            // The daemon may have answered and closed early (a 413 or a 503): read what it said.
+            if let reply = try? reader.read(onBody: onBody) { return reply }
+            throw error
+        }
         return try reader.read(onBody: onBody)
     }
 
@@ -206,13 +219,13 @@ struct ReplyReader {
                 start = newline + 1
                 return text
             }
-            guard try fill() else { throw ClientError(code: .protocol, message: "the daemon closed the connection mid-reply") }
+            guard try fill() else { throw ClientError(code: .disconnected, message: "the daemon closed the connection mid-reply") }
         }
     }
 
     private mutating func bytes(_ count: Int) throws(ClientError) -> [UInt8] {
         while buffer.count - start < count {
-            guard try fill() else { throw ClientError(code: .protocol, message: "the daemon closed the connection mid-reply") }
+            guard try fill() else { throw ClientError(code: .disconnected, message: "the daemon closed the connection mid-reply") }
         }
         let out = Array(buffer[start..<(start + count)])
         start += count

@@ -173,6 +173,133 @@ public struct ErrorReply: Codable, Sendable, Equatable {
     }
 }
 
+// MARK: - Read replies of API schema 1
+//
+// Every read reply carries `schema` (the API's version, `InsightVersion.apiSchema`), so a saved `--json`
+// output says which layout it has. New fields may be added within a schema; renaming or removing one bumps it.
+
+/// The name of the header every reply of the socket API carries, with the API's schema number as its value.
+public let apiVersionHeader = "Insightd-API"
+
+/// One full-text search result (`GET /v1/search`).
+public struct SearchResult: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var text: String
+    /// The matching passage, matches between `[` and `]`.
+    public var snippet: String
+    /// Higher is better (negated BM25).
+    public var score: Double
+    public var createdAt: Double
+    public init(id: Int64, text: String, snippet: String, score: Double, createdAt: Double) {
+        self.id = id
+        self.text = text
+        self.snippet = snippet
+        self.score = score
+        self.createdAt = createdAt
+    }
+}
+
+/// `GET /v1/search`.
+public struct SearchReply: Codable, Sendable, Equatable {
+    public var schema = InsightVersion.apiSchema
+    public var query: String
+    public var results: [SearchResult]
+    /// Set when the query matched so many insights that they were ranked among this many newest matches;
+    /// absent when every match was ranked.
+    public var rankedAmongNewest: Int?
+    public init(query: String, results: [SearchResult], rankedAmongNewest: Int? = nil) {
+        self.query = query
+        self.results = results
+        self.rankedAmongNewest = rankedAmongNewest
+    }
+}
+
+/// An insight in a list (`GET /v1/recent`).
+public struct InsightSummary: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var text: String
+    public var createdAt: Double
+    /// How many places it was seen.
+    public var occurrences: Int
+    public init(id: Int64, text: String, createdAt: Double, occurrences: Int) {
+        self.id = id
+        self.text = text
+        self.createdAt = createdAt
+        self.occurrences = occurrences
+    }
+}
+
+/// `GET /v1/recent`: the newest insights first.
+public struct RecentReply: Codable, Sendable, Equatable {
+    public var schema = InsightVersion.apiSchema
+    public var insights: [InsightSummary]
+    public init(insights: [InsightSummary]) { self.insights = insights }
+}
+
+/// An insight with near-identical wording that states a different claim.
+public struct InsightConflict: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var text: String
+    /// What differs: `number`, `negation` or `contentWord`.
+    public var kind: String
+    public init(id: Int64, text: String, kind: String) {
+        self.id = id
+        self.text = text
+        self.kind = kind
+    }
+}
+
+/// `GET /v1/insights/ID`: one insight with every place it was seen.
+public struct InsightDetail: Codable, Sendable, Equatable {
+    public var schema = InsightVersion.apiSchema
+    public var id: Int64
+    public var text: String
+    public var createdAt: Double
+    /// Every place the insight was seen, in any wording.
+    public var sources: [SourceRef]
+    /// Other wordings of the same claim, each with the places it was seen.
+    public var variants: [VariantRef] = []
+    /// Insights with near-identical wording that state a different claim.
+    public var conflicts: [InsightConflict] = []
+    public init(id: Int64, text: String, createdAt: Double, sources: [SourceRef]) {
+        self.id = id
+        self.text = text
+        self.createdAt = createdAt
+        self.sources = sources
+    }
+}
+
+/// One inbox file as the database remembers it (`GET /v1/sources`, `GET /v1/failed`).
+public struct SourceInfo: Codable, Sendable, Equatable {
+    public var path: String
+    /// `pending`, `ingested`, `failed`, `skipped` or `removed`.
+    public var state: String
+    /// Why the file failed or was skipped.
+    public var reason: String?
+    public var size: Int64?
+    public var insights: Int
+    public var documentDate: String?
+    public var updatedAt: Double
+    public var ingestedAt: Double?
+    public init(path: String, state: String, reason: String?, size: Int64?, insights: Int, documentDate: String?, updatedAt: Double, ingestedAt: Double?) {
+        self.path = path
+        self.state = state
+        self.reason = reason
+        self.size = size
+        self.insights = insights
+        self.documentDate = documentDate
+        self.updatedAt = updatedAt
+        self.ingestedAt = ingestedAt
+    }
+}
+
+/// `GET /v1/sources` and `GET /v1/failed`.
+public struct SourcesReply: Codable, Sendable, Equatable {
+    public var schema = InsightVersion.apiSchema
+    public var sources: [SourceInfo]
+    public init(sources: [SourceInfo]) { self.sources = sources }
+}
+
 /// One linked article in the fetch queue (`GET /v1/links`).
 public struct LinkInfo: Codable, Sendable, Equatable {
     public var id: Int64
@@ -218,6 +345,34 @@ public struct LinkInfo: Codable, Sendable, Equatable {
 
 /// `GET /v1/links`.
 public struct LinksReply: Codable, Sendable, Equatable {
+    public var schema = InsightVersion.apiSchema
     public var links: [LinkInfo]
     public init(links: [LinkInfo]) { self.links = links }
+}
+
+/// The reply of every request that changes state.
+public struct ActionReply: Codable, Sendable, Equatable {
+    public var schema = InsightVersion.apiSchema
+    public var ok: Bool
+    public var message: String
+    public init(ok: Bool, message: String) {
+        self.ok = ok
+        self.message = message
+    }
+}
+
+/// `POST /v1/retry`: one path (relative to the inbox), or every failed and skipped file.
+public struct RetryRequest: Codable, Sendable, Equatable {
+    public var path: String?
+    public var all: Bool?
+    public init(path: String? = nil, all: Bool? = nil) {
+        self.path = path
+        self.all = all
+    }
+}
+
+/// `POST /v1/links`: a URL to fetch.
+public struct AddLinkRequest: Codable, Sendable, Equatable {
+    public var url: String
+    public init(url: String) { self.url = url }
 }

@@ -68,6 +68,48 @@ final class DaemonControl: Sendable {
     }
 }
 
+extension DaemonControl {
+    /// Queues one inbox file again, even if it looks unchanged. `path` is relative to the inbox, or absolute
+    /// inside it. Returns the relative path.
+    func retry(path: String) throws(APIError) -> String {
+        let inbox = settings.value.inbox
+        var relative = path
+        if path.hasPrefix("/") {
+            guard path.hasPrefix(inbox + "/") else {
+                throw APIError(400, "outside_inbox", "\(path) is not inside the inbox \(inbox)")
+            }
+            relative = String(path.dropFirst(inbox.count + 1))
+        }
+        let parts = relative.split(separator: "/", omittingEmptySubsequences: false)
+        guard !relative.isEmpty, !parts.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) else {
+            throw APIError(400, "bad_path", "\"\(path)\" is not a plain path inside the inbox")
+        }
+        let known: Bool
+        do {
+            known = try database.source(path: relative) != nil
+        } catch {
+            throw APIError(500, "store", "\(error)")
+        }
+        guard known || FileManager.default.fileExists(atPath: inbox + "/" + relative) else {
+            throw APIError(404, "no_such_file", "no file \(relative) is known or in the inbox; `insightctl failed` lists files to retry")
+        }
+        pipeline.retry(relative)
+        return relative
+    }
+
+    /// Queues every failed and skipped file again; returns how many.
+    func retryProblems() throws(APIError) -> Int {
+        let problems: [SourceInfo]
+        do {
+            problems = try database.sources(states: [.failed, .skipped])
+        } catch {
+            throw APIError(500, "store", "\(error)")
+        }
+        for source in problems { pipeline.retry(source.path) }
+        return problems.count
+    }
+}
+
 /// The current settings, replaced as a whole on reload.
 final class SettingsBox: Sendable {
     private let storage: Synchronization.Mutex<Settings>

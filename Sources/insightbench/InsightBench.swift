@@ -7,6 +7,6 @@ struct InsightBench: AsyncParsableCommand {
         commandName: "insightbench",
         abstract: "Benchmarks for insightd (use a release build).",
         subcommands: [ExtractionBench.self, NearDuplicateBench.self,
-                      IngestBench.self, LatencyBench.self, IdleBench.self, ScaleBench.self, AllBench.self]
+                      IngestBench.self, LatencyBench.self, IdleBench.self, ScaleBench.self, AllBench.self, SearchBench.self]
     )
 }

@@ -2,25 +2,54 @@ import ArgumentParser
 import Foundation
 import InsightClient
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `insightctl`: talks to insightd over its Unix socket.
 @main
 struct InsightCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "insightctl",
-        abstract: "Ask a running insightd for its status, search and export insights, and steer it.",
+        abstract: "Search, read, export and steer the insights a running insightd has collected.",
         discussion: """
             The socket is --socket, else $INSIGHTD_SOCKET, else $RUNTIME_DIRECTORY/insightd.sock, else \
             $XDG_RUNTIME_DIR/insightd/insightd.sock, else /run/insightd/insightd.sock.
 
+            Reading commands take --json and print the daemon's reply as is: one JSON object with a "schema" \
+            field (the API version, now 1) whose layout the README describes. Colour is used only on a \
+            terminal and never when NO_COLOR is set.
+
+            Commands that change state (add, retry, rescan, pause, resume, forget) are allowed to root, the \
+            daemon's own user and members of the group named by admin_group in insightd.toml.
+
             Exit status: 0 ok, 1 error, 2 usage, 3 daemon not running, 4 permission or protocol failure.
             """,
         version: "0.1.0",
-        subcommands: [Status.self, Search.self, Export.self, Rescan.self, Pause.self, Resume.self, Reload.self]
+        subcommands: [
+            Status.self, Search.self, Recent.self, Show.self, Sources.self, Failed.self, Links.self, Export.self,
+            Add.self, Retry.self, Rescan.self, Pause.self, Resume.self, Reload.self, Forget.self,
+            GenerateManual.self,
+        ]
     )
 
-    /// Accepts the global `--socket PATH` before the subcommand too (`insightctl --socket S status`).
+    /// Accepts the global `--socket PATH` before the subcommand too (`insightctl --socket S status`), and maps
+    /// usage errors to exit status 2.
     static func main() {
-        main(Self.movingGlobalOptions(Array(CommandLine.arguments.dropFirst())))
+        let arguments = Self.movingGlobalOptions(Array(CommandLine.arguments.dropFirst()))
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                if !message.isEmpty { print(message) }
+                Foundation.exit(0)
+            }
+            if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+            Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
+        }
     }
 
     static func movingGlobalOptions(_ arguments: [String]) -> [String] {
@@ -44,35 +73,69 @@ struct InsightCtl: ParsableCommand {
 
 /// Options every command shares.
 struct Connection: ParsableArguments {
-    @Option(name: .long, help: "The daemon's Unix socket.")
+    @Option(name: .long, help: ArgumentHelp("The daemon's Unix socket.", valueName: "path"))
     var socket: String?
 
     var control: Control { Control(socketPath: socket) }
 }
 
 /// Runs a command body and exits with its status.
-func finish(_ code: Int32) throws {
+func finish(_ connection: Connection, _ body: (Control) throws -> Void) throws {
+    let control = connection.control
+    let code = control.run { try body(control) }
     if code != 0 { throw ExitCode(code) }
 }
 
+/// `--since` as seconds since the epoch.
+func parseSince(_ text: String?) throws -> Double? {
+    guard let text else { return nil }
+    guard let value = SinceParser.parse(text) else {
+        throw ValidationError("--since takes a span such as 90s, 30m, 12h, 7d, 2w, or a date such as 2025-01-31")
+    }
+    return value
+}
+
+let sinceHelp = ArgumentHelp("Only insights stored since then: 30m, 12h, 7d, 2w, or a date (2025-01-31).", valueName: "when")
+
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show what the daemon is doing.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show what the daemon is doing.",
+        discussion: "With --watch the status is redrawn in place on a terminal, or printed as one JSON line per interval when piped; it ends when the daemon stops.")
     @OptionGroup var connection: Connection
     @Flag(name: .long, help: "Print the status as JSON (schema in the README).")
     var json = false
+    @Flag(name: .long, help: "Keep showing the status as it changes.")
+    var watch = false
+    @Option(name: .long, help: ArgumentHelp("Seconds between updates with --watch (0.1 to 3600).", valueName: "seconds"))
+    var interval = 1.0
+
+    func validate() throws {
+        guard (0.1...3600).contains(interval) else { throw ValidationError("--interval must be from 0.1 to 3600 seconds") }
+    }
 
     func run() throws {
-        let control = connection.control
-        try finish(control.run { try control.status(json: json) })
+        try finish(connection) { control in
+            if watch {
+                try control.watchStatus(interval: interval, json: json)
+            } else {
+                try control.status(json: json)
+            }
+        }
     }
 }
 
 struct Search: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Full-text search over stored insights.")
+    static let configuration = CommandConfiguration(
+        abstract: "Full-text search over stored insights, best matches first.",
+        discussion: "Every word must match; the last one may be the start of a word. Matches are highlighted on a terminal.")
     @OptionGroup var connection: Connection
     @Argument(help: "The words to search for.")
     var words: [String]
-    @Option(name: .long, help: "At most this many results.")
+    @Option(name: .long, help: sinceHelp)
+    var since: String?
+    @Option(name: .long, help: ArgumentHelp("Only insights seen in a file whose path contains this text.", valueName: "text"))
+    var source: String?
+    @Option(name: .long, help: "At most this many results (1 to 1000).")
     var limit = 20
     @Flag(name: .long, help: "Print the results as JSON.")
     var json = false
@@ -80,56 +143,213 @@ struct Search: ParsableCommand {
     func validate() throws {
         guard !words.isEmpty else { throw ValidationError("give at least one word to search for") }
         guard (1...1000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
+        _ = try parseSince(since)
     }
 
     func run() throws {
-        let control = connection.control
-        try finish(control.run { try control.search(words.joined(separator: " "), limit: limit, json: json) })
+        let since = try parseSince(since)
+        try finish(connection) { try $0.search(words.joined(separator: " "), limit: limit, since: since, source: source, json: json) }
+    }
+}
+
+struct Recent: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The newest insights first.")
+    @OptionGroup var connection: Connection
+    @Option(name: .long, help: sinceHelp)
+    var since: String?
+    @Option(name: .long, help: "At most this many (1 to 1000).")
+    var limit = 20
+    @Flag(name: .long, help: "Print the insights as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard (1...1000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
+        _ = try parseSince(since)
+    }
+
+    func run() throws {
+        let since = try parseSince(since)
+        try finish(connection) { try $0.recent(limit: limit, since: since, json: json) }
+    }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "One insight with every place it was seen.")
+    @OptionGroup var connection: Connection
+    @Argument(help: "The insight's id (search and recent show it).")
+    var id: Int64
+    @Flag(name: .long, help: "Print the insight as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard id > 0 else { throw ValidationError("an insight id is a positive number") }
+    }
+
+    func run() throws {
+        try finish(connection) { try $0.show(id: id, json: json) }
+    }
+}
+
+struct Sources: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Every inbox file the daemon has seen, with its state.")
+    @OptionGroup var connection: Connection
+    @Option(name: .long, help: ArgumentHelp("Only files in this state: pending, ingested, failed, skipped or removed (repeatable).", valueName: "state"))
+    var state: [String] = []
+    @Flag(name: .long, help: "Print the files as JSON.")
+    var json = false
+
+    func validate() throws {
+        let known = ["seen", "pending", "ingested", "failed", "skipped", "removed"]
+        for value in state where !known.contains(value) {
+            throw ValidationError("unknown state \"\(value)\"; use \(known.joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        try finish(connection) { try $0.sources(states: state, json: json) }
+    }
+}
+
+struct Failed: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Files that failed or were skipped, with the reason.")
+    @OptionGroup var connection: Connection
+    @Flag(name: .long, help: "Print the files as JSON.")
+    var json = false
+
+    func run() throws {
+        try finish(connection) { try $0.failed(json: json) }
+    }
+}
+
+struct Links: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Linked articles the daemon fetches, with their state.")
+    @OptionGroup var connection: Connection
+    @Flag(name: .long, help: "Only links that failed.")
+    var failed = false
+    @Flag(name: .long, help: "Print the links as JSON.")
+    var json = false
+
+    func run() throws {
+        try finish(connection) { try $0.links(failedOnly: failed, json: json) }
     }
 }
 
 struct Export: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Export every unique insight with its sources.")
+    static let configuration = CommandConfiguration(
+        abstract: "Export every unique insight with its sources, streamed.",
+        discussion: "jsonl: one JSON object a line; csv: RFC 4180 with a header row; markdown: one list item an insight. With --output the file appears only once complete.")
     @OptionGroup var connection: Connection
-    @Option(name: .long, help: "jsonl (one JSON object a line).")
+    @Option(name: .long, help: ArgumentHelp("jsonl, csv or markdown.", valueName: "format"))
     var format = "jsonl"
-    @Option(name: .long, help: "Write to this file instead of standard output.")
+    @Option(name: .long, help: sinceHelp)
+    var since: String?
+    @Option(name: .long, help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"))
     var output: String?
 
     func validate() throws {
-        guard ["jsonl"].contains(format) else { throw ValidationError("--format must be jsonl") }
+        guard ["jsonl", "csv", "markdown"].contains(format) else { throw ValidationError("--format must be jsonl, csv or markdown") }
+        _ = try parseSince(since)
     }
 
     func run() throws {
-        let control = connection.control
-        try finish(control.run { try control.export(format: format, outputPath: output) })
+        let since = try parseSince(since)
+        try finish(connection) { try $0.export(format: format, since: since, outputPath: output) }
+    }
+}
+
+struct Add: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Hand the daemon a URL to fetch and store.")
+    @OptionGroup var connection: Connection
+    @Argument(help: "An http or https URL.")
+    var url: String
+    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard let components = URLComponents(string: url), ["http", "https"].contains(components.scheme?.lowercased() ?? ""),
+              components.host?.isEmpty == false else {
+            throw ValidationError("\"\(url)\" is not an http or https URL")
+        }
+    }
+
+    func run() throws {
+        try finish(connection) { try $0.add(url: url, json: json) }
+    }
+}
+
+struct Retry: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Take a failed or skipped file again, or all of them, or the failed links.")
+    @OptionGroup var connection: Connection
+    @Argument(help: "The file: relative to the inbox, or a path inside it.")
+    var path: String?
+    @Flag(name: .long, help: "Retry every failed and skipped file.")
+    var all = false
+    @Flag(name: .long, help: "Put every failed link back in the fetch queue.")
+    var links = false
+    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard [path != nil, all, links].filter({ $0 }).count == 1 else { throw ValidationError("give one of PATH, --all or --links") }
+    }
+
+    func run() throws {
+        try finish(connection) { control in
+            if links {
+                try control.action("POST", "/v1/links/retry", json: json)
+            } else {
+                try control.retry(path: path, all: all, json: json)
+            }
+        }
     }
 }
 
 struct Rescan: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Scan the whole inbox again.")
     @OptionGroup var connection: Connection
+    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
+    var json = false
     func run() throws {
-        let control = connection.control
-        try finish(control.run { try control.action("/v1/rescan", json: false) })
+        try finish(connection) { try $0.action("POST", "/v1/rescan", json: json) }
     }
 }
 
 struct Pause: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Stop ingesting; dropped files keep queueing.")
     @OptionGroup var connection: Connection
+    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
+    var json = false
     func run() throws {
-        let control = connection.control
-        try finish(control.run { try control.action("/v1/pause", json: false) })
+        try finish(connection) { try $0.action("POST", "/v1/pause", json: json) }
     }
 }
 
 struct Resume: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Resume ingesting.")
     @OptionGroup var connection: Connection
+    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
+    var json = false
     func run() throws {
-        let control = connection.control
-        try finish(control.run { try control.action("/v1/resume", json: false) })
+        try finish(connection) { try $0.action("POST", "/v1/resume", json: json) }
+    }
+}
+
+struct Forget: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Delete an insight and every record of where it was seen.",
+        discussion: "The only deletion: the files stay as they are, and an unchanged file is not stored again, so the insight stays forgotten until its file changes.")
+    @OptionGroup var connection: Connection
+    @Argument(help: "The insight's id.")
+    var id: Int64
+    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard id > 0 else { throw ValidationError("an insight id is a positive number") }
+    }
+
+    func run() throws {
+        try finish(connection) { try $0.forget(id: id, json: json) }
     }
 }
 
@@ -141,7 +361,6 @@ struct Reload: ParsableCommand {
     @Flag(name: .long, help: "Print the daemon's reply as JSON.")
     var json = false
     func run() throws {
-        let control = connection.control
-        try finish(control.run { try control.action("/v1/reload", json: json) })
+        try finish(connection) { try $0.action("POST", "/v1/reload", json: json) }
     }
 }

@@ -3,50 +3,285 @@ import InsightCore
 import InsightStore
 import Logging
 
+/// One endpoint of the socket API.
+struct Route: Sendable {
+    /// Reads are open to anyone who can connect; writes need `AccessPolicy`'s approval.
+    enum Access: Sendable { case read, write }
+
+    var method: String
+    /// Segments starting with `:` capture (`/v1/insights/:id`).
+    var pattern: String
+    var access: Access
+    var handler: @Sendable (APIRouter, APIRequest, [String: String]) -> APIResponse
+
+    /// The captured segments when `path` matches, else nil.
+    func match(_ path: String) -> [String: String]? {
+        let want = pattern.split(separator: "/"), have = path.split(separator: "/")
+        guard want.count == have.count else { return nil }
+        var captured: [String: String] = [:]
+        for (expected, actual) in zip(want, have) {
+            if expected.hasPrefix(":") {
+                captured[String(expected.dropFirst())] = String(actual)
+            } else if expected != actual {
+                return nil
+            }
+        }
+        return captured
+    }
+}
+
 /// Maps socket API requests to the daemon's parts. Runs off the event loop; may block on SQLite reads.
+///
+/// To add an endpoint, add a `Route` to `routes`: method, path, whether it changes state, handler.
 struct APIRouter: Sendable {
     let control: DaemonControl
+    let access: AccessPolicy
+    let logger: Logger
     /// Handles `POST /v1/reload`; nil where the daemon cannot reload (then the route answers 503).
     var reloader: Reloader? = nil
 
-    func handle(_ request: APIRequest) -> APIResponse {
-        let route = (request.method, request.path)
-        switch route {
-        case ("GET", "/v1/status"):
-            return .json(control.status())
-        case ("GET", "/v1/export"):
-            return export(request)
-        case ("GET", "/v1/search"):
-            return search(request)
-        case ("GET", "/v1/links"):
-            return listLinks(request)
-        case ("POST", "/v1/links"):
-            return addLink(request)
-        case ("POST", "/v1/links/retry"):
-            return retryLinks(request)
-        case ("POST", "/v1/rescan"):
-            control.watcher.requestRescan()
+    /// Writes are allowed to root, the daemon's own user and members of the configured `admin_group`.
+    init(control: DaemonControl, logger: Logger = Logger(label: "insightd.api")) {
+        self.control = control
+        self.logger = logger
+        access = AccessPolicy(daemonUID: UInt32(getuid()), adminGroup: { control.settings.value.adminGroup })
+    }
+
+    static let routes: [Route] = [
+        Route(method: "GET", pattern: "/v1/status", access: .read) { router, request, _ in router.status(request) },
+        Route(method: "GET", pattern: "/v1/search", access: .read) { router, request, _ in router.search(request) },
+        Route(method: "GET", pattern: "/v1/recent", access: .read) { router, request, _ in router.recent(request) },
+        Route(method: "GET", pattern: "/v1/insights/:id", access: .read) { router, _, captured in router.show(captured["id"] ?? "") },
+        Route(method: "DELETE", pattern: "/v1/insights/:id", access: .write) { router, _, captured in router.forget(captured["id"] ?? "") },
+        Route(method: "GET", pattern: "/v1/sources", access: .read) { router, request, _ in router.sources(request) },
+        Route(method: "GET", pattern: "/v1/failed", access: .read) { router, _, _ in router.failed() },
+        Route(method: "GET", pattern: "/v1/links", access: .read) { router, request, _ in router.listLinks(request) },
+        Route(method: "POST", pattern: "/v1/links", access: .write) { router, request, _ in router.addLink(request) },
+        Route(method: "POST", pattern: "/v1/links/retry", access: .write) { router, request, _ in router.retryLinks(request) },
+        Route(method: "GET", pattern: "/v1/export", access: .read) { router, request, _ in router.export(request) },
+        Route(method: "POST", pattern: "/v1/retry", access: .write) { router, request, _ in router.retry(request) },
+        Route(method: "POST", pattern: "/v1/rescan", access: .write) { router, _, _ in
+            router.control.watcher.requestRescan()
             return .json(ActionReply(ok: true, message: "a full scan of the inbox was started"))
-        case ("POST", "/v1/pause"):
-            control.pipeline.setPaused(true)
+        },
+        Route(method: "POST", pattern: "/v1/pause", access: .write) { router, _, _ in
+            router.control.pipeline.setPaused(true)
             return .json(ActionReply(ok: true, message: "ingestion paused; files keep queueing"))
-        case ("POST", "/v1/resume"):
-            control.pipeline.setPaused(false)
+        },
+        Route(method: "POST", pattern: "/v1/resume", access: .write) { router, _, _ in
+            router.control.pipeline.setPaused(false)
             return .json(ActionReply(ok: true, message: "ingestion resumed"))
-        case ("POST", "/v1/reload"):
-            guard let reloader else { return .error(503, "unavailable", "this daemon cannot reload; restart it instead") }
+        },
+        Route(method: "POST", pattern: "/v1/reload", access: .write) { router, _, _ in
+            guard let reloader = router.reloader else { return .error(503, "unavailable", "this daemon cannot reload; restart it instead") }
             let reply = reloader.reload(trigger: "insightctl reload")
             return reply.ok ? .json(reply) : .error(422, "invalid_config", reply.message)
-        default:
-            if Self.knownPaths.contains(request.path) {
-                return .error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
-            }
+        },
+    ]
+
+    func handle(_ request: APIRequest) -> APIResponse {
+        let matching = Self.routes.compactMap { route in route.match(request.path).map { (route, $0) } }
+        guard !matching.isEmpty else {
             return .error(404, "not_found", "no endpoint \(request.path); see the API section of the README")
+        }
+        guard let (route, captured) = matching.first(where: { $0.0.method == request.method }) else {
+            let allowed = matching.map(\.0.method).joined(separator: ", ")
+            return .error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path); use \(allowed)")
+        }
+        if route.access == .write {
+            let uid = request.peer.map { String($0.uid) } ?? "unknown"
+            let pid = request.peer.map { String($0.pid) } ?? "unknown"
+            switch access.decide(request.peer) {
+            case .allowed(let why):
+                logger.notice("api \(request.method) \(request.path) allowed",
+                              metadata: ["uid": "\(uid)", "pid": "\(pid)", "as": "\(why)"])
+            case .denied(let why):
+                logger.warning("api \(request.method) \(request.path) refused",
+                               metadata: ["uid": "\(uid)", "pid": "\(pid)"])
+                return .error(403, "forbidden", why)
+            }
+        }
+        return route.handler(self, request, captured)
+    }
+
+    // MARK: - Parameters
+
+    /// `limit` as a number from 1 to 1000 (default `fallback`), or the 400 to answer.
+    private func limit(_ request: APIRequest, default fallback: Int) -> Result<Int, APIError> {
+        let text = request.query["limit"] ?? String(fallback)
+        guard let value = Int(text), (1...1000).contains(value) else {
+            return .failure(APIError(400, "bad_limit", "limit must be a number from 1 to 1000, not \"\(text)\""))
+        }
+        return .success(value)
+    }
+
+    /// `since` in seconds since the epoch, if given.
+    private func since(_ request: APIRequest) -> Result<Double?, APIError> {
+        guard let text = request.query["since"], !text.isEmpty else { return .success(nil) }
+        guard let value = Double(text), value.isFinite, value >= 0 else {
+            return .failure(APIError(400, "bad_since", "since must be seconds since 1970-01-01 UTC, not \"\(text)\""))
+        }
+        return .success(value)
+    }
+
+    // MARK: - Reads
+
+    private func status(_ request: APIRequest) -> APIResponse {
+        guard let watch = request.query["watch"], watch == "1" || watch == "true" else {
+            return .json(control.status())
+        }
+        let text = request.query["interval"] ?? "1"
+        guard let interval = Double(text), (0.1...3600).contains(interval) else {
+            return .error(400, "bad_interval", "interval must be seconds from 0.1 to 3600, not \"\(text)\"")
+        }
+        let control = self.control
+        // One JSON line per interval on one connection, until the client leaves or the daemon stops.
+        return APIResponse(status: 200, contentType: "application/x-ndjson", body: .stream { sink in
+            let encoder = WireJSON.encoder()
+            while !sink.shouldStop {
+                var line = Array(try encoder.encode(control.status()))
+                line.append(0x0A)
+                try sink.write(line)
+                let until = monotonicSeconds() + interval
+                while !sink.shouldStop, monotonicSeconds() < until {
+                    usleep(UInt32(min(50_000, max(1_000, (until - monotonicSeconds()) * 1_000_000))))
+                }
+            }
+        })
+    }
+
+    private func search(_ request: APIRequest) -> APIResponse {
+        guard let query = request.query["q"], !query.trimmingCharacters(in: .whitespaces).isEmpty else {
+            return .error(400, "missing_query", "give the words to search for as ?q=")
+        }
+        do {
+            let limit = try limit(request, default: 20).get()
+            let since = try since(request).get()
+            let found = try control.database.search(query, limit: limit, since: since, source: request.query["source"])
+            return .json(SearchReply(query: query, results: found.results, rankedAmongNewest: found.rankedAmongNewest))
+        } catch let error as APIError {
+            return error.response
+        } catch {
+            return .error(500, "store", "\(error)")
         }
     }
 
-    static let knownPaths: Set<String> = ["/v1/status", "/v1/export", "/v1/search", "/v1/rescan", "/v1/pause", "/v1/resume", "/v1/links",
-                                          "/v1/links/retry", "/v1/reload"]
+    private func recent(_ request: APIRequest) -> APIResponse {
+        do {
+            let limit = try limit(request, default: 20).get()
+            let since = try since(request).get()
+            return .json(RecentReply(insights: try control.database.recent(limit: limit, since: since)))
+        } catch let error as APIError {
+            return error.response
+        } catch {
+            return .error(500, "store", "\(error)")
+        }
+    }
+
+    private func show(_ idText: String) -> APIResponse {
+        guard let id = Int64(idText), id > 0 else {
+            return .error(400, "bad_id", "an insight id is a positive number, not \"\(idText)\"")
+        }
+        do {
+            guard let detail = try control.database.insight(id: id) else {
+                return .error(404, "no_such_insight", "there is no insight \(id); `insightctl search` or `insightctl recent` show ids")
+            }
+            return .json(detail)
+        } catch {
+            return .error(500, "store", "\(error)")
+        }
+    }
+
+    private func sources(_ request: APIRequest) -> APIResponse {
+        var states: [SourceState] = []
+        for name in (request.query["state"] ?? "").split(separator: ",") {
+            guard let state = SourceState(rawValue: String(name)) else {
+                return .error(400, "bad_state", "unknown state \"\(name)\"; use \(SourceState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            states.append(state)
+        }
+        do {
+            return .json(SourcesReply(sources: try control.database.sources(states: states)))
+        } catch {
+            return .error(500, "store", "\(error)")
+        }
+    }
+
+    private func failed() -> APIResponse {
+        do {
+            return .json(SourcesReply(sources: try control.database.sources(states: [.failed, .skipped])))
+        } catch {
+            return .error(500, "store", "\(error)")
+        }
+    }
+
+    private func export(_ request: APIRequest) -> APIResponse {
+        let format = request.query["format"] ?? "jsonl"
+        guard let writer = ExportFormat(rawValue: format) else {
+            return .error(400, "bad_format", "unknown export format \"\(format)\"; use jsonl, csv or markdown")
+        }
+        let since: Double?
+        switch self.since(request) {
+        case .success(let value): since = value
+        case .failure(let error): return error.response
+        }
+        let database = control.database
+        return APIResponse(status: 200, contentType: writer.contentType, body: .stream { sink in
+            try sink.write(writer.header)
+            var after: Int64 = 0
+            // Pages keep memory flat however many insights there are.
+            while !sink.shouldStop {
+                let page = try database.exportPage(afterID: after, limit: 500, since: since)
+                guard let last = page.last else { break }
+                var chunk: [UInt8] = []
+                for record in page { chunk += try writer.render(record) }
+                try sink.write(chunk)
+                after = last.id
+            }
+        })
+    }
+
+    // MARK: - Writes
+
+    private func forget(_ idText: String) -> APIResponse {
+        guard let id = Int64(idText), id > 0 else {
+            return .error(400, "bad_id", "an insight id is a positive number, not \"\(idText)\"")
+        }
+        do {
+            guard let occurrences = try control.database.forget(id: id) else {
+                return .error(404, "no_such_insight", "there is no insight \(id); `insightctl search` or `insightctl recent` show ids")
+            }
+            logger.notice("insight forgotten", metadata: ["id": "\(id)", "occurrences": "\(occurrences)"])
+            return .json(ActionReply(ok: true, message: "forgot insight \(id) and its \(occurrences) occurrence\(occurrences == 1 ? "" : "s")"))
+        } catch {
+            return .error(500, "store", "\(error)")
+        }
+    }
+
+    private func retry(_ request: APIRequest) -> APIResponse {
+        let body: RetryRequest
+        do {
+            body = try WireJSON.decoder().decode(RetryRequest.self, from: Data(request.body.isEmpty ? Array("{}".utf8) : request.body))
+        } catch {
+            return .error(400, "bad_body", "the body must be {\"path\":\"FILE\"} or {\"all\":true}")
+        }
+        do {
+            if body.all == true {
+                let count = try control.retryProblems()
+                return .json(ActionReply(ok: true, message: count == 0 ? "no failed or skipped files to retry"
+                                         : "\(count) failed or skipped file\(count == 1 ? "" : "s") queued again"))
+            }
+            guard let path = body.path, !path.isEmpty else {
+                return .error(400, "bad_body", "give {\"path\":\"FILE\"} (relative to the inbox) or {\"all\":true}")
+            }
+            let relative = try control.retry(path: path)
+            return .json(ActionReply(ok: true, message: "\(relative) queued again"))
+        } catch {
+            return error.response
+        }
+    }
+
+    // MARK: - Links
 
     private func listLinks(_ request: APIRequest) -> APIResponse {
         let failedOnly = ["1", "true", "yes"].contains(request.query["failed"] ?? "")
@@ -70,7 +305,6 @@ struct APIRouter: Sendable {
         }
     }
 
-    struct AddLinkRequest: Decodable { var url: String }
     struct RetryLinksRequest: Decodable { var id: Int64? }
 
     private func addLink(_ request: APIRequest) -> APIResponse {
@@ -103,55 +337,60 @@ struct APIRouter: Sendable {
             return .error(500, "store", "\(error)")
         }
     }
-
-    private func export(_ request: APIRequest) -> APIResponse {
-        let format = request.query["format"] ?? "jsonl"
-        guard format == "jsonl" else {
-            return .error(400, "bad_format", "unknown export format \"\(format)\"; use jsonl")
-        }
-        let database = control.database
-        return APIResponse(status: 200, contentType: "application/x-ndjson", body: .stream { sink in
-            let encoder = WireJSON.encoder()
-            var after: Int64 = 0
-            // Pages keep memory flat however many insights there are.
-            while true {
-                let page = try database.exportPage(afterID: after, limit: 500)
-                guard let last = page.last else { break }
-                var chunk: [UInt8] = []
-                for record in page {
-                    chunk += Array(try encoder.encode(record))
-                    chunk.append(0x0A)
-                }
-                try sink.write(chunk)
-                after = last.id
-            }
-        })
-    }
-
-    private func search(_ request: APIRequest) -> APIResponse {
-        guard let query = request.query["q"], !query.trimmingCharacters(in: .whitespaces).isEmpty else {
-            return .error(400, "missing_query", "give the words to search for as ?q=")
-        }
-        let limitText = request.query["limit"] ?? "20"
-        guard let limit = Int(limitText), (1...1000).contains(limit) else {
-            return .error(400, "bad_limit", "limit must be a number from 1 to 1000, not \"\(limitText)\"")
-        }
-        do {
-            return .json(SearchReply(query: query, results: try control.database.search(query, limit: limit)))
-        } catch {
-            return .error(500, "store", "\(error)")
-        }
-    }
 }
 
-/// The reply of a request that changes state.
-struct ActionReply: Codable, Sendable {
-    var ok: Bool
+/// An error reply decided while reading a request's parameters.
+struct APIError: Error, Sendable {
+    var status: Int
+    var code: String
     var message: String
+    init(_ status: Int, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+    var response: APIResponse { .error(status, code, message) }
 }
 
-/// `GET /v1/search`.
-struct SearchReply: Codable, Sendable {
-    var query: String
-    var results: [SearchHit]
+/// The export formats: one record rendered at a time, so exports stream in constant memory.
+enum ExportFormat: String, Sendable {
+    case jsonl, csv, markdown
+
+    var contentType: String {
+        switch self {
+        case .jsonl: return "application/x-ndjson"
+        case .csv: return "text/csv; charset=utf-8"
+        case .markdown: return "text/markdown; charset=utf-8"
+        }
+    }
+
+    var header: [UInt8] {
+        switch self {
+        case .jsonl: return []
+        case .csv: return Array("id,text,created_at,sources\r\n".utf8)
+        case .markdown: return Array("# Insights\n\n".utf8)
+        }
+    }
+
+    func render(_ record: ExportRecord) throws -> [UInt8] {
+        switch self {
+        case .jsonl:
+            return Array(try WireJSON.encoder().encode(record)) + [0x0A]
+        case .csv:
+            // RFC 4180: every field quoted, quotes doubled, CRLF line ends.
+            let sources = record.sources.map { "\($0.path):\($0.line)" }.joined(separator: "; ")
+            let created = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: record.createdAt))
+            let fields = [String(record.id), record.text, created, sources]
+            return Array((fields.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: ",") + "\r\n").utf8)
+        case .markdown:
+            let sources = record.sources.map { source -> String in
+                var place = "\(source.path):\(source.line)"
+                if let section = source.section { place += " (\(section))" }
+                if let date = source.date { place += ", \(date)" }
+                return place
+            }.joined(separator: "; ")
+            let text = record.text.replacingOccurrences(of: "\n", with: " ")
+            return Array("- \(text)\n  *#\(record.id) · \(sources)*\n\n".utf8)
+        }
+    }
 }

@@ -6,6 +6,8 @@ public struct PeerCredentials: Sendable, Equatable {
     public var pid: Int32
     public var uid: UInt32
     public var gid: UInt32
+    /// The supplementary groups of the connecting process (`SO_PEERGROUPS`), when the kernel reports them.
+    public var groups: [UInt32] = []
 }
 
 /// A request as the router sees it.
@@ -38,6 +40,8 @@ struct APIRequest: Sendable {
 /// Writes a streamed body chunk by chunk; throws when the client has gone away.
 protocol ChunkSink: Sendable {
     func write(_ bytes: [UInt8]) throws
+    /// True once the client has gone or the daemon is stopping: a long-lived stream should end.
+    var shouldStop: Bool { get }
 }
 
 /// A reply: a status and a whole body, or a body streamed in chunks.

@@ -1,0 +1,216 @@
+import Foundation
+import GRDB
+import InsightCore
+
+/// The read queries behind insightctl, and `forget`, the one deliberate deletion.
+extension InsightDatabase {
+    /// The passage of `text` a search for `query` shows, matches between `[` and `]`.
+    public static func snippet(_ text: String, query: String) -> String { Snippet.make(text, query: query) }
+
+    /// How many of the newest matches a query that matches more is ranked among (see `search`).
+    public static let rankingWindow = 5_000
+
+    /// Full-text search, best matches first, optionally only insights stored since `since` (seconds since
+    /// the epoch) and only those seen in a source whose path contains `source`. Returns the results and,
+    /// when the query matched more than `rankingWindow` insights and no filter was given, the size of the
+    /// window of newest matches they were ranked among.
+    ///
+    /// Ranking reads each match's length, so a word found in most insights would cost a lookup per insight;
+    /// such a word also carries almost no weight in BM25. Ranking among the newest matches keeps those
+    /// queries fast and leaves every query with fewer matches exact.
+    ///
+    /// Two steps: rank matches by BM25 keeping only ids, then fetch text and build snippets for the few that
+    /// are returned. SQLite evaluates result columns before it sorts, so asking for `snippet()` in the ranking
+    /// query would compute it for every match; and FTS5 does not narrow a MATCH by rowid, so a second MATCH
+    /// for the snippets would walk the whole doclist again. `Snippet` marks the words in Swift instead.
+    public func search(_ query: String, limit: Int, since: Double? = nil, source: String? = nil, rankingWindow: Int = rankingWindow)
+        throws(StoreError) -> (results: [SearchResult], rankedAmongNewest: Int?) {
+        guard let match = Self.ftsQuery(query) else { return ([], nil) }
+        let filtered = since != nil || !(source ?? "").isEmpty
+        var sql = "SELECT f.rowid, bm25(insight_fts) FROM insight_fts f"
+        var arguments: StatementArguments = [match]
+        var filters = ""
+        if let since {
+            sql += " JOIN insight i ON i.id = f.rowid"
+            filters += " AND i.createdAt >= ?"
+            arguments += [since]
+        }
+        if let source, !source.isEmpty {
+            filters += " AND EXISTS (SELECT 1 FROM occurrence o JOIN source s ON s.id = o.sourceId WHERE o.insightId = f.rowid AND instr(s.path, ?) > 0)"
+            arguments += [source]
+        }
+        sql += " WHERE insight_fts MATCH ?" + filters
+        let baseSQL = sql, baseArguments = arguments
+        return try read { db in
+            var rankSQL = baseSQL, rankArguments = baseArguments
+            var window: Int?
+            if !filtered, let floor = try Int64.fetchOne(db, sql: """
+                SELECT rowid FROM insight_fts WHERE insight_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?
+                """, arguments: [match, rankingWindow - 1]) {
+                // FTS5 walks a doclist in rowid order without ranking: cheap even for a common word.
+                rankSQL += " AND f.rowid >= ?"
+                rankArguments += [floor]
+                window = rankingWindow
+            }
+            rankSQL += " ORDER BY bm25(insight_fts) LIMIT ?"
+            rankArguments += [limit]
+            let ranked = try Row.fetchAll(db, sql: rankSQL, arguments: rankArguments).map { (id: $0[0] as Int64, score: -($0[1] as Double)) }
+            guard !ranked.isEmpty else { return ([], window) }
+            var details: [Int64: (text: String, snippet: String, createdAt: Double)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, text, createdAt FROM insight WHERE id IN (SELECT value FROM json_each(?))",
+                                        arguments: ["[" + ranked.map { String($0.id) }.joined(separator: ",") + "]"]) {
+                let text: String = row[1]
+                details[row[0]] = (text, Snippet.make(text, query: query), row[2])
+            }
+            let results = ranked.compactMap { hit in
+                details[hit.id].map { SearchResult(id: hit.id, text: $0.text, snippet: $0.snippet, score: hit.score, createdAt: $0.createdAt) }
+            }
+            return (results, window)
+        }
+    }
+
+    /// The newest insights first, optionally only those stored since `since`. Ids grow with storage time, so
+    /// the rowid order serves without an index on `createdAt` and stops after `limit` rows.
+    public func recent(limit: Int, since: Double? = nil) throws(StoreError) -> [InsightSummary] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT i.id, i.text, i.createdAt, (SELECT COUNT(*) FROM occurrence o WHERE o.insightId = i.id)
+                FROM insight i WHERE i.createdAt >= ? ORDER BY i.id DESC LIMIT ?
+                """, arguments: [since ?? 0, limit]).map { row in
+                InsightSummary(id: row[0], text: row[1], createdAt: row[2], occurrences: row[3])
+            }
+        }
+    }
+
+    /// One insight with every place it was seen (in any wording), its other wordings and the insights that
+    /// conflict with it; nil when there is no insight with that id.
+    public func insight(id: Int64) throws(StoreError) -> InsightDetail? {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, text, createdAt FROM insight WHERE id = ?", arguments: [id]) else {
+                return nil
+            }
+            var variantSources: [Int64: [SourceRef]] = [:]
+            var sources: [SourceRef] = []
+            for occurrence in try Row.fetchAll(db, sql: """
+                SELECT s.path, o.line, o.section, s.documentDate, o.variantId
+                FROM occurrence o JOIN source s ON s.id = o.sourceId
+                WHERE o.insightId = ? ORDER BY s.path, o.line
+                """, arguments: [id]) {
+                let ref = SourceRef(path: occurrence[0], line: occurrence[1], section: occurrence[2], date: occurrence[3])
+                sources.append(ref)
+                if let variant: Int64 = occurrence[4] { variantSources[variant, default: []].append(ref) }
+            }
+            var detail = InsightDetail(id: row[0], text: row[1], createdAt: row[2], sources: sources)
+            detail.variants = try Row.fetchAll(db, sql: "SELECT id, text FROM variant WHERE insightId = ? ORDER BY id", arguments: [id]).map {
+                VariantRef(text: $0[1], sources: variantSources[$0[0]] ?? [])
+            }
+            detail.conflicts = try Row.fetchAll(db, sql: """
+                SELECT c.otherId, i.text, c.kind FROM conflict c JOIN insight i ON i.id = c.otherId WHERE c.insightId = ?1
+                UNION ALL
+                SELECT c.insightId, i.text, c.kind FROM conflict c JOIN insight i ON i.id = c.insightId WHERE c.otherId = ?1
+                ORDER BY 1
+                """, arguments: [id]).map { InsightConflict(id: $0[0], text: $0[1], kind: $0[2]) }
+            return detail
+        }
+    }
+
+    /// Sources in the given states (all when empty), by path.
+    public func sources(states: [SourceState] = []) throws(StoreError) -> [SourceInfo] {
+        try read { db in
+            var request = SourceRecord.order(Column("path"))
+            if !states.isEmpty { request = request.filter(states.map(\.rawValue).contains(Column("state"))) }
+            return try request.fetchAll(db).map { record in
+                SourceInfo(path: record.path, state: record.state.rawValue, reason: record.error, size: record.size,
+                           insights: record.insightCount, documentDate: record.documentDate,
+                           updatedAt: record.updatedAt, ingestedAt: record.ingestedAt)
+            }
+        }
+    }
+
+    /// A page of the export in id order after `afterID`, only insights stored since `since`.
+    public func exportPage(afterID: Int64, limit: Int, since: Double?) throws(StoreError) -> [ExportRecord] {
+        guard let since else { return try exportPage(afterID: afterID, limit: limit) }
+        // Ids grow with storage time: start at the first insight stored since then, and filter the pages.
+        var after = max(afterID, try read { db in try Int64.fetchOne(db, sql: "SELECT MIN(id) FROM insight WHERE createdAt >= ?", arguments: [since]) }
+            .map { $0 - 1 } ?? Int64.max - 1)
+        while true {
+            let page = try exportPage(afterID: after, limit: limit)
+            guard let last = page.last else { return [] }
+            let kept = page.filter { $0.createdAt >= since }
+            if !kept.isEmpty { return kept }
+            after = last.id
+        }
+    }
+
+    /// Removes an insight, its occurrences, other wordings and conflicts in one transaction; the full-text
+    /// index follows through its triggers and the near-duplicate index once the transaction commits. Each source's insight count drops by the occurrences it lost. Returns how many occurrences
+    /// went, or nil when there is no insight with that id.
+    ///
+    /// The source files stay as they are: an unchanged file is not stored again, so the insight stays
+    /// forgotten until the file's content changes.
+    public func forget(id: Int64) throws(StoreError) -> Int? {
+        do {
+            return try pool.write { db -> Int? in
+                guard try Int64.fetchOne(db, sql: "SELECT id FROM insight WHERE id = ?", arguments: [id]) != nil else { return nil }
+                let perSource = try Row.fetchAll(db, sql: "SELECT sourceId, COUNT(*) FROM occurrence WHERE insightId = ? GROUP BY sourceId",
+                                                 arguments: [id])
+                var removed = 0
+                for row in perSource {
+                    let sourceID: Int64 = row[0], count: Int = row[1]
+                    removed += count
+                    try db.execute(sql: "UPDATE source SET insightCount = max(0, insightCount - ?) WHERE id = ?", arguments: [count, sourceID])
+                }
+                let bandKeys = try Data.fetchOne(db, sql: "SELECT bandKeys FROM insightSignature WHERE insightId = ?", arguments: [id])
+                // Variants, conflicts and the signature go with the insight (ON DELETE CASCADE).
+                try db.execute(sql: "DELETE FROM occurrence WHERE insightId = ?", arguments: [id])
+                try db.execute(sql: "DELETE FROM insight WHERE id = ?", arguments: [id])
+                nearDuplicates?.removeAfterCommit([(id, bandKeys.map(NearDuplicateState.decode) ?? [])], in: db)
+                return removed
+            }
+        } catch {
+            throw StoreError(.write, "cannot forget insight \(id)", underlying: error)
+        }
+    }
+}
+
+/// The passage of a search result around its first match, matches between `[` and `]`, the way FTS5's
+/// `snippet()` marks them: words compared without case and diacritics, the query's last word as a prefix.
+enum Snippet {
+    static func make(_ text: String, query: String, words limit: Int = 16) -> String {
+        let terms = query.split(whereSeparator: { !($0.isLetter || $0.isNumber) }).map { fold(String($0)) }
+        var tokens: [Range<String.Index>] = []
+        var start: String.Index?
+        for index in text.indices {
+            let isWord = text[index].isLetter || text[index].isNumber
+            if isWord, start == nil { start = index }
+            if !isWord, let begin = start {
+                tokens.append(begin..<index)
+                start = nil
+            }
+        }
+        if let begin = start { tokens.append(begin..<text.endIndex) }
+        guard !tokens.isEmpty else { return text }
+        let matches = tokens.map { range -> Bool in
+            let word = fold(String(text[range]))
+            return terms.enumerated().contains { position, term in
+                word == term || (position == terms.count - 1 && word.hasPrefix(term))
+            }
+        }
+        let first = matches.firstIndex(of: true) ?? 0
+        let from = max(0, min(first - 2, tokens.count - limit))
+        let to = min(tokens.count, from + limit)
+        var out = from > 0 ? "…" : ""
+        var cursor = from > 0 ? tokens[from].lowerBound : text.startIndex
+        for index in from..<to {
+            out += text[cursor..<tokens[index].lowerBound]
+            out += matches[index] ? "[" + text[tokens[index]] + "]" : String(text[tokens[index]])
+            cursor = tokens[index].upperBound
+        }
+        out += to < tokens.count ? "…" : text[cursor...]
+        return out
+    }
+
+    static func fold(_ word: String) -> String {
+        word.folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil)
+    }
+}
