@@ -65,7 +65,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
-        ], exclude: ["Fixtures"]),
+        ], exclude: ["Fixtures", "Systemd/sigterm-loop.sh", "Systemd/user-manager.sh"]),
     ],
     swiftLanguageModes: [.v6]
 )
