@@ -1,4 +1,5 @@
 import Foundation
+import InsightCore
 import Logging
 import Synchronization
 
@@ -8,6 +9,7 @@ import Glibc
 
 /// The outcome of a reload, as `POST /v1/reload` returns it.
 struct ReloadReply: Codable, Sendable, Equatable {
+    var schema = InsightVersion.apiSchema
     var ok: Bool
     var message: String
     /// Settings whose new values are in effect now.
