@@ -45,6 +45,9 @@ fi
 if [[ $uninstall == 1 ]]; then
     "${systemctl[@]}" disable --now insightd.service 2>/dev/null || true
     rm -f "$unitdir/insightd.service" "$bindir/insightd" "$bindir/insightctl"
+    if [[ $mode == system ]]; then share=/usr/local/share; else share=${XDG_DATA_HOME:-$HOME/.local/share}; fi
+    rm -f "$share/bash-completion/completions/insightctl" "$share/zsh/site-functions/_insightctl" \
+        "$share/fish/vendor_completions.d/insightctl.fish" "$share/man/man1/insightctl.1"
     if [[ $mode == system ]]; then
         rm -rf "$unitdir/insightd.service.d/resolvers.conf"
         rmdir "$unitdir/insightd.service.d" 2>/dev/null || true
@@ -71,6 +74,16 @@ done
 
 install -d "$bindir" "$unitdir" "$confdir"
 install -m 0755 "$release/insightd" "$release/insightctl" "$bindir/"
+# Shell completions and the man page, generated from insightctl's own argument parser.
+if [[ $mode == system ]]; then share=/usr/local/share; else share=${XDG_DATA_HOME:-$HOME/.local/share}; fi
+docs=$(mktemp -d)
+if deploy/generate-docs.sh "$docs" "$bindir/insightctl" >/dev/null; then
+    install -D -m 0644 "$docs/bash/insightctl" "$share/bash-completion/completions/insightctl"
+    install -D -m 0644 "$docs/zsh/_insightctl" "$share/zsh/site-functions/_insightctl"
+    install -D -m 0644 "$docs/fish/insightctl.fish" "$share/fish/vendor_completions.d/insightctl.fish"
+    install -D -m 0644 "$docs/man1/insightctl.1" "$share/man/man1/insightctl.1"
+fi
+rm -rf "$docs"
 if [[ $mode == system ]]; then
     install -m 0644 deploy/insightd.service "$unitdir/insightd.service"
     install -D -m 0644 deploy/insightd.sysusers.conf /usr/lib/sysusers.d/insightd.conf
