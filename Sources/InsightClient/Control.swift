@@ -188,6 +188,23 @@ public struct Control: Sendable {
         print(Output.table(rows))
     }
 
+    /// `insightctl conflicts [--limit N] [--json]`.
+    public func conflicts(limit: Int, json: Bool) throws {
+        let (reply, raw) = try call("GET", "/v1/conflicts?limit=\(limit)", as: ConflictsReply.self)
+        if json { return emit(raw) }
+        if reply.conflicts.isEmpty {
+            print("no conflicting insights")
+            return
+        }
+        let kinds = ["number": "a number differs", "negation": "a negation differs", "contentWord": "a word differs"]
+        for pair in reply.conflicts {
+            print(output.bold(kinds[pair.kind] ?? pair.kind) + output.dim(" · \(Output.ago(pair.createdAt))"))
+            print(Output.table([[output.dim("#\(pair.first.id)"), Output.truncate(pair.first.text, 110)],
+                               [output.dim("#\(pair.second.id)"), Output.truncate(pair.second.text, 110)]]))
+            print("")
+        }
+    }
+
     /// `insightctl show ID [--json]`.
     public func show(id: Int64, json: Bool) throws {
         let (detail, raw) = try call("GET", "/v1/insights/\(id)", as: InsightDetail.self)

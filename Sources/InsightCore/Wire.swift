@@ -376,3 +376,25 @@ public struct AddLinkRequest: Codable, Sendable, Equatable {
     public var url: String
     public init(url: String) { self.url = url }
 }
+
+/// One pair of insights with near-identical wording that state different claims (`GET /v1/conflicts`).
+public struct ConflictPair: Codable, Sendable, Equatable {
+    public var first: InsightSummary
+    public var second: InsightSummary
+    /// What differs: `number`, `negation` or `contentWord`.
+    public var kind: String
+    public var createdAt: Double
+    public init(first: InsightSummary, second: InsightSummary, kind: String, createdAt: Double) {
+        self.first = first
+        self.second = second
+        self.kind = kind
+        self.createdAt = createdAt
+    }
+}
+
+/// `GET /v1/conflicts`.
+public struct ConflictsReply: Codable, Sendable, Equatable {
+    public var schema = InsightVersion.apiSchema
+    public var conflicts: [ConflictPair]
+    public init(conflicts: [ConflictPair]) { self.conflicts = conflicts }
+}

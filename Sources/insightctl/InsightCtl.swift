@@ -27,7 +27,7 @@ struct InsightCtl: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Status.self, Search.self, Recent.self, Show.self, Sources.self, Failed.self, Links.self, Export.self,
+            Status.self, Search.self, Recent.self, Show.self, Conflicts.self, Sources.self, Failed.self, Links.self, Export.self,
             Add.self, Retry.self, Rescan.self, Pause.self, Resume.self, Reload.self, Forget.self,
             GenerateManual.self,
         ]
@@ -170,6 +170,24 @@ struct Recent: ParsableCommand {
     func run() throws {
         let since = try parseSince(since)
         try finish(connection) { try $0.recent(limit: limit, since: since, json: json) }
+    }
+}
+
+struct Conflicts: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Pairs of insights with near-identical wording that state different claims.")
+    @OptionGroup var connection: Connection
+    @Option(name: .long, help: "At most this many pairs (1 to 1000).")
+    var limit = 50
+    @Flag(name: .long, help: "Print the pairs as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard (1...1000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
+    }
+
+    func run() throws {
+        try finish(connection) { try $0.conflicts(limit: limit, json: json) }
     }
 }
 

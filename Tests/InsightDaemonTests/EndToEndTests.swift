@@ -97,6 +97,13 @@ struct EndToEndTests {
         #expect(battery.variants.map(\.text) == ["Battery prices fell faster than almost every forcast made ten years ago, which surprised even the optimists."])
         let twenty = try #require(records.first { $0.text.contains("twenty years ago") })
         #expect(battery.conflicts == [twenty.id])
+        let conflicts = try daemon.ctl(["conflicts", "--json"])
+        #expect(conflicts.status == 0)
+        let pairs = try WireJSON.decoder().decode(ConflictsReply.self, from: Data(conflicts.stdout.utf8)).conflicts
+        #expect(pairs.map { Set([$0.first.id, $0.second.id]) } == [Set([battery.id, twenty.id])])
+        #expect(pairs.first?.kind == "number")
+        let human = try daemon.ctl(["conflicts"])
+        #expect(human.stdout.contains("a number differs"))
         try daemon.stop()
     }
 

@@ -53,6 +53,7 @@ struct APIRouter: Sendable {
         Route(method: "GET", pattern: "/v1/recent", access: .read) { router, request, _ in router.recent(request) },
         Route(method: "GET", pattern: "/v1/insights/:id", access: .read) { router, _, captured in router.show(captured["id"] ?? "") },
         Route(method: "DELETE", pattern: "/v1/insights/:id", access: .write) { router, _, captured in router.forget(captured["id"] ?? "") },
+        Route(method: "GET", pattern: "/v1/conflicts", access: .read) { router, request, _ in router.conflicts(request) },
         Route(method: "GET", pattern: "/v1/sources", access: .read) { router, request, _ in router.sources(request) },
         Route(method: "GET", pattern: "/v1/failed", access: .read) { router, _, _ in router.failed() },
         Route(method: "GET", pattern: "/v1/links", access: .read) { router, request, _ in router.listLinks(request) },
@@ -171,6 +172,17 @@ struct APIRouter: Sendable {
             let limit = try limit(request, default: 20).get()
             let since = try since(request).get()
             return .json(RecentReply(insights: try control.database.recent(limit: limit, since: since)))
+        } catch let error as APIError {
+            return error.response
+        } catch {
+            return .error(500, "store", "\(error)")
+        }
+    }
+
+    private func conflicts(_ request: APIRequest) -> APIResponse {
+        do {
+            let limit = try limit(request, default: 50).get()
+            return .json(ConflictsReply(conflicts: try control.database.conflictPairs(limit: limit)))
         } catch let error as APIError {
             return error.response
         } catch {
