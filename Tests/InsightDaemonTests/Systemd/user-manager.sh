@@ -191,9 +191,11 @@ ok "uninstall.sh --user removed unit and binaries, kept database and config"
 # without the dynamic user (a user manager cannot allocate one). Directives the environment refuses
 # (226/NAMESPACE) are dropped one by one and reported; ProtectHome= always fails here because it hides
 # /run/user, which holds a user manager'"'"'s RuntimeDirectory.
-mkdir -p "$HOME/hardened-inbox"
+mkdir -p "$HOME/hardened-inbox" "$HOME/hardened-bin"
+# The unit's PrivateTmp= hides /tmp, where a checkout (and so its build folder) may live: run copies.
+cp "$bin/insightd" "$bin/insightctl" "$HOME/hardened-bin/"
 install_hardened() {
-    local expr="s|/usr/local/bin/|$bin/|g; /^DynamicUser=/d; /^User=/d; /^Group=/d"
+    local expr="s|/usr/local/bin/|$HOME/hardened-bin/|g; /^DynamicUser=/d; /^User=/d; /^Group=/d"
     for d in "$@"; do expr="$expr; /^$d=/d"; done
     sed -e "$expr" "$repo/deploy/insightd.service" >"$units/insightd-hardened.service"
     mkdir -p "$units/insightd-hardened.service.d"
@@ -205,7 +207,8 @@ dropped=(ProtectHome)
 install_hardened "${dropped[@]}"
 for candidate in PrivateMounts ProtectKernelTunables ProtectKernelLogs PrivateUsers ProtectProc ProcSubset PrivateDevices; do
     systemctl --user start insightd-hardened.service 2>/dev/null && break
-    [[ $(systemctl --user show -P ExecMainStatus insightd-hardened.service) == 226 ]] || fail "the hardened unit failed to start: $(tail -5 "$HOME/hardened.log")"
+    status=$(systemctl --user show -P ExecMainStatus insightd-hardened.service)
+    [[ $status == 226 ]] || fail "the hardened unit failed to start (exit status $status): $(tail -5 "$HOME/hardened.log")"
     dropped+=("$candidate"); install_hardened "${dropped[@]}"
 done
 [[ $(systemctl --user show -P ActiveState insightd-hardened.service) == active ]] || systemctl --user start insightd-hardened.service || fail "the hardened unit does not start even without ${dropped[*]}"
