@@ -192,7 +192,7 @@ ok "uninstall.sh --user removed unit and binaries, kept database and config"
 # (226/NAMESPACE) are dropped one by one and reported; ProtectHome= always fails here because it hides
 # /run/user, which holds a user manager'"'"'s RuntimeDirectory.
 mkdir -p "$HOME/hardened-inbox" "$HOME/hardened-bin"
-# The unit's PrivateTmp= hides /tmp, where a checkout (and so its build folder) may live: run copies.
+# PrivateTmp= in the unit hides /tmp, where a checkout (and so its build folder) may live: run copies.
 cp "$bin/insightd" "$bin/insightctl" "$HOME/hardened-bin/"
 install_hardened() {
     local expr="s|/usr/local/bin/|$HOME/hardened-bin/|g; /^DynamicUser=/d; /^User=/d; /^Group=/d"
