@@ -215,30 +215,7 @@ struct EndToEndTests {
 
 /// Sends raw bytes to a Unix socket and returns what comes back before the server closes or 2 s pass.
 func rawRequest(_ path: String, _ request: String) throws -> String {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw HarnessError("socket failed") }
-    defer { close(fd) }
-    var timeout = timeval(tv_sec: 2, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        let bytes = Array(path.utf8)
-        raw.copyBytes(from: bytes)
-        raw[bytes.count] = 0
-    }
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
-    guard connected == 0 else { throw HarnessError("connect failed") }
-    _ = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-    var reply = [UInt8]()
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let count = recv(fd, &buffer, buffer.count, 0)
-        if count <= 0 { break }
-        reply += buffer[0..<count]
-        if reply.count > 64 * 1024 { break }
-    }
+    let reply = exchange(path, [Array(request.utf8)], readTimeout: 2)
+    if reply == Array("CONNECT FAILED".utf8) { throw HarnessError("cannot connect to \(path)") }
     return String(decoding: reply, as: UTF8.self)
 }
