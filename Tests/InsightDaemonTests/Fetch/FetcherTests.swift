@@ -382,12 +382,15 @@ struct FetcherTests {
     func cancellation() async throws {
         try await Self.withServer({ _ in
             .drip(status: 200, headers: [("Content-Type", "text/html")], chunk: Array(repeating: 0x41, count: 200),
-                  interval: .milliseconds(100), count: 300)
+                  interval: .milliseconds(100), count: 3000)
         }) { server in
-            let fetcher = Fetcher(settings: Self.loopbackSettings())
+            var settings = Self.loopbackSettings()
+            settings.totalTimeout = 300  // only the cancellation may end this transfer
+            let fetcher = Fetcher(settings: settings)
             let request = try Self.request(server.url("/long"))
             let task = Task { await fetcher.fetch(request) }
-            #expect(await server.waitFor { $0.count == 1 })
+            // Generous: on a busy machine the first request can take seconds to arrive; the drip lasts 300 s.
+            #expect(await server.waitFor(timeout: .seconds(60)) { $0.count == 1 })
             task.cancel()
             let outcome = await task.value
             guard case .transientFailure(let failure, _) = outcome else {

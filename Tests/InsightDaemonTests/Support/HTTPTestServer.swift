@@ -108,7 +108,7 @@ final class HTTPTestServer: Sendable {
     var events: [Event] { state.withLockedValue { $0.events } }
 
     /// Waits (polling, bounded) until `condition` holds for the request log.
-    func waitFor(timeout: Duration = .seconds(5), _ condition: @Sendable ([Request]) -> Bool) async -> Bool {
+    func waitFor(timeout: Duration = .seconds(30), _ condition: @Sendable ([Request]) -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if condition(requests) { return true }
@@ -118,7 +118,7 @@ final class HTTPTestServer: Sendable {
     }
 
     /// Waits (polling, bounded) until at least `count` events were logged; returns the log.
-    func events(atLeast count: Int, timeout: Duration = .seconds(5)) async -> [Event] {
+    func events(atLeast count: Int, timeout: Duration = .seconds(30)) async -> [Event] {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline, events.count < count {
             try? await Task.sleep(for: .milliseconds(10))
