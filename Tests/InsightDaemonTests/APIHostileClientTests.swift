@@ -16,16 +16,7 @@ func exchange(_ path: String, _ pieces: [[UInt8]], pause: useconds_t = 0, readTi
     defer { close(fd) }
     var timeout = timeval(tv_sec: readTimeout, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        let bytes = Array(path.utf8)
-        raw.copyBytes(from: bytes)
-        raw[bytes.count] = 0
-    }
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
+    let connected = withUnixSocketAddress(path) { connect(fd, $0, $1) }
     guard connected == 0 else { return Array("CONNECT FAILED".utf8) }
     for (index, piece) in pieces.enumerated() {
         if index > 0, pause > 0 { usleep(pause) }
@@ -204,16 +195,7 @@ struct APIHostileClientTests {
 func openStream(_ path: String, _ target: String?) throws -> Int32 {
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw HarnessError("socket failed") }
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        let bytes = Array(path.utf8)
-        raw.copyBytes(from: bytes)
-        raw[bytes.count] = 0
-    }
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
+    let connected = withUnixSocketAddress(path) { connect(fd, $0, $1) }
     guard connected == 0 else { close(fd); throw HarnessError("connect failed") }
     if let target {
         let request = Array("GET \(target) HTTP/1.1\r\nHost: x\r\n\r\n".utf8)

@@ -191,3 +191,17 @@ func waitUntil(timeout: Double, _ what: String, _ condition: () throws -> Bool) 
 func fixture(_ name: String) throws -> String {
     try String(contentsOfFile: Binaries.fixtures + "/inbox/" + name, encoding: .utf8)
 }
+
+/// Calls `body` with `path` as a `sockaddr_un`, ready for `connect` or `bind`.
+func withUnixSocketAddress<T>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        let bytes = Array(path.utf8)
+        raw.copyBytes(from: bytes)
+        raw[bytes.count] = 0
+    }
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+}
