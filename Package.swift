@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // System libraries: module maps plus tiny static-inline shims for variadic C calls.
@@ -32,11 +33,17 @@ let package = Package(
             "InsightCore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        // The shared PostgreSQL store: the same interface as the SQLite one, for many daemons feeding one database.
+        .target(name: "InsightPostgres", dependencies: [
+            "InsightCore", "InsightStore",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The socket client and the commands of insightctl.
         .target(name: "InsightClient", dependencies: ["InsightCore"]),
         // Watcher, fetcher, socket server, systemd glue, config: the composition root.
         .target(name: "InsightDaemon", dependencies: [
-            "InsightCore", "InsightExtract", "InsightStore", "CCurl", "CSystemd", "CLinux",
+            "InsightCore", "InsightExtract", "InsightStore", "InsightPostgres", "CCurl", "CSystemd", "CLinux",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

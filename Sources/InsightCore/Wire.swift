@@ -42,10 +42,15 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public init() {}
     }
 
-    /// The database file.
+    /// The store: its kind, where it is, how big.
     public struct Database: Codable, Sendable, Equatable {
+        /// `sqlite` or `postgresql`.
+        public var kind = "sqlite"
+        /// The database file, or the PostgreSQL URL without its password.
         public var path = ""
         public var bytes: Int64 = 0
+        /// False while a shared database cannot be reached (ingestion waits and retries).
+        public var reachable = true
         public init() {}
     }
 
@@ -112,6 +117,8 @@ public struct SourceRef: Codable, Sendable, Equatable {
     public var line: Int
     public var section: String?
     public var date: String?
+    /// The machine whose inbox held the file, when the store is shared by several daemons.
+    public var host: String?
     public init(path: String, line: Int, section: String?, date: String?) {
         self.path = path
         self.line = line

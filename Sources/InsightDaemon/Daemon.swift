@@ -1,5 +1,6 @@
 import Foundation
 import InsightCore
+import InsightPostgres
 import InsightStore
 import Logging
 import ServiceLifecycle
@@ -34,14 +35,9 @@ public enum Daemon {
                 return 1
             }
         }
-        let database: InsightDatabase
+        let database: any InsightStoring
         do {
-            // Opening may migrate a large database: keep systemd's start-up timeout from running out meanwhile.
-            let existing = (try? lstatPath(settings.databasePath)).map { Int64($0.st_size) } ?? 0
-            database = try notifier.extendingTimeout(status: "opening the database", slowExpected: existing > 512 * 1024 * 1024) {
-                try InsightDatabase(path: settings.databasePath,
-                                    nearDuplicates: settings.nearDuplicatesEnabled ? settings.nearDuplicateThresholds : nil)
-            }
+            database = try openStore(settings, notifier: notifier, logger: logger)
         } catch {
             logger.critical("\(error)")
             return 1
@@ -76,7 +72,7 @@ public enum Daemon {
         }
         reloader.handleHangupSignal()
         logger.info("insightd \(InsightVersion.current) watching \(settings.inbox)",
-                    metadata: ["socket": "\(settings.socketPath)", "database": "\(settings.databasePath)"])
+                    metadata: ["socket": "\(settings.socketPath)", "store": "\(database.kind) \(database.location)"])
         notifier.ready(status: heartbeat.announce())
 
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
@@ -103,6 +99,30 @@ public enum Daemon {
         logger.info("stopped cleanly")
         return 0
     }
+}
+
+/// The store the settings name: a shared PostgreSQL database when `store.url` is set, else the SQLite file
+/// in the state directory.
+func openStore(_ settings: Settings, notifier: SystemdNotifier, logger: Logger) throws -> any InsightStoring {
+    let thresholds = settings.nearDuplicatesEnabled ? settings.nearDuplicateThresholds : nil
+    if !settings.storeURL.isEmpty {
+        return try notifier.extendingTimeout(status: "connecting to PostgreSQL", slowExpected: true) {
+            try PostgresInsightStore(url: settings.storeURL, host: settings.storeHost.isEmpty ? hostName() : settings.storeHost,
+                                     inbox: settings.inbox, nearDuplicates: thresholds, logger: Logger(label: "insightd.postgres"))
+        }
+    }
+    // Opening may migrate a large database: keep systemd's start-up timeout from running out meanwhile.
+    let existing = (try? lstatPath(settings.databasePath)).map { Int64($0.st_size) } ?? 0
+    return try notifier.extendingTimeout(status: "opening the database", slowExpected: existing > 512 * 1024 * 1024) {
+        try InsightDatabase(path: settings.databasePath, nearDuplicates: thresholds)
+    }
+}
+
+/// This machine's name.
+func hostName() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+    return String(cString: buffer)
 }
 
 func printError(_ message: String) {

@@ -5,7 +5,7 @@ import Synchronization
 
 /// What the socket API may see and steer: the running parts of the daemon.
 final class DaemonControl: Sendable {
-    let database: InsightDatabase
+    let database: any InsightStoring
     let pipeline: IngestPipeline
     let watcher: InboxWatcher
     let links: LinkService
@@ -14,7 +14,7 @@ final class DaemonControl: Sendable {
     let startedAt: Double
     let startedMonotonic: Double
 
-    init(database: InsightDatabase, pipeline: IngestPipeline, watcher: InboxWatcher, links: LinkService, stats: DaemonStats, settings: SettingsBox) {
+    init(database: any InsightStoring, pipeline: IngestPipeline, watcher: InboxWatcher, links: LinkService, stats: DaemonStats, settings: SettingsBox) {
         self.links = links
         self.database = database
         self.pipeline = pipeline
@@ -53,8 +53,14 @@ final class DaemonControl: Sendable {
         }
         let pending = pipeline.pendingSummary()
         report.files.pending = pending.count
-        report.database.path = database.path
-        report.database.bytes = database.fileBytes()
+        report.database.kind = database.kind
+        report.database.path = database.location
+        report.database.bytes = database.sizeBytes()
+        if let wait = pipeline.databaseWait {
+            report.database.reachable = false
+            report.state = "waiting for the database"
+            report.lastError = StatusReport.LastError(path: database.location, message: wait, at: Date().timeIntervalSince1970)
+        }
         let watch = stats.snapshot
         report.watch.mode = watch.watchMode
         report.watch.folders = watch.folders

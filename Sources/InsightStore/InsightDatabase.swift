@@ -68,6 +68,8 @@ public struct StoreCounts: Sendable, Equatable {
     public var conflicts = 0
     public var lastIngestAt: Double?
     public var lastError: StatusReport.LastError?
+
+    public init() {}
 }
 
 /// One full-text search result.

@@ -25,6 +25,25 @@ public struct SourceRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
     public var ingestedAt: Double?
     /// `file` for inbox files, `url` for fetched articles (whose path is the canonical URL).
     public var kind: String = "file"
+
+    public init(id: Int64?, path: String, size: Int64?, mtime: Double?, sha256: String?, state: SourceState, error: String?,
+                encoding: String?, documentDate: String?, insightCount: Int, firstSeenAt: Double, updatedAt: Double,
+                ingestedAt: Double?, kind: String = "file") {
+        self.id = id
+        self.path = path
+        self.size = size
+        self.mtime = mtime
+        self.sha256 = sha256
+        self.state = state
+        self.error = error
+        self.encoding = encoding
+        self.documentDate = documentDate
+        self.insightCount = insightCount
+        self.firstSeenAt = firstSeenAt
+        self.updatedAt = updatedAt
+        self.ingestedAt = ingestedAt
+        self.kind = kind
+    }
 }
 
 /// A row of `insight`: one unique insight, identified by the fingerprint of its normalized key.
@@ -80,6 +99,32 @@ public struct LinkRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
     public var createdAt: Double
     public var updatedAt: Double
     public var fetchedAt: Double?
+
+    public init(id: Int64?, canonicalURL: String, givenURL: String, finalURL: String?, pageCanonicalURL: String?, state: LinkState,
+                failure: String?, error: String?, attempts: Int, nextAttemptAt: Double?, etag: String?, lastModified: String?,
+                title: String?, byline: String?, published: String?, siteName: String?, language: String?, createdAt: Double,
+                updatedAt: Double, fetchedAt: Double?) {
+        self.id = id
+        self.canonicalURL = canonicalURL
+        self.givenURL = givenURL
+        self.finalURL = finalURL
+        self.pageCanonicalURL = pageCanonicalURL
+        self.state = state
+        self.failure = failure
+        self.error = error
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.etag = etag
+        self.lastModified = lastModified
+        self.title = title
+        self.byline = byline
+        self.published = published
+        self.siteName = siteName
+        self.language = language
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.fetchedAt = fetchedAt
+    }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }

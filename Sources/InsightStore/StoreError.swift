@@ -7,6 +7,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case write
         case read
         case notFound
+        /// The database cannot be reached (a shared server is down or restarting); retrying later is safe.
+        case unavailable
     }
     public var code: Code
     public var message: String

@@ -16,6 +16,12 @@ struct SettingKey: Sendable {
         string("socket", allowed: "a path to the Unix socket (at most 107 bytes), or \"\" for the default") { value in
             value.utf8.count <= 107
         } set: { if !$1.isEmpty { $0.socketPath = absolute($1) } },
+        string("store.url", allowed: "\"\" for the embedded SQLite database, or postgres://user:password@host:5432/database") { value in
+            value.isEmpty || value.hasPrefix("postgres://") || value.hasPrefix("postgresql://")
+        } set: { $0.storeURL = $1 },
+        string("store.host", allowed: "a host name, or \"\" for this machine's") { value in
+            !value.contains(":") && value.utf8.count <= 255
+        } set: { $0.storeHost = $1 },
         integer("min_words", range: 1...1000) { $0.minWords = $1 },
         integer("max_file_bytes", range: 1...(1 << 40)) { $0.maxFileBytes = Int64($1) },
         integer("settle_ms", range: 0...60_000) { $0.settleMilliseconds = $1 },

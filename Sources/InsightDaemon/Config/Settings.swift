@@ -56,6 +56,12 @@ public struct Settings: Sendable, Equatable {
     /// The near-duplicate classifier's thresholds.
     public var nearDuplicateThresholds = NearDuplicateThresholds()
 
+    /// A `postgres://` URL to store into a PostgreSQL database shared with other daemons; empty for the
+    /// embedded SQLite database in the state directory.
+    public var storeURL = ""
+    /// The name recorded with each source in a shared store; empty for this machine's host name.
+    public var storeHost = ""
+
     /// The database file inside the state directory.
     public var databasePath: String { stateDirectory + "/insights.sqlite" }
 

@@ -15,7 +15,7 @@ struct FileProcessor {
     static let linkOnlyExtensions: Set<String> = ["html", "htm", "xhtml", "url", "webloc"]
 
     let settings: Settings
-    let database: InsightDatabase
+    let database: any InsightStoring
     let logger: Logger
     /// Told when a stored file queued links, so fetching starts without delay.
     var onLinksQueued: @Sendable () -> Void = {}

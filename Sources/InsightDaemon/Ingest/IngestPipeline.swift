@@ -28,6 +28,8 @@ final class IngestPipeline: @unchecked Sendable {
     private var orderHead = 0
     private var nextGeneration = 0
     private var paused = false
+    /// Set while a batch waits for an unreachable database: the reason.
+    private var waitingForDatabase: String?
     private var stopping = false
     private var inFlight = 0
     private var finished = false
@@ -35,7 +37,7 @@ final class IngestPipeline: @unchecked Sendable {
     private var settings: Settings
     private var forced: Set<String> = []
 
-    let database: InsightDatabase
+    let database: any InsightStoring
     let logger: Logger
     /// Called after each unit of work, from the pipeline's own thread (the watchdog listens here).
     let onProgress: @Sendable () -> Void
@@ -50,7 +52,7 @@ final class IngestPipeline: @unchecked Sendable {
     /// which lets tests see the watchdog notice a wedged pipeline. Never set it in production.
     let wedgeFileName: String?
 
-    init(settings: Settings, database: InsightDatabase, logger: Logger, onProgress: @escaping @Sendable () -> Void = {},
+    init(settings: Settings, database: any InsightStoring, logger: Logger, onProgress: @escaping @Sendable () -> Void = {},
          onLinksQueued: @escaping @Sendable () -> Void = {},
          tickInterval: Double? = nil, onTick: @escaping @Sendable () -> Void = {},
          wedgeFileName: String? = ProcessInfo.processInfo.environment["INSIGHTD_TEST_WEDGE_FILE"].flatMap { $0.isEmpty ? nil : $0 }) {
@@ -266,11 +268,9 @@ final class IngestPipeline: @unchecked Sendable {
             }
         }
         guard !prepared.isEmpty else { return requeue }
-        let results: [Result<IngestOutcome, StoreError>]
-        do {
-            results = try database.ingestBatch(prepared.map(\.ingest)) { [self] in !stopRequested }
-        } catch {
-            results = Array(repeating: .failure(error), count: prepared.count)
+        guard let results = storeWaitingForDatabase(prepared.map(\.ingest)) else {
+            // Stopping while the database is away: the files stay in the inbox, and the next start's scan takes them.
+            return requeue
         }
         for (item, result) in zip(prepared, results) {
             switch result {
@@ -282,6 +282,50 @@ final class IngestPipeline: @unchecked Sendable {
             }
         }
         return requeue
+    }
+
+    /// Stores a batch. While a shared database cannot be reached, waits and tries again with backoff (the
+    /// watcher keeps queueing meanwhile); storing a batch twice is safe, since an unchanged file is recognized.
+    /// Returns nil when asked to stop while waiting.
+    private func storeWaitingForDatabase(_ files: [FileIngest]) -> [Result<IngestOutcome, StoreError>]? {
+        var delay = 0.25
+        var warned = false
+        while true {
+            do {
+                let results = try database.ingestBatch(files) { [self] in !stopRequested }
+                if warned { logger.notice("the database is reachable again; ingestion continues") }
+                setWaitingForDatabase(nil)
+                return results
+            } catch where error.code == .unavailable {
+                if !warned {
+                    logger.warning("ingestion waits for the database: \(error)")
+                    warned = true
+                }
+                setWaitingForDatabase(error.description)
+                onTick()
+                condition.lock()
+                if !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: delay)) }
+                let stop = stopping
+                condition.unlock()
+                if stop { return nil }
+                delay = min(delay * 2, min(5, tickInterval ?? 5))
+            } catch {
+                return Array(repeating: .failure(error), count: files.count)
+            }
+        }
+    }
+
+    private func setWaitingForDatabase(_ reason: String?) {
+        condition.lock()
+        waitingForDatabase = reason
+        condition.unlock()
+    }
+
+    /// Why ingestion is waiting for the database, or nil when it is not.
+    var databaseWait: String? {
+        condition.lock()
+        defer { condition.unlock() }
+        return waitingForDatabase
     }
 
     private func markRemovedIfKnown(_ path: String) {

@@ -12,7 +12,7 @@ import Synchronization
 /// libcurl fetcher (which runs on its own threads), and records each outcome. It sleeps until the next link is
 /// due or a new one is queued: no polling timer while the queue is empty.
 final class LinkService: Service, Sendable {
-    let database: InsightDatabase
+    let database: any InsightStoring
     let fetcher: Fetcher
     let settings: SettingsBox
     let logger: Logger
@@ -20,7 +20,7 @@ final class LinkService: Service, Sendable {
     private let wakeContinuation: AsyncStream<Void>.Continuation
     private let inFlight = Atomic<Int>(0)
 
-    init(database: InsightDatabase, settings: SettingsBox, logger: Logger) {
+    init(database: any InsightStoring, settings: SettingsBox, logger: Logger) {
         self.database = database
         self.settings = settings
         self.logger = logger

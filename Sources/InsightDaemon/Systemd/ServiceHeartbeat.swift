@@ -15,7 +15,7 @@ final class ServiceHeartbeat: Sendable {
     }
 
     let notifier: SystemdNotifier
-    let database: InsightDatabase
+    let database: any InsightStoring
     let home: String?
     /// The least time between two `STATUS=` updates, in seconds.
     let statusInterval: Double
@@ -23,7 +23,7 @@ final class ServiceHeartbeat: Sendable {
     let refreshInterval: Double
     private let state: Mutex<State>
 
-    init(notifier: SystemdNotifier, database: InsightDatabase, inbox: String, home: String? = ProcessInfo.processInfo.environment["HOME"],
+    init(notifier: SystemdNotifier, database: any InsightStoring, inbox: String, home: String? = ProcessInfo.processInfo.environment["HOME"],
          statusInterval: Double = 1, refreshInterval: Double = 5) {
         self.notifier = notifier
         self.database = database

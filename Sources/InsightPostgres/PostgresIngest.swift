@@ -1,0 +1,292 @@
+import Foundation
+import InsightCore
+import InsightStore
+import NIOCore
+import PostgresNIO
+
+/// The ingest transaction on a shared database.
+///
+/// Daemons write at the same time, so every decision that depends on what is stored is made under a lock
+/// that a competing decision needs too: a text not yet stored word for word is looked up and inserted while
+/// holding transaction-scoped advisory locks on its LSH band keys (and its fingerprint). Two texts that could
+/// be near duplicates share a band key, so their transactions take turns, and the second sees the first's
+/// committed rows. Exact duplicates still meet at the unique constraint on the fingerprint
+/// (`INSERT … ON CONFLICT`), which holds even where no lock was taken.
+extension PostgresInsightStore {
+    /// At most this many insights share one transaction, which bounds the advisory locks it holds
+    /// (about 21 per new text) well inside PostgreSQL's default lock table.
+    static let insightsPerTransaction = 48
+
+    public func ingestBatch(_ files: [FileIngest], now: Double, shouldContinue: () -> Bool) throws(StoreError)
+        -> [Result<IngestOutcome, StoreError>] {
+        var results: [Result<IngestOutcome, StoreError>] = []
+        results.reserveCapacity(files.count)
+        var start = 0
+        while start < files.count {
+            guard shouldContinue() else { break }
+            var end = start + 1
+            var insights = files[start].insights.count
+            while end < files.count, insights + files[end].insights.count <= Self.insightsPerTransaction {
+                insights += files[end].insights.count
+                end += 1
+            }
+            let chunk = Array(files[start..<end])
+            results += try session("cannot store a batch of files") { session in
+                try session.transaction { try ingestChunk(chunk, in: session, now: now) }
+            }
+            start = end
+        }
+        return results
+    }
+
+    /// What a stored fingerprint belongs to.
+    struct Known {
+        var insight: Int64
+        var variant: Int64?
+    }
+
+    /// Stores `files` in the open transaction, each in a savepoint: a file whose data the database refuses
+    /// fails alone. Lost connections, deadlocks and vanished rows abort the whole chunk, to be run again.
+    func ingestChunk(_ files: [FileIngest], in session: PostgresSession, now: Double) throws -> [Result<IngestOutcome, StoreError>] {
+        var known = try lookup(Set(files.flatMap { $0.insights.map(\.fingerprint) }), in: session)
+        var misses = Set<[UInt8]>()
+        var lockKeys = Set<Int64>()
+        for file in files {
+            for insight in file.insights where known[insight.fingerprint] == nil && misses.insert(insight.fingerprint).inserted {
+                lockKeys.insert(Self.fingerprintLockKey(insight.fingerprint))
+                if classifier != nil {
+                    for key in Self.bandKeys(NearDuplicateText.tokens(insight.text)) { lockKeys.insert(Int64(key)) }
+                }
+            }
+        }
+        if !lockKeys.isEmpty {
+            // Sorted, so two transactions wanting overlapping keys never wait on each other in a circle.
+            try session.query("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(\(lockKeys.sorted())::int8[]) AS k")
+            // Under the locks: what other daemons stored meanwhile is committed and visible now.
+            known.merge(try lookup(misses, in: session)) { $1 }
+        }
+        let linkIDs = try queueLinks(files.flatMap(\.links), in: session, now: now)
+
+        var results: [Result<IngestOutcome, StoreError>] = []
+        for file in files {
+            let before = known
+            try session.execute("SAVEPOINT file")
+            do {
+                let outcome = try ingestFile(file, known: &known, linkIDs: linkIDs, in: session, now: now)
+                try session.execute("RELEASE SAVEPOINT file")
+                results.append(.success(outcome))
+            } catch {
+                switch PostgresFailure(error) {
+                case .other:
+                    try session.execute("ROLLBACK TO SAVEPOINT file")
+                    known = before
+                    results.append(.failure(StoreError(.write, "cannot store \(file.path)", underlying: PostgresProblem(error))))
+                default:
+                    throw error
+                }
+            }
+        }
+        return results
+    }
+
+    /// The insights and variants stored under these fingerprints.
+    func lookup(_ fingerprints: Set<[UInt8]>, in session: PostgresSession) throws -> [[UInt8]: Known] {
+        guard !fingerprints.isEmpty else { return [:] }
+        let buffers = fingerprints.map { ByteBuffer(bytes: $0) }
+        var known: [[UInt8]: Known] = [:]
+        for row in try session.query("""
+            SELECT fingerprint, id, NULL::int8 FROM insight WHERE fingerprint = ANY(\(buffers)::bytea[])
+            UNION ALL
+            SELECT fingerprint, insight_id, id FROM variant WHERE fingerprint = ANY(\(buffers)::bytea[])
+            """) {
+            let (fingerprint, insight, variant) = try row.decode((ByteBuffer, Int64, Int64?).self)
+            known[Array(fingerprint.readableBytesView)] = Known(insight: insight, variant: variant)
+        }
+        return known
+    }
+
+    /// Queues every link of the chunk once, in URL order (so concurrent queuers never deadlock), and returns their ids.
+    func queueLinks(_ links: [HarvestedLink], in session: PostgresSession, now: Double) throws -> [String: Int64] {
+        guard !links.isEmpty else { return [:] }
+        var given: [String: String] = [:]
+        for link in links where given[link.url.string] == nil { given[link.url.string] = link.original }
+        let urls = given.keys.sorted()
+        try session.query("""
+            INSERT INTO link (canonical_url, given_url, state, attempts, created_at, updated_at)
+            SELECT u, g, 'queued', 0, \(now), \(now) FROM unnest(\(urls)::text[], \(urls.map { given[$0] ?? $0 })::text[]) AS t(u, g)
+            ORDER BY u ON CONFLICT (canonical_url) DO NOTHING
+            """)
+        var ids: [String: Int64] = [:]
+        for row in try session.query("SELECT canonical_url, id FROM link WHERE canonical_url = ANY(\(urls)::text[])") {
+            let (url, id) = try row.decode((String, Int64).self)
+            ids[url] = id
+        }
+        return ids
+    }
+
+    /// One file's source row, insights, variants, occurrences and link references.
+    func ingestFile(_ file: FileIngest, known: inout [[UInt8]: Known], linkIDs: [String: Int64], in session: PostgresSession,
+                    now: Double) throws -> IngestOutcome {
+        let owner = file.kind == "url" ? "" : origin
+        let existing = try session.query("""
+            SELECT id, state, sha256 FROM source WHERE origin = \(owner) AND path = \(file.path) FOR UPDATE
+            """).first.map { try $0.decode((Int64, String, String?).self) }
+        if let existing, existing.1 == SourceState.ingested.rawValue, existing.2 == file.sha256 { return .unchanged }
+        var previousInsights: [Int64] = []
+        var previousVariants: [Int64] = []
+        if let id = existing?.0 {
+            for row in try session.query("SELECT insight_id, variant_id FROM occurrence WHERE source_id = \(id)") {
+                let (insight, variant) = try row.decode((Int64, Int64?).self)
+                previousInsights.append(insight)
+                if let variant { previousVariants.append(variant) }
+            }
+            try session.query("DELETE FROM occurrence WHERE source_id = \(id)")
+            try session.query("DELETE FROM link_reference WHERE source_id = \(id)")
+        }
+        guard let sourceID = try session.query("""
+            INSERT INTO source (origin, host, path, kind, size, mtime, sha256, state, error, encoding, document_date,
+                                insight_count, first_seen_at, updated_at, ingested_at)
+            VALUES (\(owner), \(host), \(file.path), \(file.kind), \(file.size), \(file.mtime), \(file.sha256), 'ingested', NULL,
+                    \(file.encoding), \(file.documentDate), \(file.insights.count), \(now), \(now), \(now))
+            ON CONFLICT (origin, path) DO UPDATE SET host = excluded.host, kind = excluded.kind, size = excluded.size,
+                mtime = excluded.mtime, sha256 = excluded.sha256, state = 'ingested', error = NULL, encoding = excluded.encoding,
+                document_date = excluded.document_date, insight_count = excluded.insight_count, updated_at = excluded.updated_at,
+                ingested_at = excluded.ingested_at
+            RETURNING id
+            """).first?.decode(Int64.self) else {
+            throw StoreError(.write, "the source row of \(file.path) has no id after saving")
+        }
+
+        var newInsights = 0
+        var insightIDs: [Int64] = [], variantIDs: [Int64] = [], ordinals: [Int] = [], lines: [Int] = [], sections: [String] = []
+        for (ordinal, insight) in file.insights.enumerated() {
+            if known[insight.fingerprint] == nil {
+                let (placed, isNew) = try place(insight, in: session, now: now)
+                known[insight.fingerprint] = placed
+                if isNew { newInsights += 1 }
+            }
+            guard let ids = known[insight.fingerprint] else { continue }
+            insightIDs.append(ids.insight)
+            variantIDs.append(ids.variant ?? 0)
+            ordinals.append(ordinal)
+            lines.append(insight.line)
+            // NUL never occurs in stored text (PostgreSQL refuses it), so it stands for "no section".
+            sections.append(insight.section ?? "\u{1}")
+        }
+        if !insightIDs.isEmpty {
+            try session.query("""
+                INSERT INTO occurrence (insight_id, source_id, ordinal, line, section, variant_id)
+                SELECT i, \(sourceID), o, l, NULLIF(s, E'\\x01'), NULLIF(v, 0)
+                FROM unnest(\(insightIDs)::int8[], \(ordinals)::int4[], \(lines)::int4[], \(sections)::text[], \(variantIDs)::int8[])
+                    AS t(i, o, l, s, v)
+                """)
+        }
+        if !previousInsights.isEmpty {
+            // Insights and wordings no longer seen anywhere go with the content that held them.
+            try session.query("""
+                DELETE FROM insight i WHERE i.id = ANY(\(Array(Set(previousInsights)))::int8[])
+                AND NOT EXISTS (SELECT 1 FROM occurrence o WHERE o.insight_id = i.id)
+                """)
+        }
+        if !previousVariants.isEmpty {
+            try session.query("""
+                DELETE FROM variant v WHERE v.id = ANY(\(Array(Set(previousVariants)))::int8[])
+                AND NOT EXISTS (SELECT 1 FROM occurrence o WHERE o.variant_id = v.id)
+                """)
+        }
+        let references = file.links.compactMap { link in linkIDs[link.url.string].map { ($0, link.line) } }
+        if !references.isEmpty {
+            try session.query("""
+                INSERT INTO link_reference (link_id, source_id, line)
+                SELECT l, \(sourceID), n FROM unnest(\(references.map(\.0))::int8[], \(references.map(\.1))::int4[]) AS t(l, n)
+                ON CONFLICT DO NOTHING
+                """)
+        }
+        return .stored(newInsights: newInsights, occurrences: file.insights.count)
+    }
+
+    /// Stores a text not stored word for word: as a wording of a stored insight, or as a new insight.
+    /// Returns where it went and whether it is a new insight.
+    func place(_ insight: PreparedInsight, in session: PostgresSession, now: Double) throws -> (Known, Bool) {
+        let fingerprint = ByteBuffer(bytes: insight.fingerprint)
+        guard let classifier else { return try insertInsight(insight, bandKeys: [], conflicts: [], in: session, now: now) }
+        let tokens = NearDuplicateText.tokens(insight.text)
+        let keys = Self.bandKeys(tokens)
+        var best: (id: Int64, jaccard: Double)?
+        var conflicts: [(id: Int64, kind: ConflictKind, jaccard: Double)] = []
+        if !keys.isEmpty {
+            let prepared = PreparedText(tokens: tokens)
+            // Most shared bands first, as the in-memory index orders its candidates.
+            for row in try session.query("""
+                SELECT b.insight_id, i.text FROM (
+                    SELECT insight_id, count(*) AS n FROM insight_band WHERE band_key = ANY(\(keys.map(Int64.init))::int8[])
+                    GROUP BY insight_id ORDER BY n DESC, insight_id LIMIT 64) b
+                JOIN insight i ON i.id = b.insight_id ORDER BY b.n DESC, b.insight_id
+                """) {
+                let (id, text) = try row.decode((Int64, String).self)
+                let comparison = classifier.compare(PreparedText(text), prepared)
+                switch comparison.verdict {
+                case .sameClaim where comparison.jaccard > best?.jaccard ?? -1:
+                    best = (id, comparison.jaccard)
+                case .conflict(let kind):
+                    conflicts.append((id, kind, comparison.jaccard))
+                default:
+                    break
+                }
+            }
+        }
+        if let best {
+            let inserted = try session.query("""
+                INSERT INTO variant (insight_id, fingerprint, text, created_at) VALUES (\(best.id), \(fingerprint), \(insight.text), \(now))
+                ON CONFLICT (fingerprint) DO NOTHING RETURNING insight_id, id
+                """).first
+            let row = try inserted ?? session.query("SELECT insight_id, id FROM variant WHERE fingerprint = \(fingerprint)").first
+            guard let (insightID, variantID) = try row?.decode((Int64, Int64).self) else {
+                throw StoreError(.write, "a variant vanished during the transaction")
+            }
+            return (Known(insight: insightID, variant: variantID), false)
+        }
+        conflicts.sort { $0.jaccard > $1.jaccard }
+        return try insertInsight(insight, bandKeys: keys, conflicts: conflicts.prefix(8).map { ($0.id, $0.kind) }, in: session, now: now)
+    }
+
+    /// Inserts a new insight with its band rows and conflicts; an insight with the same fingerprint that won a
+    /// race is used instead.
+    func insertInsight(_ insight: PreparedInsight, bandKeys: [UInt32], conflicts: [(id: Int64, kind: ConflictKind)],
+                       in session: PostgresSession, now: Double) throws -> (Known, Bool) {
+        let fingerprint = ByteBuffer(bytes: insight.fingerprint)
+        guard let id = try session.query("""
+            INSERT INTO insight (fingerprint, text, created_at) VALUES (\(fingerprint), \(insight.text), \(now))
+            ON CONFLICT (fingerprint) DO NOTHING RETURNING id
+            """).first?.decode(Int64.self) else {
+            guard let id = try session.query("SELECT id FROM insight WHERE fingerprint = \(fingerprint)").first?.decode(Int64.self) else {
+                throw StoreError(.write, "an insight vanished during the transaction")
+            }
+            return (Known(insight: id, variant: nil), false)
+        }
+        if !bandKeys.isEmpty {
+            try session.query("""
+                INSERT INTO insight_band (band_key, insight_id) SELECT k, \(id) FROM unnest(\(bandKeys.map(Int64.init))::int8[]) AS k
+                ON CONFLICT DO NOTHING
+                """)
+        }
+        for conflict in conflicts where conflict.id != id {
+            try session.query("""
+                INSERT INTO conflict (insight_id, other_id, kind, created_at)
+                VALUES (\(min(id, conflict.id)), \(max(id, conflict.id)), \(conflict.kind.rawValue), \(now)) ON CONFLICT DO NOTHING
+                """)
+        }
+        return (Known(insight: id, variant: nil), true)
+    }
+
+    /// The LSH band keys of a text, or none for a text too short to sign.
+    static func bandKeys(_ tokens: [String]) -> [UInt32] {
+        (try? NearDuplicateIndex.bandKeys(for: MinHashSignature(tokens: tokens), layout: .standard)) ?? []
+    }
+
+    /// The advisory lock key of a fingerprint, apart from band keys (which stay below 2^32).
+    static func fingerprintLockKey(_ fingerprint: [UInt8]) -> Int64 {
+        let low = fingerprint.prefix(4).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        return 1 << 32 | low
+    }
+}

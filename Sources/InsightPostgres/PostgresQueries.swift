@@ -1,0 +1,175 @@
+import Foundation
+import InsightCore
+import InsightStore
+import PostgresNIO
+
+/// The read queries behind insightctl, and `forget`, over the shared database.
+extension PostgresInsightStore {
+    /// Full-text search with PostgreSQL's text search (the `simple` configuration: no stemming, no stop words),
+    /// every word required, the last one as a prefix; ranked by `ts_rank`.
+    public func search(_ query: String, limit: Int, since: Double?, source: String?) throws(StoreError)
+        -> (results: [SearchResult], rankedAmongNewest: Int?) {
+        guard let tsquery = Self.tsQuery(query) else { return ([], nil) }
+        let results = try session("cannot search") { session in
+            try session.query("""
+                SELECT i.id, i.text, i.created_at, ts_rank(i.search, q)::float8 AS rank
+                FROM insight i, to_tsquery('simple', \(tsquery)) q
+                WHERE i.search @@ q AND i.created_at >= \(since ?? 0)
+                  AND (\(source ?? "") = '' OR EXISTS (
+                      SELECT 1 FROM occurrence o JOIN source s ON s.id = o.source_id
+                      WHERE o.insight_id = i.id AND strpos(s.path, \(source ?? "")) > 0))
+                ORDER BY rank DESC, i.id DESC LIMIT \(limit)
+                """).map { row in
+                let (id, text, createdAt, rank) = try row.decode((Int64, String, Double, Double).self)
+                return SearchResult(id: id, text: text, snippet: InsightDatabase.snippet(text, query: query), score: rank, createdAt: createdAt)
+            }
+        }
+        return (results, nil)
+    }
+
+    /// `to_tsquery` input for what a user typed: each word quoted as a lexeme, joined with AND, the last a prefix.
+    static func tsQuery(_ text: String) -> String? {
+        let words = text.split(whereSeparator: { !($0.isLetter || $0.isNumber) }).map { "'" + $0.lowercased() + "'" }
+        guard !words.isEmpty else { return nil }
+        return words.joined(separator: " & ") + ":*"
+    }
+
+    public func recent(limit: Int, since: Double?) throws(StoreError) -> [InsightSummary] {
+        try session("cannot list recent insights") { session in
+            try session.query("""
+                SELECT i.id, i.text, i.created_at, (SELECT COUNT(*) FROM occurrence o WHERE o.insight_id = i.id)::int8
+                FROM insight i WHERE i.created_at >= \(since ?? 0) ORDER BY i.id DESC LIMIT \(limit)
+                """).map { row in
+                let (id, text, createdAt, count) = try row.decode((Int64, String, Double, Int64).self)
+                return InsightSummary(id: id, text: text, createdAt: createdAt, occurrences: Int(count))
+            }
+        }
+    }
+
+    public func insight(id: Int64) throws(StoreError) -> InsightDetail? {
+        try session("cannot read insight \(id)") { session -> InsightDetail? in
+            guard let row = try session.query("SELECT id, text, created_at FROM insight WHERE id = \(id)").first else { return nil }
+            let (insightID, text, createdAt) = try row.decode((Int64, String, Double).self)
+            var variantSources: [Int64: [SourceRef]] = [:]
+            var sources: [SourceRef] = []
+            for occurrence in try session.query("""
+                SELECT s.path, o.line, o.section, s.document_date, o.variant_id, s.host
+                FROM occurrence o JOIN source s ON s.id = o.source_id
+                WHERE o.insight_id = \(id) ORDER BY s.host, s.path, o.line
+                """) {
+                let (path, line, section, date, variant, host) = try occurrence.decode((String, Int, String?, String?, Int64?, String).self)
+                var ref = SourceRef(path: path, line: line, section: section, date: date)
+                ref.host = host
+                sources.append(ref)
+                if let variant { variantSources[variant, default: []].append(ref) }
+            }
+            var detail = InsightDetail(id: insightID, text: text, createdAt: createdAt, sources: sources)
+            detail.variants = try session.query("SELECT id, text FROM variant WHERE insight_id = \(id) ORDER BY id").map { row in
+                let (variantID, text) = try row.decode((Int64, String).self)
+                return VariantRef(text: text, sources: variantSources[variantID] ?? [])
+            }
+            detail.conflicts = try session.query("""
+                SELECT c.other_id, i.text, c.kind FROM conflict c JOIN insight i ON i.id = c.other_id WHERE c.insight_id = \(id)
+                UNION ALL
+                SELECT c.insight_id, i.text, c.kind FROM conflict c JOIN insight i ON i.id = c.insight_id WHERE c.other_id = \(id)
+                ORDER BY 1
+                """).map { row in
+                let (other, text, kind) = try row.decode((Int64, String, String).self)
+                return InsightConflict(id: other, text: text, kind: kind)
+            }
+            return detail
+        }
+    }
+
+    public func conflictPairs(limit: Int) throws(StoreError) -> [ConflictPair] {
+        try session("cannot list conflicts") { session in
+            try session.query("""
+                SELECT c.kind, c.created_at,
+                       a.id, a.text, a.created_at, (SELECT COUNT(*) FROM occurrence WHERE insight_id = a.id)::int8,
+                       b.id, b.text, b.created_at, (SELECT COUNT(*) FROM occurrence WHERE insight_id = b.id)::int8
+                FROM conflict c JOIN insight a ON a.id = c.insight_id JOIN insight b ON b.id = c.other_id
+                ORDER BY c.created_at DESC, c.insight_id, c.other_id LIMIT \(limit)
+                """).map { row in
+                let (kind, at, aID, aText, aAt, aCount, bID, bText, bAt, bCount) = try row.decode(
+                    (String, Double, Int64, String, Double, Int64, Int64, String, Double, Int64).self)
+                return ConflictPair(first: InsightSummary(id: aID, text: aText, createdAt: aAt, occurrences: Int(aCount)),
+                                    second: InsightSummary(id: bID, text: bText, createdAt: bAt, occurrences: Int(bCount)),
+                                    kind: kind, createdAt: at)
+            }
+        }
+    }
+
+    public func sources(states: [SourceState]) throws(StoreError) -> [SourceInfo] {
+        let wanted = states.map(\.rawValue)
+        return try session("cannot list sources") { session in
+            try session.query("""
+                SELECT \(unescaped: Self.sourceColumns) FROM source
+                WHERE origin = \(origin) AND (cardinality(\(wanted)::text[]) = 0 OR state = ANY(\(wanted)::text[])) ORDER BY path
+                """).map { row in
+                let record = try Self.sourceRecord(row)
+                return SourceInfo(path: record.path, state: record.state.rawValue, reason: record.error, size: record.size,
+                                  insights: record.insightCount, documentDate: record.documentDate,
+                                  updatedAt: record.updatedAt, ingestedAt: record.ingestedAt)
+            }
+        }
+    }
+
+    public func exportPage(afterID: Int64, limit: Int, since: Double?) throws(StoreError) -> [ExportRecord] {
+        try session("cannot export") { session in
+            let rows = try session.query("""
+                SELECT id, text, created_at FROM insight WHERE id > \(afterID) AND created_at >= \(since ?? 0) ORDER BY id LIMIT \(limit)
+                """).map { try $0.decode((Int64, String, Double).self) }
+            guard !rows.isEmpty else { return [] }
+            let ids = rows.map(\.0)
+            var sources: [Int64: [SourceRef]] = [:]
+            var variantSources: [Int64: [SourceRef]] = [:]
+            for row in try session.query("""
+                SELECT o.insight_id, s.path, o.line, o.section, s.document_date, o.variant_id, s.host
+                FROM occurrence o JOIN source s ON s.id = o.source_id
+                WHERE o.insight_id = ANY(\(ids)::int8[]) ORDER BY o.insight_id, s.host, s.path, o.line
+                """) {
+                let (insight, path, line, section, date, variant, host) = try row.decode(
+                    (Int64, String, Int, String?, String?, Int64?, String).self)
+                var ref = SourceRef(path: path, line: line, section: section, date: date)
+                ref.host = host
+                sources[insight, default: []].append(ref)
+                if let variant { variantSources[variant, default: []].append(ref) }
+            }
+            var variants: [Int64: [VariantRef]] = [:]
+            for row in try session.query("SELECT id, insight_id, text FROM variant WHERE insight_id = ANY(\(ids)::int8[]) ORDER BY id") {
+                let (id, insight, text) = try row.decode((Int64, Int64, String).self)
+                variants[insight, default: []].append(VariantRef(text: text, sources: variantSources[id] ?? []))
+            }
+            var conflicts: [Int64: [Int64]] = [:]
+            for row in try session.query("""
+                SELECT insight_id, other_id FROM conflict WHERE insight_id = ANY(\(ids)::int8[])
+                UNION SELECT other_id, insight_id FROM conflict WHERE other_id = ANY(\(ids)::int8[])
+                """) {
+                let (id, other) = try row.decode((Int64, Int64).self)
+                conflicts[id, default: []].append(other)
+            }
+            return rows.map { id, text, createdAt in
+                ExportRecord(id: id, text: text, createdAt: createdAt, sources: sources[id] ?? [],
+                             variants: variants[id] ?? [], conflicts: (conflicts[id] ?? []).sorted())
+            }
+        }
+    }
+
+    public func forget(id: Int64) throws(StoreError) -> Int? {
+        try session("cannot forget insight \(id)") { session -> Int? in
+            try session.transaction { () -> Int? in
+                guard try session.query("SELECT id FROM insight WHERE id = \(id) FOR UPDATE").first != nil else { return nil }
+                var removed = 0
+                for row in try session.query("SELECT source_id, COUNT(*)::int8 FROM occurrence WHERE insight_id = \(id) GROUP BY source_id") {
+                    let (source, count) = try row.decode((Int64, Int64).self)
+                    removed += Int(count)
+                    try session.query("UPDATE source SET insight_count = greatest(0, insight_count - \(Int(count))) WHERE id = \(source)")
+                }
+                // Variants, conflicts and band rows go with the insight (ON DELETE CASCADE).
+                try session.query("DELETE FROM occurrence WHERE insight_id = \(id)")
+                try session.query("DELETE FROM insight WHERE id = \(id)")
+                return removed
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+import Foundation
+import InsightStore
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import Synchronization
+
+/// One connection in use, with blocking calls: the store's callers run on their own threads, never on an event loop.
+struct PostgresSession {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    /// Runs one statement and collects its rows.
+    @discardableResult
+    func query(_ query: PostgresQuery) throws -> PostgresQueryResult {
+        try connection.query(query, logger: logger).wait()
+    }
+
+    /// Runs one statement without binds.
+    func execute(_ sql: String) throws {
+        _ = try query(PostgresQuery(unsafeSQL: sql))
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+}
+
+/// A few connections to one PostgreSQL database, opened on demand and dropped when the server goes away.
+///
+/// Calls block the calling thread on a future completed by the pool's own event loop, so a caller never
+/// waits on the thread that would answer it.
+final class PostgresConnectionPool: Sendable {
+    let url: PostgresURL
+    let logger: Logger
+    private let group: MultiThreadedEventLoopGroup
+    private let idle = Mutex<[PostgresConnection]>([])
+    private let nextID = Atomic<Int>(1)
+    /// Bounds the connections one daemon holds.
+    private let permits: DispatchSemaphore
+    /// Runs once on every new connection before it is used (migrations on the first).
+    private let prepare: @Sendable (PostgresSession) throws -> Void
+
+    init(url: PostgresURL, maxConnections: Int = 6, logger: Logger, prepare: @escaping @Sendable (PostgresSession) throws -> Void = { _ in }) {
+        self.url = url
+        self.logger = logger
+        self.prepare = prepare
+        permits = DispatchSemaphore(value: maxConnections)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    /// Runs `body` on a connection. Serialization failures and deadlocks rerun it (it must be safe to rerun);
+    /// a lost or refused connection becomes `StoreError.Code.unavailable`.
+    func withSession<T>(_ what: String, retries: Int = 6, _ body: (PostgresSession) throws -> T) throws(StoreError) -> T {
+        permits.wait()
+        defer { permits.signal() }
+        var attempt = 0
+        while true {
+            attempt += 1
+            let connection: PostgresConnection
+            do {
+                connection = try take()
+            } catch {
+                throw StoreError(.unavailable, "cannot reach PostgreSQL at \(url); ingestion waits and retries",
+                                 underlying: PostgresProblem(error))
+            }
+            do {
+                let value = try body(PostgresSession(connection: connection, logger: logger))
+                give(connection)
+                return value
+            } catch let error as StoreError {
+                give(connection)
+                throw error
+            } catch {
+                switch PostgresFailure(error) {
+                case .connection:
+                    dropAll(including: connection)
+                    throw StoreError(.unavailable, "lost the connection to PostgreSQL at \(url) (\(what)); ingestion waits and retries",
+                                     underlying: PostgresProblem(error))
+                case .retry where attempt <= retries:
+                    give(connection)
+                    // Another daemon holds what we need: back off a little, with jitter, and run the body again.
+                    usleep(UInt32.random(in: 1_000...20_000) * UInt32(attempt))
+                    continue
+                case .transient:
+                    give(connection)
+                    throw StoreError(.unavailable, "PostgreSQL is busy (\(what)); retrying later", underlying: PostgresProblem(error))
+                default:
+                    give(connection)
+                    throw StoreError(.write, what, underlying: PostgresProblem(error))
+                }
+            }
+        }
+    }
+
+    private func take() throws -> PostgresConnection {
+        if let connection = idle.withLock({ $0.popLast() }) {
+            if !connection.isClosed { return connection }
+        }
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let connection = try PostgresConnection.connect(on: group.next(), configuration: url.configuration, id: id, logger: logger).wait()
+        do {
+            try prepare(PostgresSession(connection: connection, logger: logger))
+        } catch {
+            try? connection.close().wait()
+            throw error
+        }
+        return connection
+    }
+
+    private func give(_ connection: PostgresConnection) {
+        guard !connection.isClosed else { return }
+        idle.withLock { $0.append(connection) }
+    }
+
+    /// The server went away: every idle connection is as dead as this one.
+    private func dropAll(including connection: PostgresConnection) {
+        let dropped = idle.withLock { list -> [PostgresConnection] in
+            defer { list.removeAll() }
+            return list
+        }
+        for stale in dropped + [connection] { let _: EventLoopFuture<Void> = stale.close() }
+    }
+
+    /// Closes every connection and the event loop.
+    func shutdown() {
+        let all = idle.withLock { list -> [PostgresConnection] in
+            defer { list.removeAll() }
+            return list
+        }
+        for connection in all { try? connection.close().wait() }
+        try? group.syncShutdownGracefully()
+    }
+}
+
+/// How a PostgreSQL error should be handled.
+enum PostgresFailure {
+    /// The connection is gone or could not be made.
+    case connection
+    /// A deadlock, serialization failure or a row that vanished under a concurrent writer: run the transaction again.
+    case retry
+    /// The server is short of a resource for now.
+    case transient
+    /// A real error of the statement or its data.
+    case other
+
+    init(_ error: any Error) {
+        guard let psql = error as? PSQLError else {
+            // NIO connect and channel errors: refused, reset, timed out.
+            self = .connection
+            return
+        }
+        switch psql.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed:
+            self = .connection
+        case .server:
+            let state = psql.serverInfo?[.sqlState] ?? ""
+            if state.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300"].contains(state) {
+                self = .connection
+            } else if ["40001", "40P01", "23503"].contains(state) {
+                self = .retry
+            } else if state.hasPrefix("53") {
+                self = .transient
+            } else {
+                self = .other
+            }
+        default:
+            self = .other
+        }
+    }
+}
+
+/// A PostgreSQL error made readable: PostgresNIO hides details from `description` by design, but the server's
+/// message and SQLSTATE are what a user needs to act.
+struct PostgresProblem: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ error: any Error) {
+        if let psql = error as? PSQLError {
+            if let message = psql.serverInfo?[.message] {
+                description = "\(message) (SQLSTATE \(psql.serverInfo?[.sqlState] ?? "?"))"
+            } else if let underlying = psql.underlying {
+                description = "\(psql.code): \(underlying)"
+            } else {
+                description = "\(psql.code)"
+            }
+        } else {
+            description = "\(error)"
+        }
+    }
+}

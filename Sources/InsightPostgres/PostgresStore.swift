@@ -1,0 +1,158 @@
+import Foundation
+import InsightCore
+import InsightStore
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// The store in a PostgreSQL database shared by many daemons.
+///
+/// Every daemon keeps its own files apart (each source row names its host and inbox) and shares the rest:
+/// an insight is one row however many machines saw it, exact duplicates meet at a unique constraint,
+/// near duplicates are found through LSH band rows, and links are fetched once, by whichever daemon claims them.
+public final class PostgresInsightStore: InsightStoring {
+    public var kind: String { "postgresql" }
+    public var location: String { url.description }
+    /// The machine this daemon runs on, recorded with each source.
+    public let host: String
+    /// Names this daemon's files in the shared tables: host and inbox.
+    public let origin: String
+    let url: PostgresURL
+    let pool: PostgresConnectionPool
+    let classifier: PairClassifier?
+    let logger: Logger
+    private let migrated = Atomic<Bool>(false)
+
+    /// Connects and migrates. When the server cannot be reached yet, the store still opens: every call
+    /// throws `StoreError.Code.unavailable` until it can, and the first that gets through migrates.
+    ///
+    /// - Parameters:
+    ///   - url: a `postgres://` URL.
+    ///   - host: this machine's name, recorded with each source.
+    ///   - inbox: this daemon's inbox; with `host`, it keeps this daemon's files apart from other daemons'.
+    ///   - nearDuplicates: the thresholds of near-duplicate detection, or nil to merge exact duplicates only.
+    public init(url: String, host: String, inbox: String, nearDuplicates: NearDuplicateThresholds? = NearDuplicateThresholds(),
+                logger: Logger = Logger(label: "insightd.postgres")) throws(StoreError) {
+        self.url = try PostgresURL(url)
+        self.host = host
+        origin = host + ":" + inbox
+        classifier = nearDuplicates.map { PairClassifier(thresholds: $0) }
+        self.logger = logger
+        pool = PostgresConnectionPool(url: self.url, logger: logger)
+        do {
+            try session("migrate") { _ in }
+        } catch where error.code == .unavailable {
+            logger.warning("PostgreSQL is not reachable yet; insightd keeps retrying: \(error)")
+        }
+    }
+
+    /// Runs `body` on a connection of a migrated database.
+    @discardableResult
+    func session<T>(_ what: String, _ body: (PostgresSession) throws -> T) throws(StoreError) -> T {
+        try pool.withSession(what) { session in
+            if !migrated.load(ordering: .acquiring) {
+                do {
+                    try PostgresMigrations.migrate(session)
+                } catch let error as PostgresMigrations.MigrationTooNew {
+                    throw StoreError(.migrate, "cannot use the database at \(url)", underlying: error)
+                }
+                migrated.store(true, ordering: .releasing)
+            }
+            return try body(session)
+        }
+    }
+
+    // MARK: Files
+
+    public func recordProblem(path: String, state: SourceState, reason: String, size: Int64?, mtime: Double?, sha256: String?,
+                              now: Double) throws(StoreError) {
+        try session("cannot record the state of \(path)") { session in
+            try session.query("""
+                INSERT INTO source (origin, host, path, kind, size, mtime, sha256, state, error, first_seen_at, updated_at)
+                VALUES (\(origin), \(host), \(path), 'file', \(size), \(mtime), \(sha256), \(state.rawValue), \(reason), \(now), \(now))
+                ON CONFLICT (origin, path) DO UPDATE SET state = excluded.state, error = excluded.error,
+                    size = COALESCE(excluded.size, source.size), mtime = COALESCE(excluded.mtime, source.mtime),
+                    sha256 = COALESCE(excluded.sha256, source.sha256), updated_at = excluded.updated_at
+                """)
+        }
+    }
+
+    public func markRemoved(path: String, now: Double) throws(StoreError) {
+        try session("cannot mark \(path) removed") { session in
+            try session.query("""
+                UPDATE source SET state = 'removed', updated_at = \(now) WHERE origin = \(origin) AND path = \(path) AND state <> 'removed'
+                """)
+        }
+    }
+
+    public func source(path: String) throws(StoreError) -> SourceRecord? {
+        try session("cannot read the source \(path)") { session in
+            try session.query("SELECT \(unescaped: Self.sourceColumns) FROM source WHERE origin = \(origin) AND path = \(path)")
+                .first.map(Self.sourceRecord)
+        }
+    }
+
+    public func activeSourcePaths() throws(StoreError) -> [String] {
+        try session("cannot list sources") { session in
+            try session.query("SELECT path FROM source WHERE origin = \(origin) AND state <> 'removed'").map { try $0.decode(String.self) }
+        }
+    }
+
+    static let sourceColumns = """
+        id, path, size, mtime, sha256, state, error, encoding, document_date, insight_count, first_seen_at, updated_at, ingested_at, kind
+        """
+
+    static func sourceRecord(_ row: PostgresRow) throws -> SourceRecord {
+        let (id, path, size, mtime, sha256, state, error, encoding, date, count, firstSeen, updated, ingested, kind) = try row.decode(
+            (Int64, String, Int64?, Double?, String?, String, String?, String?, String?, Int, Double, Double, Double?, String).self)
+        var record = SourceRecord(id: id, path: path, size: size, mtime: mtime, sha256: sha256, state: SourceState(rawValue: state) ?? .failed,
+                                  error: error, encoding: encoding, documentDate: date, insightCount: count, firstSeenAt: firstSeen,
+                                  updatedAt: updated, ingestedAt: ingested)
+        record.kind = kind
+        return record
+    }
+
+    public func counts() throws(StoreError) -> StoreCounts {
+        try session("cannot count") { session in
+            var counts = StoreCounts()
+            for row in try session.query("SELECT state, COUNT(*) FROM source WHERE origin = \(origin) AND kind = 'file' GROUP BY state") {
+                let (state, count) = try row.decode((String, Int).self)
+                if let state = SourceState(rawValue: state) { counts.sourcesByState[state] = count }
+            }
+            for row in try session.query("SELECT state, COUNT(*) FROM link GROUP BY state") {
+                let (state, count) = try row.decode((String, Int).self)
+                if let state = LinkState(rawValue: state) { counts.linksByState[state] = count }
+            }
+            if let row = try session.query("""
+                SELECT (SELECT COUNT(*) FROM insight), (SELECT COUNT(*) FROM occurrence), (SELECT COUNT(*) FROM variant),
+                       (SELECT COUNT(*) FROM conflict),
+                       (SELECT MAX(ingested_at) FROM source WHERE origin = \(origin) AND kind = 'file')
+                """).first {
+                let (insights, occurrences, variants, conflicts, last) = try row.decode((Int, Int, Int, Int, Double?).self)
+                counts.uniqueInsights = insights
+                counts.occurrences = occurrences
+                counts.variants = variants
+                counts.conflicts = conflicts
+                counts.lastIngestAt = last
+            }
+            if let row = try session.query("""
+                SELECT path, error, updated_at FROM source WHERE origin = \(origin) AND state = 'failed' ORDER BY updated_at DESC LIMIT 1
+                """).first {
+                let (path, error, at) = try row.decode((String, String?, Double).self)
+                counts.lastError = StatusReport.LastError(path: path, message: error ?? "", at: at)
+            }
+            return counts
+        }
+    }
+
+    public func sizeBytes() -> Int64 {
+        (try? session("cannot read the database size") { session in
+            try session.query("SELECT pg_database_size(current_database())").first?.decode(Int64.self)
+        }) ?? 0 ?? 0
+    }
+
+    public func close() throws(StoreError) {
+        pool.shutdown()
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import InsightCore
+
+/// The store behind insightd: the embedded SQLite database or a PostgreSQL database shared by many daemons.
+///
+/// Every method blocks the calling thread until the database answers, so callers keep it off the cooperative
+/// pool's hot paths, as they would any file I/O. Paths are relative to the calling daemon's inbox; a shared
+/// store keeps each daemon's files apart by host and inbox and shares insights, variants, conflicts and links.
+public protocol InsightStoring: AnyObject, Sendable {
+    /// `sqlite` or `postgresql`.
+    var kind: String { get }
+    /// Where the data lives: a file path, or a database URL without its password.
+    var location: String { get }
+
+    /// Stores several files, each whole or not at all; see `InsightDatabase.ingestBatch`.
+    ///
+    /// Throws `StoreError.Code.unavailable` when the database cannot be reached: nothing of the batch is known to
+    /// be stored, and storing it again later is safe (an unchanged file is recognized and not counted twice).
+    func ingestBatch(_ files: [FileIngest], now: Double, shouldContinue: () -> Bool) throws(StoreError) -> [Result<IngestOutcome, StoreError>]
+    /// Records that a file was skipped or failed, with the reason a user will read in `insightctl failed`.
+    func recordProblem(path: String, state: SourceState, reason: String, size: Int64?, mtime: Double?, sha256: String?,
+                       now: Double) throws(StoreError)
+    /// Marks a deleted file's source as removed; its insights stay, with their history.
+    func markRemoved(path: String, now: Double) throws(StoreError)
+    /// This daemon's stored source for `path`, if any.
+    func source(path: String) throws(StoreError) -> SourceRecord?
+    /// This daemon's sources whose files are believed present (every state but removed).
+    func activeSourcePaths() throws(StoreError) -> [String]
+    /// Counts for status: this daemon's files, everything else store-wide.
+    func counts() throws(StoreError) -> StoreCounts
+    /// The size of the stored data in bytes.
+    func sizeBytes() -> Int64
+
+    /// Full-text search, best first; see `InsightDatabase.search`.
+    func search(_ query: String, limit: Int, since: Double?, source: String?) throws(StoreError)
+        -> (results: [SearchResult], rankedAmongNewest: Int?)
+    /// The newest insights first.
+    func recent(limit: Int, since: Double?) throws(StoreError) -> [InsightSummary]
+    /// One insight with its sources, variants and conflicts.
+    func insight(id: Int64) throws(StoreError) -> InsightDetail?
+    /// Conflicting pairs, newest first.
+    func conflictPairs(limit: Int) throws(StoreError) -> [ConflictPair]
+    /// This daemon's sources in the given states (all when empty), by path.
+    func sources(states: [SourceState]) throws(StoreError) -> [SourceInfo]
+    /// A page of the export in id order after `afterID`.
+    func exportPage(afterID: Int64, limit: Int, since: Double?) throws(StoreError) -> [ExportRecord]
+    /// Removes an insight with its occurrences, variants and conflicts; nil when there is no such insight.
+    func forget(id: Int64) throws(StoreError) -> Int?
+
+    /// Queues a link by hand; returns it and whether it is new.
+    func addLink(canonical: String, given: String, now: Double) throws(StoreError) -> (LinkRecord, created: Bool)
+    /// Links this daemon left `fetching` when it stopped go back to the queue.
+    func requeueInterruptedFetches(now: Double) throws(StoreError)
+    /// Claims up to `limit` due links for this daemon, oldest due first.
+    func claimDueLinks(limit: Int, now: Double) throws(StoreError) -> [LinkRecord]
+    /// When the next waiting link falls due, or nil when none waits.
+    func nextLinkDueAt() throws(StoreError) -> Double?
+    /// Records a successful fetch and stores the article, in one transaction.
+    func completeFetch(linkID: Int64, content: FileIngest?, now: Double, update: @Sendable (inout LinkRecord) -> Void) throws(StoreError)
+        -> IngestOutcome?
+    /// Records a failed fetch: permanent, or transient with the time of the next attempt.
+    func failFetch(linkID: Int64, permanent: Bool, reason: String, nextAttemptAt: Double?, now: Double) throws(StoreError)
+    /// Links, newest first; only failed ones when `failedOnly`.
+    func links(failedOnly: Bool, limit: Int) throws(StoreError) -> [LinkRecord]
+    /// Puts failed links (or the one named) back in the queue; returns how many.
+    func retryLinks(id: Int64?, now: Double) throws(StoreError) -> Int
+    /// The files that linked a link, with lines.
+    func linkReferences(linkID: Int64) throws(StoreError) -> [(path: String, line: Int)]
+
+    /// Releases the store; the SQLite store checkpoints its log.
+    func close() throws(StoreError)
+}
+
+extension InsightStoring {
+    /// Stores a batch now.
+    public func ingestBatch(_ files: [FileIngest]) throws(StoreError) -> [Result<IngestOutcome, StoreError>] {
+        try ingestBatch(files, now: Date().timeIntervalSince1970, shouldContinue: { true })
+    }
+
+    /// Stores a batch now, asking `shouldContinue` before each file.
+    public func ingestBatch(_ files: [FileIngest], shouldContinue: () -> Bool) throws(StoreError) -> [Result<IngestOutcome, StoreError>] {
+        try ingestBatch(files, now: Date().timeIntervalSince1970, shouldContinue: shouldContinue)
+    }
+
+    /// Stores one file now.
+    public func ingestOne(_ file: FileIngest, now: Double = Date().timeIntervalSince1970) throws(StoreError) -> IngestOutcome {
+        guard let result = try ingestBatch([file], now: now, shouldContinue: { true }).first else {
+            throw StoreError(.write, "the batch was stopped before \(file.path)")
+        }
+        return try result.get()
+    }
+
+    public func recordProblem(path: String, state: SourceState, reason: String, size: Int64? = nil, mtime: Double? = nil,
+                              sha256: String? = nil) throws(StoreError) {
+        try recordProblem(path: path, state: state, reason: reason, size: size, mtime: mtime, sha256: sha256, now: Date().timeIntervalSince1970)
+    }
+
+    public func markRemoved(path: String) throws(StoreError) { try markRemoved(path: path, now: Date().timeIntervalSince1970) }
+
+    public func search(_ query: String, limit: Int) throws(StoreError) -> (results: [SearchResult], rankedAmongNewest: Int?) {
+        try search(query, limit: limit, since: nil, source: nil)
+    }
+
+    public func recent(limit: Int) throws(StoreError) -> [InsightSummary] { try recent(limit: limit, since: nil) }
+    public func sources() throws(StoreError) -> [SourceInfo] { try sources(states: []) }
+
+    public func addLink(canonical: String, given: String) throws(StoreError) -> (LinkRecord, created: Bool) {
+        try addLink(canonical: canonical, given: given, now: Date().timeIntervalSince1970)
+    }
+
+    public func requeueInterruptedFetches() throws(StoreError) { try requeueInterruptedFetches(now: Date().timeIntervalSince1970) }
+    public func claimDueLinks(limit: Int) throws(StoreError) -> [LinkRecord] { try claimDueLinks(limit: limit, now: Date().timeIntervalSince1970) }
+
+    public func completeFetch(linkID: Int64, content: FileIngest?, update: @Sendable (inout LinkRecord) -> Void) throws(StoreError) -> IngestOutcome? {
+        try completeFetch(linkID: linkID, content: content, now: Date().timeIntervalSince1970, update: update)
+    }
+
+    public func failFetch(linkID: Int64, permanent: Bool, reason: String, nextAttemptAt: Double?) throws(StoreError) {
+        try failFetch(linkID: linkID, permanent: permanent, reason: reason, nextAttemptAt: nextAttemptAt, now: Date().timeIntervalSince1970)
+    }
+
+    public func retryLinks(id: Int64?) throws(StoreError) -> Int { try retryLinks(id: id, now: Date().timeIntervalSince1970) }
+}
+
+extension InsightDatabase: InsightStoring {
+    public var kind: String { "sqlite" }
+    public var location: String { path }
+    public func sizeBytes() -> Int64 { fileBytes() }
+
+    public func search(_ query: String, limit: Int, since: Double?, source: String?) throws(StoreError)
+        -> (results: [SearchResult], rankedAmongNewest: Int?) {
+        try search(query, limit: limit, since: since, source: source, rankingWindow: Self.rankingWindow)
+    }
+}
