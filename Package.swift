@@ -65,10 +65,12 @@ let package = Package(
 
         .testTarget(name: "InsightCoreTests", dependencies: ["InsightCore"], exclude: ["Fixtures"]),
         .testTarget(name: "InsightExtractTests", dependencies: ["InsightExtract"]),
-        .testTarget(name: "InsightStoreTests", dependencies: ["InsightStore"]),
+        // Starts a real PostgreSQL server in a temporary folder for the tests that need one.
+        .target(name: "PostgresTestSupport", path: "Tests/PostgresTestSupport"),
+        .testTarget(name: "InsightStoreTests", dependencies: ["InsightStore", "InsightPostgres", "PostgresTestSupport"]),
         // End-to-end: the real daemon and the real CLI, as built executables.
         .testTarget(name: "InsightDaemonTests", dependencies: [
-            "InsightDaemon", "InsightClient", "insightd", "insightctl", "insightbench",
+            "InsightDaemon", "InsightClient", "InsightPostgres", "PostgresTestSupport", "insightd", "insightctl", "insightbench",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -23,10 +23,10 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         }
         user = components.percentEncodedUser.flatMap { $0.removingPercentEncoding } ?? NSUserName()
         password = components.percentEncodedPassword.flatMap { $0.removingPercentEncoding }
-        port = components.port ?? 5432
+        let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        port = components.port ?? query["port"].flatMap { Int($0) } ?? 5432
         let name = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         database = name.isEmpty ? user : name
-        let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
         sslMode = query["sslmode"] ?? "disable"
         if let directory = query["host"], directory.hasPrefix("/") {
             socketDirectory = directory

@@ -1,0 +1,216 @@
+import Foundation
+import InsightCore
+import InsightPostgres
+import InsightStore
+import PostgresTestSupport
+import Testing
+
+/// The two stores.
+enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgresql
+    var testDescription: String { rawValue }
+}
+
+/// One PostgreSQL server for this test process; each test gets a database of its own.
+enum SharedPostgres {
+    static let server = Result { try PostgresTestServer() }
+
+    static func newDatabase() throws -> String {
+        try server.get().createDatabase("t\(UInt32.random(in: 0...UInt32.max))")
+    }
+}
+
+/// A fresh store of either kind, removed afterwards.
+final class StoreUnderTest {
+    let store: any InsightStoring
+    let folder: String?
+    let url: String?
+
+    init(_ kind: StoreKind, host: String = "alpha", inbox: String = "/srv/inbox") throws {
+        switch kind {
+        case .sqlite:
+            let folder = NSTemporaryDirectory() + "insightd-contract-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            self.folder = folder
+            url = nil
+            store = try InsightDatabase(path: folder + "/insights.sqlite")
+        case .postgresql:
+            let url = try SharedPostgres.newDatabase()
+            self.url = url
+            folder = nil
+            store = try PostgresInsightStore(url: url, host: host, inbox: inbox)
+        }
+    }
+
+    deinit {
+        try? store.close()
+        if let folder { try? FileManager.default.removeItem(atPath: folder) }
+    }
+}
+
+func linkedFile(_ path: String, _ paragraphs: [String], links: [String]) throws -> FileIngest {
+    var ingest = file(path, paragraphs)
+    ingest.links = try links.enumerated().map { index, url in HarvestedLink(url: try CanonicalURL(url), original: url, line: index + 1) }
+    return ingest
+}
+
+/// The behaviour both stores promise, run against each.
+@Suite("The store contract, against SQLite and PostgreSQL")
+struct StoreContractTests {
+    let a = "Open models shift value from software vendors to chip makers."
+    let b = "Remote work moved spending from city centres to the suburbs."
+    let c = "Battery prices fell faster than almost every forecast predicted."
+    let claim = "The stock market lost $1 trillion in value after the open model was released in January."
+    let typo = "The stock markt lost $1 trillion in in value after the open model was released in January."
+    let changed = "The stock market lost $3 trillion in value after the open model was released in January."
+
+    @Test(arguments: StoreKind.allCases)
+    func exactDuplicatesAreOneInsightWithEveryOccurrence(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        #expect(try store.ingestOne(file("one.txt", [a, b, a.uppercased()])) == .stored(newInsights: 2, occurrences: 3))
+        #expect(try store.ingestOne(file("one.txt", [a, b, a.uppercased()])) == .unchanged)
+        #expect(try store.ingestOne(file("copy.txt", [b, a])) == .stored(newInsights: 0, occurrences: 2))
+        let counts = try store.counts()
+        #expect(counts.uniqueInsights == 2)
+        #expect(counts.occurrences == 5)
+        #expect(counts.sourcesByState[.ingested] == 2)
+        let exported = try store.exportPage(afterID: 0, limit: 10, since: nil)
+        #expect(exported.map(\.text) == [a, b])
+        #expect(exported[0].sources.map(\.path) == ["copy.txt", "one.txt", "one.txt"])
+        #expect(exported[0].sources.map(\.section) == ["Section", nil, "Section"])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func changedContentReplacesOccurrencesAndDropsOrphans(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        _ = try store.ingestOne(file("one.txt", [a, b]))
+        _ = try store.ingestOne(file("two.txt", [b]))
+        #expect(try store.ingestOne(file("one.txt", [c, b])) == .stored(newInsights: 1, occurrences: 2))
+        let texts = try store.exportPage(afterID: 0, limit: 10, since: nil).map(\.text)
+        #expect(texts == [b, c])
+        #expect(try store.counts().occurrences == 3)
+        #expect(try store.source(path: "one.txt")?.insightCount == 2)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func anotherWordingIsAVariantAndADifferentClaimAConflict(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        _ = try store.ingestOne(file("first.txt", [claim]))
+        #expect(try store.ingestOne(file("second.txt", [typo])) == .stored(newInsights: 0, occurrences: 1))
+        #expect(try store.ingestOne(file("third.txt", [typo])) == .stored(newInsights: 0, occurrences: 1))
+        #expect(try store.ingestOne(file("fourth.txt", [changed])) == .stored(newInsights: 1, occurrences: 1))
+        let counts = try store.counts()
+        #expect(counts.uniqueInsights == 2)
+        #expect(counts.variants == 1)
+        #expect(counts.conflicts == 1)
+        let records = try store.exportPage(afterID: 0, limit: 10, since: nil)
+        #expect(records[0].text == claim)
+        #expect(records[0].variants.map(\.text) == [typo])
+        #expect(records[0].variants.first?.sources.map(\.path) == ["second.txt", "third.txt"])
+        #expect(records[0].conflicts == [records[1].id])
+        let detail = try #require(try store.insight(id: records[1].id))
+        #expect(detail.conflicts.map(\.id) == [records[0].id])
+        #expect(detail.conflicts.first?.kind == "number")
+        let pairs = try store.conflictPairs(limit: 10)
+        #expect(pairs.count == 1)
+        #expect(pairs.first?.kind == "number")
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func searchMatchesEveryWordTheLastAsAPrefixWithFilters(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        _ = try store.ingestOne(file("notes/energy.txt", [c]), now: 1_000)
+        _ = try store.ingestOne(file("notes/work.txt", [b, a]), now: 2_000)
+        #expect(try store.search("battery forec", limit: 10, since: nil, source: nil).results.map(\.text) == [c])
+        #expect(try store.search("battery forec", limit: 10, since: nil, source: nil).results.first?.snippet.contains("[Battery]") == true)
+        #expect(try store.search("suburbs", limit: 10, since: nil, source: nil).results.map(\.text) == [b])
+        #expect(try store.search("from", limit: 10, since: nil, source: nil).results.count == 2)
+        #expect(try store.search("from", limit: 10, since: nil, source: "energy").results.isEmpty)
+        #expect(try store.search("prices", limit: 10, since: 1_500, source: nil).results.isEmpty)
+        #expect(try store.search("\"(*^", limit: 10, since: nil, source: nil).results.isEmpty)
+        #expect(try store.search("zebra", limit: 10, since: nil, source: nil).results.isEmpty)
+        #expect(try store.recent(limit: 2, since: nil).map(\.text) == [a, b])
+        #expect(try store.recent(limit: 10, since: 1_500).count == 2)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func problemsRemovalsAndForgetting(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        _ = try store.ingestOne(file("good.txt", [a, b]))
+        _ = try store.ingestOne(file("other.txt", [b]))
+        try store.recordProblem(path: "bad.bin", state: .skipped, reason: "a binary file", size: 10, mtime: 1, sha256: nil)
+        try store.recordProblem(path: "locked.txt", state: .failed, reason: "permission denied", size: nil, mtime: nil, sha256: nil)
+        #expect(try store.sources(states: [.failed, .skipped]).map(\.path) == ["bad.bin", "locked.txt"])
+        #expect(try store.counts().lastError?.path == "locked.txt")
+        #expect(Set(try store.activeSourcePaths()) == ["good.txt", "other.txt", "bad.bin", "locked.txt"])
+        try store.markRemoved(path: "good.txt")
+        #expect(try store.source(path: "good.txt")?.state == .removed)
+        #expect(!(try store.activeSourcePaths()).contains("good.txt"))
+        #expect(try store.counts().uniqueInsights == 2)
+        let id = try #require(try store.search("suburbs", limit: 1).results.first?.id)
+        #expect(try store.forget(id: id) == 2)
+        #expect(try store.forget(id: id) == nil)
+        #expect(try store.counts().uniqueInsights == 1)
+        #expect(try store.source(path: "other.txt")?.insightCount == 0)
+        #expect(try store.insight(id: id) == nil)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func linksAreQueuedOnceClaimedOnceAndEndFetchedOrFailed(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        _ = try store.ingestOne(try linkedFile("links.txt", [a], links: ["https://example.org/a?utm_source=x", "https://example.org/b"]))
+        _ = try store.ingestOne(try linkedFile("again.txt", [b], links: ["https://example.org/a"]))
+        #expect(try store.counts().linksByState[.queued] == 2)
+        let claimed = try store.claimDueLinks(limit: 10, now: 10)
+        #expect(claimed.map(\.canonicalURL) == ["https://example.org/a", "https://example.org/b"])
+        #expect(try store.claimDueLinks(limit: 10, now: 10).isEmpty)
+        let first = try #require(claimed.first?.id), second = try #require(claimed.last?.id)
+        #expect(try store.linkReferences(linkID: first).map(\.path) == ["again.txt", "links.txt"])
+        try store.failFetch(linkID: second, permanent: false, reason: "HTTP 503", nextAttemptAt: 50, now: 11)
+        #expect(try store.nextLinkDueAt() == 50)
+        #expect(try store.claimDueLinks(limit: 10, now: 20).isEmpty)
+        #expect(try store.claimDueLinks(limit: 10, now: 60).map(\.id) == [second])
+        try store.failFetch(linkID: second, permanent: true, reason: "HTTP 404", nextAttemptAt: nil, now: 61)
+        let article = FileIngest(path: "https://example.org/a", size: 10, mtime: 0, sha256: "article", encoding: "utf-8", documentDate: nil,
+                                 insights: [PreparedInsight(ParsedInsight(text: c, line: 1, section: nil))], kind: "url")
+        let outcome = try store.completeFetch(linkID: first, content: article, now: 62) { $0.title = "A page" }
+        #expect(outcome == .stored(newInsights: 1, occurrences: 1))
+        let links = try store.links(failedOnly: false, limit: 10)
+        #expect(links.first { $0.id == first }?.state == .fetched)
+        #expect(links.first { $0.id == first }?.title == "A page")
+        #expect(try store.links(failedOnly: true, limit: 10).map(\.error) == ["HTTP 404"])
+        #expect(try store.counts().uniqueInsights == 3)
+        #expect(try store.counts().sourcesByState[.ingested] == 2)
+        #expect(try store.retryLinks(id: nil, now: 70) == 1)
+        let (added, created) = try store.addLink(canonical: "https://example.org/c", given: "https://example.org/c", now: 71)
+        #expect(created)
+        #expect(added.state == .queued)
+        #expect(try store.addLink(canonical: "https://example.org/c", given: "x", now: 72).created == false)
+        // A claim left by a stopped daemon goes back to the queue when it starts again.
+        #expect(try store.claimDueLinks(limit: 10, now: 80).count == 2)
+        try store.requeueInterruptedFetches(now: 81)
+        #expect(try store.counts().linksByState[.queued] == 2)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aBatchStoresEachFileWholeAndStopsWhenAsked(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        let files = (0..<120).map { index in file("batch/\(index).txt", ["Paragraph number \(index) says something rather specific about item \(index).", a]) }
+        var asked = 0
+        let results = try store.ingestBatch(files, now: 5, shouldContinue: { asked += 1; return asked <= 1 })
+        #expect(results.count >= 1)
+        #expect(results.count < files.count)
+        #expect(results.allSatisfy { if case .success = $0 { true } else { false } })
+        let counts = try store.counts()
+        #expect(counts.sourcesByState[.ingested] == results.count)
+        #expect(counts.occurrences == results.count * 2)
+        #expect(counts.uniqueInsights == results.count + 1)
+    }
+}
