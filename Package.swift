@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "InsightCoreTests", dependencies: ["InsightCore"], exclude: ["Fixtures"]),
         .testTarget(name: "InsightExtractTests", dependencies: ["InsightExtract"]),
         // Starts a real PostgreSQL server in a temporary folder for the tests that need one.
-        .target(name: "PostgresTestSupport", path: "Tests/PostgresTestSupport"),
+        .target(name: "PostgresTestSupport", dependencies: ["InsightStore"], path: "Tests/PostgresTestSupport"),
         .testTarget(name: "InsightStoreTests", dependencies: ["InsightStore", "InsightPostgres", "PostgresTestSupport"]),
         // End-to-end: the real daemon and the real CLI, as built executables.
         .testTarget(name: "InsightDaemonTests", dependencies: [

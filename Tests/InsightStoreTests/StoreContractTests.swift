@@ -11,14 +11,6 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     var testDescription: String { rawValue }
 }
 
-/// One PostgreSQL server for this test process; each test gets a database of its own.
-enum SharedPostgres {
-    static let server = Result { try PostgresTestServer() }
-
-    static func newDatabase() throws -> String {
-        try server.get().createDatabase("t\(UInt32.random(in: 0...UInt32.max))")
-    }
-}
 
 /// A fresh store of either kind, removed afterwards.
 final class StoreUnderTest {
