@@ -13,6 +13,8 @@ final class DaemonControl: Sendable {
     let settings: SettingsBox
     let startedAt: Double
     let startedMonotonic: Double
+    /// The last counts read, shown while a shared database cannot be reached.
+    private let lastCounts = Mutex<StoreCounts?>(nil)
 
     init(database: any InsightStoring, pipeline: IngestPipeline, watcher: InboxWatcher, links: LinkService, stats: DaemonStats, settings: SettingsBox) {
         self.links = links
@@ -33,7 +35,9 @@ final class DaemonControl: Sendable {
         report.uptimeS = (monotonicSeconds() - startedMonotonic).rounded(toPlaces: 3)
         report.inbox = settings.inbox
         report.state = pipeline.isPaused ? "paused" : "running"
-        if let counts = try? database.counts() {
+        let fresh = try? database.counts()
+        if let fresh { lastCounts.withLock { $0 = fresh } }
+        if let counts = fresh ?? lastCounts.withLock({ $0 }) {
             report.files.ingested = counts.sourcesByState[.ingested] ?? 0
             report.files.skipped = counts.sourcesByState[.skipped] ?? 0
             report.files.failed = counts.sourcesByState[.failed] ?? 0
@@ -55,7 +59,7 @@ final class DaemonControl: Sendable {
         report.files.pending = pending.count
         report.database.kind = database.kind
         report.database.path = database.location
-        report.database.bytes = database.sizeBytes()
+        report.database.bytes = fresh == nil ? 0 : database.sizeBytes()
         if let wait = pipeline.databaseWait {
             report.database.reachable = false
             report.state = "waiting for the database"

@@ -11,10 +11,26 @@ struct PostgresSession {
     let connection: PostgresConnection
     let logger: Logger
 
-    /// Runs one statement and collects its rows.
+    /// Runs one statement and collects its rows. A statement that gets no answer in `timeout` fails as a lost
+    /// connection: a server that vanished mid-conversation must not hang the caller.
     @discardableResult
-    func query(_ query: PostgresQuery) throws -> PostgresQueryResult {
-        try connection.query(query, logger: logger).wait()
+    func query(_ query: PostgresQuery, timeout: TimeAmount = .seconds(120)) throws -> PostgresQueryResult {
+        guard !connection.isClosed else { throw ConnectionLost(reason: "the connection is closed") }
+        return try bounded(connection.query(query, logger: logger), timeout: timeout)
+    }
+
+    /// Waits for `future` at most `timeout`; on timeout the connection is closed and the wait fails.
+    private func bounded<T: Sendable>(_ future: EventLoopFuture<T>, timeout: TimeAmount) throws -> T {
+        let promise = future.eventLoop.makePromise(of: T.self)
+        future.cascade(to: promise)
+        let connection = self.connection
+        let timer = future.eventLoop.scheduleTask(in: timeout) {
+            promise.fail(ConnectionLost(reason: "no answer from PostgreSQL within \(timeout.nanoseconds / 1_000_000_000) s"))
+            let closing: EventLoopFuture<Void> = connection.close()
+            closing.whenComplete { _ in withExtendedLifetime(connection) {} }
+        }
+        future.whenComplete { _ in timer.cancel() }
+        return try promise.futureResult.wait()
     }
 
     /// Runs one statement without binds.
@@ -30,7 +46,8 @@ struct PostgresSession {
             try execute("COMMIT")
             return value
         } catch {
-            try? execute("ROLLBACK")
+            // A dead connection takes its transaction with it; asking it to roll back would only wait.
+            if case .other = PostgresFailure(error), !connection.isClosed { _ = try? query("ROLLBACK", timeout: .seconds(10)) }
             throw error
         }
     }
@@ -46,6 +63,7 @@ final class PostgresConnectionPool: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let idle = Mutex<[PostgresConnection]>([])
     private let nextID = Atomic<Int>(1)
+    private let isShutDown = Atomic<Bool>(false)
     /// Bounds the connections one daemon holds.
     private let permits: DispatchSemaphore
     /// Runs once on every new connection before it is used (migrations on the first).
@@ -129,8 +147,15 @@ final class PostgresConnectionPool: Sendable {
             defer { list.removeAll() }
             return list
         }
-        for stale in dropped + [connection] { let _: EventLoopFuture<Void> = stale.close() }
+        for stale in dropped + [connection] {
+            // The closure keeps the connection alive until it is closed: one released while open is a bug.
+            let closing: EventLoopFuture<Void> = stale.close()
+            closing.whenComplete { _ in withExtendedLifetime(stale) {} }
+        }
     }
+
+    /// A connection must be closed before it goes away, so a pool nobody closed closes itself.
+    deinit { shutdown() }
 
     /// Closes every connection and the event loop.
     func shutdown() {
@@ -139,8 +164,15 @@ final class PostgresConnectionPool: Sendable {
             return list
         }
         for connection in all { try? connection.close().wait() }
+        guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
         try? group.syncShutdownGracefully()
     }
+}
+
+/// A connection found closed, or one that stopped answering (and was closed).
+struct ConnectionLost: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { reason }
 }
 
 /// How a PostgreSQL error should be handled.
@@ -157,7 +189,7 @@ enum PostgresFailure {
     init(_ error: any Error) {
         guard let psql = error as? PSQLError else {
             // NIO connect and channel errors: refused, reset, timed out.
-            self = .connection
+            self = error is ConnectionLost || error is ChannelError || error is IOError ? .connection : .other
             return
         }
         switch psql.code {
