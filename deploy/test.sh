@@ -2,7 +2,8 @@
 # Runs the test suite: installs missing Debian packages, builds, runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-deploy/dev-deps.sh
+# The tests start throwaway PostgreSQL servers for the shared store, so they need the server packages too.
+EXTRA_PACKAGES="postgresql ${EXTRA_PACKAGES:-}" deploy/dev-deps.sh
 swift build --build-tests
 deploy/verify-units.sh
 log=$(mktemp)
