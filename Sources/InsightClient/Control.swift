@@ -130,7 +130,12 @@ public struct Control: Sendable {
         if report.files.removed > 0 { files += " · \(Output.count(report.files.removed)) removed" }
         rows.append(["files", files])
         rows.append(["insights", "\(output.bold(Output.count(report.insights.unique))) unique · \(Output.count(report.insights.occurrences)) occurrences"])
-        rows.append(["database", "\(report.database.path)  (\(Output.bytes(report.database.bytes)))"])
+        if report.database.kind == "sqlite" {
+            rows.append(["database", "\(report.database.path)  (\(Output.bytes(report.database.bytes)))"])
+        } else {
+            let size = report.database.reachable ? Output.bytes(report.database.bytes) : "unreachable"
+            rows.append(["database", "\(report.database.kind) \(report.database.path)  (\(size))"])
+        }
         if let last = report.lastIngestAt { rows.append(["last ingest", Output.ago(last)]) }
         if let oldest = report.watch.oldestPendingS, report.files.pending > 0 { rows.append(["oldest pending", Output.duration(oldest)]) }
         if report.watch.overflows > 0 || report.watch.rescans > 0 {

@@ -151,4 +151,32 @@ struct SharedStoreTests {
         for daemon in daemons + [alone] { #expect(try daemon.stop() == 0) }
         #expect(daemons[0].log.contains("ingestion waits for the database") || daemons[1].log.contains("ingestion waits for the database"))
     }
+
+    @Test func aLinkDroppedOnEveryMachineIsFetchedOnce() async throws {
+        let server = try await HTTPTestServer.start { request in
+            request.path.hasPrefix("/article-") ? .text(200, articlePage("Topic " + request.path.dropFirst(9))) : .text(404, "unknown")
+        }
+        let url = try SharedPostgres.newDatabase()
+        var environment = LinkTests.fetchEnvironment
+        environment["INSIGHTD_STORE_URL"] = url
+        let daemons = try (0..<3).map { index -> DaemonHarness in
+            var own = environment
+            own["INSIGHTD_STORE_HOST"] = "machine\(index)"
+            let harness = try DaemonHarness(environment: own)
+            try harness.start()
+            return harness
+        }
+        let links = (0..<8).map { "\(server.baseURL)/article-\($0)" }
+        let note = "Reading list with enough words to be an insight of its own, and links:\n\n" + links.joined(separator: "\n") + "\n"
+        for daemon in daemons { try daemon.moveIn("reading.txt", note) }
+        try daemons[0].waitForStatus(timeout: 90, "every link fetched") { $0.links.found == 8 && $0.links.fetched == 8 }
+        // Each article was requested once, whichever daemon claimed it.
+        for index in 0..<8 {
+            #expect(server.requests.filter { $0.path == "/article-\(index)" }.count == 1)
+        }
+        let report = try daemons[2].status()
+        #expect(report.links.fetched == 8)
+        #expect(report.insights.unique == 1 + 8 * 3)
+        for daemon in daemons { #expect(try daemon.stop() == 0) }
+    }
 }
