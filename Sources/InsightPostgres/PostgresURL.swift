@@ -19,7 +19,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     /// Parses `postgres://user:password@host:port/database?host=/socket/dir&sslmode=disable`.
     public init(_ text: String) throws(StoreError) {
         guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://"), let components = URLComponents(string: text) else {
-            throw StoreError(.open, "store.url must look like postgres://user:password@host:5432/database (got \(Self.redact(text)))")
+            throw StoreError(.open, "expected \"\" for the embedded SQLite database, or postgres://user:password@host:5432/database")
         }
         user = components.percentEncodedUser.flatMap { $0.removingPercentEncoding } ?? NSUserName()
         password = components.percentEncodedPassword.flatMap { $0.removingPercentEncoding }
@@ -41,7 +41,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
             }
         }
         if sslMode == "require" || sslMode == "verify-full" || sslMode == "verify-ca" {
-            throw StoreError(.open, "store.url asks for sslmode=\(sslMode), which insightd does not support yet; use a Unix socket or a trusted network with sslmode=disable")
+            throw StoreError(.open, "sslmode=\(sslMode) is not supported yet; use a Unix socket or a trusted network with sslmode=disable")
         }
     }
 
@@ -66,7 +66,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// `text` with any password replaced, for error messages about a URL that did not parse.
-    static func redact(_ text: String) -> String {
+    public static func redact(_ text: String) -> String {
         guard let at = text.lastIndex(of: "@"), let scheme = text.range(of: "://"), let colon = text[scheme.upperBound..<at].firstIndex(of: ":") else {
             return text
         }

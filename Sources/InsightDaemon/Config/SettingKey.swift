@@ -1,5 +1,7 @@
 import Foundation
 import InsightCore
+import InsightPostgres
+import InsightStore
 
 /// One configurable key: its name in the file, its environment variable, and how it is validated and applied.
 struct SettingKey: Sendable {
@@ -16,9 +18,20 @@ struct SettingKey: Sendable {
         string("socket", allowed: "a path to the Unix socket (at most 107 bytes), or \"\" for the default") { value in
             value.utf8.count <= 107
         } set: { if !$1.isEmpty { $0.socketPath = absolute($1) } },
-        string("store.url", allowed: "\"\" for the embedded SQLite database, or postgres://user:password@host:5432/database") { value in
-            value.isEmpty || value.hasPrefix("postgres://") || value.hasPrefix("postgresql://")
-        } set: { $0.storeURL = $1 },
+        SettingKey(name: "store.url", parse: { .string($0) }) { settings, value, origin throws(ConfigError) in
+            // The message names the problem but never repeats a password.
+            guard case .string(let url) = value else {
+                throw ConfigError(key: "store.url", value: render(value), allowed: "expected a string", origin: origin)
+            }
+            if !url.isEmpty {
+                do throws(StoreError) {
+                    _ = try PostgresURL(url)
+                } catch {
+                    throw ConfigError(key: "store.url", value: "\"\(PostgresURL.redact(url))\"", allowed: error.message, origin: origin)
+                }
+            }
+            settings.storeURL = url
+        },
         string("store.host", allowed: "a host name, or \"\" for this machine's") { value in
             !value.contains(":") && value.utf8.count <= 255
         } set: { $0.storeHost = $1 },

@@ -134,6 +134,9 @@ final class Reloader: Sendable {
         keep("fetch.backoff_base_ms", \.fetchBackoffBaseMilliseconds)
         keep("near_duplicates.enabled", \.nearDuplicatesEnabled)
         keep("near_duplicates thresholds", \.nearDuplicateThresholds)
+        // The store is opened once.
+        keep("store.url", \.storeURL)
+        keep("store.host", \.storeHost)
         var applied: [String] = []
         func check<T: Equatable>(_ name: String, _ path: KeyPath<Settings, T>) {
             if next[keyPath: path] != current[keyPath: path] { applied.append(name) }
