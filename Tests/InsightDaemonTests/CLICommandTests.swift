@@ -1,6 +1,7 @@
 import Foundation
 import InsightClient
 import InsightCore
+import PostgresTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -17,6 +18,18 @@ func startedWithFixtures(environment: [String: String] = [:]) throws -> DaemonHa
     return daemon
 }
 
+/// The store a test daemon runs on: the embedded SQLite file, or a new database on the shared PostgreSQL server.
+enum TestStore: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgresql
+    var testDescription: String { rawValue }
+
+    /// Environment variables selecting this store, merged with `extra`.
+    func environment(_ extra: [String: String] = [:]) throws -> [String: String] {
+        guard self == .postgresql else { return extra }
+        return extra.merging(["INSIGHTD_STORE_URL": try SharedPostgres.newDatabase(), "INSIGHTD_STORE_HOST": "tester"]) { $1 }
+    }
+}
+
 func decode<T: Decodable>(_ type: T.Type, _ result: CommandResult) throws -> T {
     guard result.status == 0 else { throw HarnessError("command failed (\(result.status)): \(result.stderr)") }
     return try WireJSON.decoder().decode(T.self, from: Data(result.stdout.utf8))
@@ -24,8 +37,9 @@ func decode<T: Decodable>(_ type: T.Type, _ result: CommandResult) throws -> T {
 
 @Suite("insightctl commands against a real daemon, text and --json", .serialized)
 struct CLICommandTests {
-    @Test func readingCommands() throws {
-        let daemon = try startedWithFixtures()
+    @Test(arguments: TestStore.allCases)
+    func readingCommands(store: TestStore) throws {
+        let daemon = try startedWithFixtures(environment: try store.environment())
         defer { _ = try? daemon.stop() }
 
         // search: ranked hits, marked snippets, filters.
@@ -97,8 +111,9 @@ struct CLICommandTests {
         #expect(human.stdout.contains("10 unique") && human.stdout.contains("1 skipped"))
     }
 
-    @Test func exportsStreamInEveryFormat() throws {
-        let daemon = try startedWithFixtures()
+    @Test(arguments: TestStore.allCases)
+    func exportsStreamInEveryFormat(store: TestStore) throws {
+        let daemon = try startedWithFixtures(environment: try store.environment())
         defer { _ = try? daemon.stop() }
         let jsonl = try daemon.ctl(["export"])
         let records = try jsonl.stdout.split(separator: "\n").map { try WireJSON.decoder().decode(ExportRecord.self, from: Data($0.utf8)) }
@@ -129,8 +144,9 @@ struct CLICommandTests {
         #expect(unwritable.status == 1 && unwritable.stderr.contains("cannot write"))
     }
 
-    @Test func actingCommands() throws {
-        let daemon = try startedWithFixtures(environment: ["INSIGHTD_FETCH_ENABLED": "false"])
+    @Test(arguments: TestStore.allCases)
+    func actingCommands(store: TestStore) throws {
+        let daemon = try startedWithFixtures(environment: try store.environment(["INSIGHTD_FETCH_ENABLED": "false"]))
         defer { _ = try? daemon.stop() }
 
         // pause / resume, text and JSON.
@@ -199,8 +215,9 @@ struct CLICommandTests {
         #expect(try daemon.ctl(["forget", "0"]).status == 2)
     }
 
-    @Test func showListsVariantsAndConflictsAndForgetCleansThemUp() throws {
-        let daemon = try DaemonHarness()
+    @Test(arguments: TestStore.allCases)
+    func showListsVariantsAndConflictsAndForgetCleansThemUp(store: TestStore) throws {
+        let daemon = try DaemonHarness(environment: try store.environment())
         try daemon.start()
         defer { _ = try? daemon.stop() }
         let claim = "The stock market lost $1 trillion in value after the open model was released in January."
@@ -218,7 +235,10 @@ struct CLICommandTests {
         let otherID = try #require(recent.first { $0.text == other }?.id)
         let detail = try decode(InsightDetail.self, daemon.ctl(["show", String(claimID), "--json"]))
         #expect(detail.sources.map(\.path) == ["first.txt", "second.txt"])
-        #expect(detail.variants == [VariantRef(text: typo, sources: [SourceRef(path: "second.txt", line: 1, section: nil, date: nil)])])
+        // A shared store also names each source's machine.
+        let variants = detail.variants.map { VariantRef(text: $0.text, sources: $0.sources.map { var ref = $0; ref.host = nil; return ref }) }
+        #expect(variants == [VariantRef(text: typo, sources: [SourceRef(path: "second.txt", line: 1, section: nil, date: nil)])])
+        #expect(detail.sources.map(\.host) == (store == .postgresql ? ["tester", "tester"] : [nil, nil]))
         #expect(detail.conflicts == [InsightConflict(id: otherID, text: other, kind: "number")])
         let otherDetail = try decode(InsightDetail.self, daemon.ctl(["show", String(otherID), "--json"]))
         #expect(otherDetail.conflicts.map(\.id) == [claimID])
