@@ -179,4 +179,28 @@ struct SharedStoreTests {
         #expect(report.insights.unique == 1 + 8 * 3)
         for daemon in daemons { #expect(try daemon.stop() == 0) }
     }
+
+    @Test func killedAtRandomMomentsADaemonOnPostgreSQLEndsWithTheSameDatabase() throws {
+        let burst = Burst(files: 1_000, seed: 13)
+        let url = try SharedPostgres.newDatabase()
+        let daemon = try DaemonHarness(environment: ["INSIGHTD_STORE_URL": url, "INSIGHTD_STORE_HOST": "crashy", "INSIGHTD_LOG_LEVEL": "notice"])
+        try daemon.start()
+        try burst.write(into: daemon.inbox, staging: daemon.root + "/staging")
+        var rng = SplitMix(seed: 42)
+        for _ in 0..<10 {
+            usleep(useconds_t(20_000 + rng.next() % 150_000))
+            daemon.crash()
+            try daemon.start()
+        }
+        let report = try daemon.waitForStatus(timeout: 300, "the burst is ingested after 10 kills") { $0.files.ingested == burst.files.count }
+        #expect(report.insights.unique == burst.expectedUnique)
+        #expect(report.insights.occurrences == burst.expectedOccurrences)
+        #expect(try daemon.stop() == 0)
+        // Every source's count matches its occurrence rows: no file stored twice or in part.
+        let server = try SharedPostgres.server.get()
+        let database = String(url.split(separator: "?")[0].split(separator: "/").last ?? "")
+        #expect(try server.psql(database, """
+            SELECT count(*) FROM source s WHERE insight_count <> (SELECT count(*) FROM occurrence o WHERE o.source_id = s.id)
+            """) == "0")
+    }
 }
