@@ -41,6 +41,20 @@ struct SharedStoreTests {
         return harness
     }
 
+    /// The burst's files, all in one inbox (one folder per machine), stored by one daemon on a database of its
+    /// own: what the shared database must hold. Returns the daemon (still running) and the summary.
+    func storedByOneDaemon(_ burst: SharedBurst) throws -> (DaemonHarness, StoreSummary) {
+        let url = try SharedPostgres.newDatabase()
+        let alone = try daemon(url, host: "single")
+        for (machine, files) in burst.files.enumerated() {
+            try FileManager.default.createDirectory(atPath: alone.inbox + "/machine\(machine)", withIntermediateDirectories: true)
+            for file in files { try alone.moveIn("machine\(machine)/" + file.name, file.content) }
+        }
+        let total = burst.files.map(\.count).reduce(0, +)
+        try alone.waitForStatus(timeout: 120, "every file ingested by the single daemon") { $0.files.ingested == total }
+        return (alone, try StoreSummary(PostgresInsightStore(url: url, host: "reader", inbox: "/none")))
+    }
+
     @Test func threeDaemonsWithOverlappingBurstsStoreWhatOneDaemonStores() throws {
         let burst = SharedBurst(daemons: 3)
         let sharedURL = try SharedPostgres.newDatabase()
@@ -58,18 +72,8 @@ struct SharedStoreTests {
             #expect(report.files.failed == 0)
         }
 
-        // The same files, all in one inbox (one folder per machine), stored by one daemon.
-        let aloneURL = try SharedPostgres.newDatabase()
-        let alone = try daemon(aloneURL, host: "single")
-        for (machine, files) in burst.files.enumerated() {
-            try FileManager.default.createDirectory(atPath: alone.inbox + "/machine\(machine)", withIntermediateDirectories: true)
-            for file in files { try alone.moveIn("machine\(machine)/" + file.name, file.content) }
-        }
-        let total = burst.files.map(\.count).reduce(0, +)
-        try alone.waitForStatus(timeout: 120, "every file ingested by the single daemon") { $0.files.ingested == total }
-
+        let (alone, reference) = try storedByOneDaemon(burst)
         let shared = try StoreSummary(PostgresInsightStore(url: sharedURL, host: "reader", inbox: "/none"))
-        let reference = try StoreSummary(PostgresInsightStore(url: aloneURL, host: "reader", inbox: "/none"))
         #expect(reference.insights == 60)
         #expect(reference.variants == 60)
         #expect(shared.insights == reference.insights)
@@ -136,16 +140,9 @@ struct SharedStoreTests {
         }
 
         // The reference: the same files stored by one daemon that never lost its database.
-        let aloneURL = try SharedPostgres.newDatabase()
-        let alone = try daemon(aloneURL, host: "single")
-        for (machine, files) in burst.files.enumerated() {
-            try FileManager.default.createDirectory(atPath: alone.inbox + "/machine\(machine)", withIntermediateDirectories: true)
-            for file in files { try alone.moveIn("machine\(machine)/" + file.name, file.content) }
-        }
+        let (alone, reference) = try storedByOneDaemon(burst)
         let total = burst.files.map(\.count).reduce(0, +)
-        try alone.waitForStatus(timeout: 120, "every file ingested by the single daemon") { $0.files.ingested == total }
         let afterOutage = try StoreSummary(PostgresInsightStore(url: url, host: "reader", inbox: "/none"))
-        let reference = try StoreSummary(PostgresInsightStore(url: aloneURL, host: "reader", inbox: "/none"))
         #expect(afterOutage == reference)
         #expect(try server.psql("outage", "SELECT count(*) FROM source WHERE state = 'ingested'") == String(total))
         for daemon in daemons + [alone] { #expect(try daemon.stop() == 0) }
