@@ -35,7 +35,13 @@ final class DaemonControl: Sendable {
         report.uptimeS = (monotonicSeconds() - startedMonotonic).rounded(toPlaces: 3)
         report.inbox = settings.inbox
         report.state = pipeline.isPaused ? "paused" : "running"
-        let fresh = try? database.counts()
+        var fresh: StoreCounts?
+        var unreachable: String?
+        do {
+            fresh = try database.counts()
+        } catch where error.code == .unavailable {
+            unreachable = error.description
+        } catch {}
         if let fresh { lastCounts.withLock { $0 = fresh } }
         if let counts = fresh ?? lastCounts.withLock({ $0 }) {
             report.files.ingested = counts.sourcesByState[.ingested] ?? 0
@@ -60,9 +66,9 @@ final class DaemonControl: Sendable {
         report.database.kind = database.kind
         report.database.path = database.location
         report.database.bytes = fresh == nil ? 0 : database.sizeBytes()
-        if let wait = pipeline.databaseWait {
+        if let wait = pipeline.databaseWait ?? unreachable {
             report.database.reachable = false
-            report.state = "waiting for the database"
+            if pipeline.databaseWait != nil { report.state = "waiting for the database" }
             report.lastError = StatusReport.LastError(path: database.location, message: wait, at: Date().timeIntervalSince1970)
         }
         let watch = stats.snapshot

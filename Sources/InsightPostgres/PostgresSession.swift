@@ -89,7 +89,7 @@ final class PostgresConnectionPool: Sendable {
             do {
                 connection = try take()
             } catch {
-                throw StoreError(.unavailable, "cannot reach PostgreSQL at \(url); ingestion waits and retries",
+                throw StoreError(.unavailable, "cannot reach PostgreSQL at \(url); check that the server runs and the URL is right (insightd keeps retrying)",
                                  underlying: PostgresProblem(error))
             }
             do {
@@ -103,7 +103,7 @@ final class PostgresConnectionPool: Sendable {
                 switch PostgresFailure(error) {
                 case .connection:
                     dropAll(including: connection)
-                    throw StoreError(.unavailable, "lost the connection to PostgreSQL at \(url) (\(what)); ingestion waits and retries",
+                    throw StoreError(.unavailable, "lost the connection to PostgreSQL at \(url) (\(what)); insightd keeps retrying",
                                      underlying: PostgresProblem(error))
                 case .retry where attempt <= retries:
                     give(connection)

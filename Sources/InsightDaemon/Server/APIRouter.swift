@@ -163,7 +163,7 @@ struct APIRouter: Sendable {
         } catch let error as APIError {
             return error.response
         } catch {
-            return .error(500, "store", "\(error)")
+            return .store(error)
         }
     }
 
@@ -175,7 +175,7 @@ struct APIRouter: Sendable {
         } catch let error as APIError {
             return error.response
         } catch {
-            return .error(500, "store", "\(error)")
+            return .store(error)
         }
     }
 
@@ -186,7 +186,7 @@ struct APIRouter: Sendable {
         } catch let error as APIError {
             return error.response
         } catch {
-            return .error(500, "store", "\(error)")
+            return .store(error)
         }
     }
 
@@ -200,7 +200,7 @@ struct APIRouter: Sendable {
             }
             return .json(detail)
         } catch {
-            return .error(500, "store", "\(error)")
+            return .store(error)
         }
     }
 
@@ -215,7 +215,7 @@ struct APIRouter: Sendable {
         do {
             return .json(SourcesReply(sources: try control.database.sources(states: states)))
         } catch {
-            return .error(500, "store", "\(error)")
+            return .store(error)
         }
     }
 
@@ -223,7 +223,7 @@ struct APIRouter: Sendable {
         do {
             return .json(SourcesReply(sources: try control.database.sources(states: [.failed, .skipped])))
         } catch {
-            return .error(500, "store", "\(error)")
+            return .store(error)
         }
     }
 
@@ -266,7 +266,7 @@ struct APIRouter: Sendable {
             logger.notice("insight forgotten", metadata: ["id": "\(id)", "occurrences": "\(occurrences)"])
             return .json(ActionReply(ok: true, message: "forgot insight \(id) and its \(occurrences) occurrence\(occurrences == 1 ? "" : "s")"))
         } catch {
-            return .error(500, "store", "\(error)")
+            return .store(error)
         }
     }
 
@@ -313,7 +313,7 @@ struct APIRouter: Sendable {
             }
             return .json(LinksReply(links: infos))
         } catch {
-            return .error(500, "store", "\(error)")
+            return .store(error)
         }
     }
 
@@ -335,7 +335,7 @@ struct APIRouter: Sendable {
             return .json(ActionReply(ok: true, message: created ? "queued \(link.canonicalURL)" : "already known: \(link.canonicalURL) is \(link.state.rawValue)"),
                          status: created ? 201 : 200)
         } catch {
-            return .error(500, "store", "\(error)")
+            return .store(error)
         }
     }
 
@@ -346,7 +346,7 @@ struct APIRouter: Sendable {
             control.links.poke()
             return .json(ActionReply(ok: true, message: "\(count) link\(count == 1 ? "" : "s") queued again"))
         } catch {
-            return .error(500, "store", "\(error)")
+            return .store(error)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import InsightStore
 import InsightCore
 
 /// The identity of the process on the other end of the socket, from `SO_PEERCRED`.
@@ -67,5 +68,11 @@ struct APIResponse: Sendable {
     static func error(_ status: Int, _ code: String, _ message: String) -> APIResponse {
         let data = (try? WireJSON.encoder().encode(ErrorReply(code: code, message: message))) ?? Data("{}".utf8)
         return APIResponse(status: status, contentType: "application/json", body: .bytes(Array(data) + [0x0A]))
+    }
+
+    /// A store failure: 503 while a shared database cannot be reached (try again), 500 otherwise.
+    static func store(_ error: any Error) -> APIResponse {
+        if let error = error as? StoreError, error.code == .unavailable { return .error(503, "unavailable", "\(error)") }
+        return .error(500, "store", "\(error)")
     }
 }
