@@ -58,8 +58,9 @@ let package = Package(
             "InsightClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // PostgresTestSupport: the throwaway PostgreSQL server that serves the tests also serves `insightbench postgres`.
         .executableTarget(name: "insightbench", dependencies: [
-            "InsightCore", "InsightExtract", "InsightStore", "InsightClient",
+            "InsightCore", "InsightExtract", "InsightStore", "InsightClient", "PostgresTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -54,8 +54,9 @@ struct IngestOptions: ParsableArguments {
     @Option(help: "Share of insights that repeat an earlier one with one word changed.")
     var nearShare = 0.1
 
-    func spec(_ common: CommonOptions) -> CorpusSpec {
-        CorpusSpec(files: files ?? (common.quick ? 100 : 10_000), paragraphs: paragraphs, exactShare: exactShare, nearShare: nearShare, seed: common.seed)
+    /// The corpus to generate; `full` is the benchmark's own default size when neither --files nor --quick is given.
+    func spec(_ common: CommonOptions, files full: Int = 10_000) -> CorpusSpec {
+        CorpusSpec(files: files ?? (common.quick ? 100 : full), paragraphs: paragraphs, exactShare: exactShare, nearShare: nearShare, seed: common.seed)
     }
 
     func validate() throws {

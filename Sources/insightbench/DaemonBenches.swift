@@ -110,6 +110,7 @@ struct BenchReport: Codable {
     var latency: LatencyResult?
     var idle: IdleResult?
     var scale: ScaleResult?
+    var postgres: PostgresIngestResult?
 }
 
 // MARK: - Settings shared by the benchmarks
@@ -126,11 +127,7 @@ struct BenchContext {
 
 enum IngestBenchmark {
     static func run(_ context: BenchContext, spec: CorpusSpec) throws -> IngestResult {
-        context.log("generating \(spec.files) files of \(spec.paragraphs) paragraphs (seed \(spec.seed))")
-        let corpus = CorpusGenerator.corpus(spec)
-        let expected = ExpectedRows(corpus)
-        let bytes = corpus.reduce(0) { $0 + $1.bytes.count }
-        context.log("corpus: \(expected.occurrences) insights, \(expected.unique) unique, \(bytes / 1024) KiB")
+        let (corpus, expected, bytes) = IngestBenchmark.generate(context, spec: spec)
         let timeout = context.quick ? 120.0 : 3600.0
 
         // 1. Dropped before start: the start-up scan finds them all.
@@ -142,7 +139,7 @@ enum IngestBenchmark {
             let daemon = try DaemonProcess(binary: context.insightd, workspace: workspace)
             try daemon.waitReady()
             let (report, at) = try daemon.waitUntilIdle(timeout: timeout) { $0.files.ingested + $0.files.failed + $0.files.skipped >= corpus.count }
-            before = makeRun(seconds: at - daemon.startedAt, report: report, expected: expected, files: corpus.count)
+            before = makeRun(seconds: at - daemon.startedAt, reports: [report], expected: expected, files: corpus.count)
             context.log("dropped before start: \(format(before.seconds, 2)) s, \(Int(before.insightsPerSecond)) insights/s")
             daemon.stop()
         }
@@ -151,19 +148,12 @@ enum IngestBenchmark {
         let during: IngestRun
         let rssAfter: Int
         do {
-            let workspace = try Workspace("run")
-            defer { if !context.keep { workspace.remove() } }
-            let names = try stage(corpus, in: workspace)
-            let daemon = try DaemonProcess(binary: context.insightd, workspace: workspace)
-            try daemon.waitReady()
-            _ = try daemon.waitUntilIdle(timeout: 30) { _ in true }
-            let start = now()
-            for name in names { try renameFile(workspace.staging + "/" + name, workspace.inbox + "/" + name) }
-            let (report, at) = try daemon.waitUntilIdle(timeout: timeout) { $0.files.ingested + $0.files.failed + $0.files.skipped >= corpus.count }
-            during = makeRun(seconds: at - start, report: report, expected: expected, files: corpus.count)
-            rssAfter = try ProcSample(pid: daemon.pid).rssKiB
+            let fleet = try DaemonFleet(context, name: "run", shares: [corpus])
+            let (seconds, reports) = try fleet.dropAndWait(timeout: timeout)
+            during = makeRun(seconds: seconds, reports: reports, expected: expected, files: corpus.count)
+            rssAfter = try ProcSample(pid: fleet.daemons[0].pid).rssKiB
             context.log("dropped while running: \(format(during.seconds, 2)) s, \(Int(during.insightsPerSecond)) insights/s")
-            daemon.stop()
+            fleet.stop()
         }
 
         // 3. The floor: the same final rows, inserted by sqlite3 in one transaction, same schema and FTS5 triggers.
@@ -176,6 +166,16 @@ enum IngestBenchmark {
         return IngestResult(corpus: spec, occurrences: expected.occurrences, unique: expected.unique, bytes: bytes,
                             droppedBeforeStart: before, droppedWhileRunning: during, floor: floor, rssAfterBulkKiB: rssAfter,
                             stages: stages, shareOfFloor: floor.map { slowest / $0.insightsPerSecond })
+    }
+
+    /// The corpus `spec` describes, what the store should hold after ingesting it, and its size in bytes.
+    static func generate(_ context: BenchContext, spec: CorpusSpec) -> (corpus: [CorpusFile], expected: ExpectedRows, bytes: Int) {
+        context.log("generating \(spec.files) files of \(spec.paragraphs) paragraphs (seed \(spec.seed))")
+        let corpus = CorpusGenerator.corpus(spec)
+        let expected = ExpectedRows(corpus)
+        let bytes = corpus.reduce(0) { $0 + $1.bytes.count }
+        context.log("corpus: \(expected.occurrences) insights, \(expected.unique) unique, \(bytes / 1024) KiB")
+        return (corpus, expected, bytes)
     }
 
     /// Times the daemon's two stages on their own, in this process: parsing (as FileProcessor does it) and storing.
@@ -203,13 +203,20 @@ enum IngestBenchmark {
         return StageBreakdown(parseMicrosPerInsight: parseSeconds * 1e6 / count, storeMicrosPerInsight: storeSeconds * 1e6 / count)
     }
 
-    private static func makeRun(seconds: Double, report: StatusReport, expected: ExpectedRows, files: Int) -> IngestRun {
-        IngestRun(seconds: seconds, insightsPerSecond: Double(expected.occurrences) / seconds, filesPerSecond: Double(files) / seconds,
-                  unique: report.insights.unique, variants: report.insights.variants, occurrences: report.insights.occurrences,
-                  // Every exact-distinct insight is either stored or merged into one as a near-duplicate variant.
-                  countsMatch: report.insights.unique + report.insights.variants == expected.unique
-                      && report.insights.occurrences == expected.occurrences
-                      && report.files.ingested == files)
+    /// The figures of one timed ingest of `files` files by one or more daemons into one store. `reports` holds each
+    /// daemon's status at the end (file counts are each daemon's own, the last one's insight counts store-wide);
+    /// `copies` says how many daemons were given each file.
+    static func makeRun(seconds: Double, reports: [StatusReport], expected: ExpectedRows, files: Int, copies: Int = 1) -> IngestRun {
+        let store = reports.last?.insights ?? StatusReport.Insights()
+        let ingested = reports.reduce(0) { $0 + $1.files.ingested }
+        return IngestRun(seconds: seconds, insightsPerSecond: Double(expected.occurrences * copies) / seconds,
+                         filesPerSecond: Double(files * copies) / seconds,
+                         unique: store.unique, variants: store.variants, occurrences: store.occurrences,
+                         // Every exact-distinct insight is either stored or merged into one as a near-duplicate variant,
+                         // once however many daemons read it; each daemon's copy of a file adds its own occurrences.
+                         countsMatch: store.unique + store.variants == expected.unique
+                             && store.occurrences == expected.occurrences * copies
+                             && ingested == files * copies)
     }
 
     /// Times `sqlite3` inserting the rows the daemon ends up with into a database made by the store's own migrations.

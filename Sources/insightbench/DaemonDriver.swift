@@ -82,8 +82,9 @@ final class DaemonProcess {
     let startedAt: Double
     var pid: Int32 { process.processIdentifier }
 
-    /// Spawns the daemon; returns at once (see `waitReady`).
-    init(binary: String, workspace: Workspace, settleMilliseconds: Int? = nil) throws {
+    /// Spawns the daemon; returns at once (see `waitReady`). `environment` is added after every inherited
+    /// `INSIGHTD_*` variable is dropped, so only the benchmark decides the daemon's settings.
+    init(binary: String, workspace: Workspace, settleMilliseconds: Int? = nil, environment extra: [String: String] = [:]) throws {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw DaemonBenchError("no insightd at \(binary); build it first (swift build -c release) or pass --insightd PATH")
         }
@@ -97,6 +98,7 @@ final class DaemonProcess {
         environment.removeValue(forKey: "WATCHDOG_USEC")
         for key in environment.keys where key.hasPrefix("INSIGHTD_") { environment.removeValue(forKey: key) }
         if let settleMilliseconds { environment["INSIGHTD_SETTLE_MS"] = String(settleMilliseconds) }
+        environment.merge(extra) { _, added in added }
         process.environment = environment
         FileManager.default.createFile(atPath: workspace.log, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: workspace.log))
@@ -168,6 +170,68 @@ final class DaemonProcess {
         }
         process.waitUntilExit()
         return process.terminationStatus
+    }
+}
+
+/// Daemons fed at the same moment, each through its own inbox and workspace: the harness of the bulk-ingest
+/// benchmarks. Each daemon's files are written to its staging folder before it starts, so the timed part is
+/// the renames into the inboxes and the daemons' work, not the writing of files.
+final class DaemonFleet {
+    private(set) var daemons: [DaemonProcess] = []
+    private var workspaces: [Workspace] = []
+    private var feeds: [[String]] = []
+    private let keep: Bool
+
+    /// Stages `shares[k]` for daemon k, starts one daemon per share with `environment(k)` added to its
+    /// environment, and waits until every daemon answers and is idle.
+    init(_ context: BenchContext, name: String, shares: [[CorpusFile]],
+         environment: (Int) -> [String: String] = { _ in [:] }) throws {
+        keep = context.keep
+        // Every property is set from here on, so a throw below runs deinit, which ends what was started.
+        for (index, share) in shares.enumerated() {
+            let workspace = try Workspace(shares.count == 1 ? name : "\(name)\(index + 1)")
+            workspaces.append(workspace)
+            feeds.append(try stage(share, in: workspace))
+            daemons.append(try DaemonProcess(binary: context.insightd, workspace: workspace, environment: environment(index)))
+        }
+        for daemon in daemons {
+            try daemon.waitReady()
+            _ = try daemon.waitUntilIdle(timeout: 30) { _ in true }
+        }
+    }
+
+    deinit {
+        stop()
+        if !keep { for workspace in workspaces { workspace.remove() } }
+    }
+
+    /// Renames the staged files into the inboxes, taking turns between the daemons file by file so none gets
+    /// a head start, then waits until every daemon reports all its files done. Returns the seconds from the
+    /// first rename until the last daemon was seen done, and each daemon's status when it was seen done; the
+    /// last status was taken after every daemon was done, so its store-wide counts are final.
+    func dropAndWait(timeout: Double, interval: Double = 0.05) throws -> (seconds: Double, reports: [StatusReport]) {
+        let start = now()
+        for index in 0..<(feeds.map(\.count).max() ?? 0) {
+            for (workspace, names) in zip(workspaces, feeds) where index < names.count {
+                try renameFile(workspace.staging + "/" + names[index], workspace.inbox + "/" + names[index])
+            }
+        }
+        var reports: [StatusReport] = []
+        var end = start
+        // One daemon polled at a time: status requests cost the store work, and the figures should not pay for many.
+        for (daemon, names) in zip(daemons, feeds) {
+            let (report, at) = try daemon.waitUntilIdle(timeout: timeout, interval: interval) {
+                $0.files.ingested + $0.files.failed + $0.files.skipped >= names.count
+            }
+            reports.append(report)
+            end = max(end, at)
+        }
+        return (end - start, reports)
+    }
+
+    /// Stops every daemon (SIGTERM, then waits).
+    func stop() {
+        for daemon in daemons { daemon.stop() }
     }
 }
 

@@ -7,6 +7,7 @@ struct InsightBench: AsyncParsableCommand {
         commandName: "insightbench",
         abstract: "Benchmarks for insightd (use a release build).",
         subcommands: [ExtractionBench.self, NearDuplicateBench.self,
-                      IngestBench.self, LatencyBench.self, IdleBench.self, ScaleBench.self, AllBench.self, SearchBench.self]
+                      IngestBench.self, LatencyBench.self, IdleBench.self, ScaleBench.self, AllBench.self, SearchBench.self,
+                      PostgresBench.self]
     )
 }

@@ -7,17 +7,17 @@ enum ReportTable {
         func row(_ metric: String, _ value: String, _ peer: String = "", _ goal: String = "", _ met: Bool? = nil) {
             rows.append([metric, value, peer, goal, met.map { $0 ? "yes" : "NO" } ?? ""])
         }
-        if let ingest = report.ingest {
-            let spec = ingest.corpus
-            row("corpus", "\(ingest.occurrences) insights (\(ingest.unique) unique) in \(spec.files) files, "
+        func corpusRow(_ spec: CorpusSpec, occurrences: Int, unique: Int) {
+            row("corpus", "\(occurrences) insights (\(unique) unique) in \(spec.files) files, "
                 + "\(Int(spec.exactShare * 100)) % exact + \(Int(spec.nearShare * 100)) % near duplicates, seed \(spec.seed)")
+        }
+        if let ingest = report.ingest {
+            corpusRow(ingest.corpus, occurrences: ingest.occurrences, unique: ingest.unique)
             let floorRate = ingest.floor?.insightsPerSecond
             let floorText = ingest.floor.map { "sqlite3: \(grouped($0.insightsPerSecond)) insights/s (\(grouped($0.rowsPerSecond)) rows/s, \(format($0.seconds, 2)) s)" } ?? "sqlite3 not installed"
             for (name, run) in [("bulk ingest, dropped before start", ingest.droppedBeforeStart), ("bulk ingest, dropped while running", ingest.droppedWhileRunning)] {
                 let share = floorRate.map { " = \(Int((run.insightsPerSecond / $0 * 100).rounded())) % of floor" } ?? ""
-                row(name, "\(grouped(run.insightsPerSecond)) insights/s, \(grouped(run.filesPerSecond)) files/s (\(format(run.seconds, 2)) s)\(share)"
-                    + (run.countsMatch ? "" : " (COUNTS WRONG: \(run.unique)/\(run.occurrences))"),
-                    floorText, "≥ 50 % of floor", floorRate.map { run.countsMatch && run.insightsPerSecond >= 0.5 * $0 })
+                row(name, rate(run, share), floorText, "≥ 50 % of floor", floorRate.map { run.countsMatch && run.insightsPerSecond >= 0.5 * $0 })
             }
             if let stages = ingest.stages {
                 let daemon = 1e6 / min(ingest.droppedBeforeStart.insightsPerSecond, ingest.droppedWhileRunning.insightsPerSecond)
@@ -49,6 +49,19 @@ enum ReportTable {
             row("at scale: database size", "\(mebibytes(Int(scale.databaseBytes / 1024))), \(Int(scale.bytesPerInsight.rounded())) bytes per insight")
             row("at scale: RSS", mebibytes(scale.rssKiB))
         }
+        if let postgres = report.postgres {
+            corpusRow(postgres.corpus, occurrences: postgres.occurrences, unique: postgres.unique)
+            row("store server", postgres.server)
+            let sqlite = postgres.sqlite
+            row("bulk ingest, 1 daemon, SQLite", rate(sqlite))
+            let peer = "SQLite: \(grouped(sqlite.insightsPerSecond)) insights/s"
+            for round in postgres.rounds {
+                let daemons = round.daemons == 1 ? "1 daemon" : "\(round.daemons) daemons"
+                let files = "\(round.filesPerDaemon) files" + (round.daemons == 1 ? "" : " each")
+                let name = "bulk ingest, \(daemons), PostgreSQL" + (round.overlapping ? ", every file to each" : "") + " (\(files))"
+                row(name, rate(round.run, " = \(Int((round.run.insightsPerSecond / sqlite.insightsPerSecond * 100).rounded())) % of SQLite"), peer)
+            }
+        }
         let header = ["figure", "value", "floor / peer (same run)", "goal", "met"]
         var lines = ["| " + header.joined(separator: " | ") + " |", "|" + header.map { _ in "---" }.joined(separator: "|") + "|"]
         lines += rows.map { "| " + $0.map { $0.replacingOccurrences(of: "|", with: "/") }.joined(separator: " | ") + " |" }
@@ -57,6 +70,12 @@ enum ReportTable {
         lines.append("Machine: \(m.cpu), \(m.cores) cores, \(format(m.memoryGiB, 1)) GiB, \(m.kernel), sqlite3 \(m.sqlite3); load average at the end \(m.loadAverage)"
                      + (report.quick ? ". QUICK RUN: smoke test only, not a measurement." : "."))
         return lines.joined(separator: "\n")
+    }
+
+    /// An ingest's rates and duration, and a warning when the store holds other rows than the corpus gives.
+    static func rate(_ run: IngestRun, _ suffix: String = "") -> String {
+        "\(grouped(run.insightsPerSecond)) insights/s, \(grouped(run.filesPerSecond)) files/s (\(format(run.seconds, 2)) s)\(suffix)"
+            + (run.countsMatch ? "" : " (COUNTS WRONG: \(run.unique)/\(run.occurrences))")
     }
 
     static func grouped(_ value: Double) -> String {

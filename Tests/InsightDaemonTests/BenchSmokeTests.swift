@@ -31,6 +31,30 @@ struct BenchSmokeTests {
         }
     }
 
+    /// Needs the PostgreSQL server binaries (deploy/dev-deps.sh), as the store tests do: the bench starts its own server.
+    @Test func quickPostgresRunReportsOneTwoAndThreeDaemonsBesideSQLite() throws {
+        let result = try runCommand(Binaries.directory + "/insightbench",
+                                    ["postgres", "--quick", "--json", "--files", "30", "--insightd", Binaries.insightd], timeout: 300)
+        #expect(result.status == 0, "insightbench failed: \(result.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let postgres = try #require(json["postgres"] as? [String: Any])
+        let occurrences = try #require(postgres["occurrences"] as? Int)
+        #expect(occurrences == 300)
+        let sqlite = try #require(postgres["sqlite"] as? [String: Any])
+        #expect(sqlite["counts_match"] as? Bool == true, "SQLite: the daemon stored other rows than the corpus should give")
+        #expect((sqlite["insights_per_second"] as? Double ?? 0) > 0)
+        let rounds = try #require(postgres["rounds"] as? [[String: Any]])
+        let split = rounds.filter { $0["overlapping"] as? Bool == false }
+        #expect(split.compactMap { $0["daemons"] as? Int } == [1, 2, 3])
+        for round in rounds {
+            let daemons = round["daemons"] as? Int ?? 0, overlapping = round["overlapping"] as? Bool ?? false
+            let run = try #require(round["run"] as? [String: Any])
+            #expect(run["counts_match"] as? Bool == true, "\(daemons) daemons (overlapping: \(overlapping)): other rows than the corpus should give")
+            #expect((run["insights_per_second"] as? Double ?? 0) > 0)
+            #expect(run["occurrences"] as? Int == occurrences * (overlapping ? daemons : 1))
+        }
+    }
+
     @Test func quickRunPrintsTheTable() throws {
         let result = try runCommand(Binaries.directory + "/insightbench",
                                     ["latency", "--quick", "--drops", "3", "--insightd", Binaries.insightd], timeout: 120)
