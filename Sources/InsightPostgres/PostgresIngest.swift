@@ -51,15 +51,11 @@ extension PostgresInsightStore {
         var known = try lookup(Set(files.flatMap { $0.insights.map(\.fingerprint) }), in: session)
         var misses = Set<[UInt8]>()
         var lockKeys = Set<Int64>()
-        var placing = Placing()
         for file in files {
             for insight in file.insights where known[insight.fingerprint] == nil && misses.insert(insight.fingerprint).inserted {
                 lockKeys.insert(Self.fingerprintLockKey(insight.fingerprint))
                 if classifier != nil {
-                    let tokens = NearDuplicateText.tokens(insight.text)
-                    let keys = Self.bandKeys(tokens)
-                    placing.signed[insight.fingerprint] = (tokens, keys)
-                    for key in keys { lockKeys.insert(Int64(key)) }
+                    for key in Self.bandKeys(NearDuplicateText.tokens(insight.text)) { lockKeys.insert(Int64(key)) }
                 }
             }
         }
@@ -68,23 +64,22 @@ extension PostgresInsightStore {
             try session.query("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(\(lockKeys.sorted())::int8[]) AS k")
             // Under the locks: what other daemons stored meanwhile is committed and visible now.
             known.merge(try lookup(misses, in: session)) { $1 }
-            try placing.fetchCandidates(for: misses.filter { known[$0] == nil }, in: session)
         }
         let linkIDs = try queueLinks(files.flatMap(\.links), in: session, now: now)
 
         var results: [Result<IngestOutcome, StoreError>] = []
         for file in files {
-            let before = (known, placing)
+            let before = known
             try session.execute("SAVEPOINT file")
             do {
-                let outcome = try ingestFile(file, known: &known, placing: &placing, linkIDs: linkIDs, in: session, now: now)
+                let outcome = try ingestFile(file, known: &known, linkIDs: linkIDs, in: session, now: now)
                 try session.execute("RELEASE SAVEPOINT file")
                 results.append(.success(outcome))
             } catch {
                 switch PostgresFailure(error) {
                 case .other:
                     try session.execute("ROLLBACK TO SAVEPOINT file")
-                    (known, placing) = before
+                    known = before
                     results.append(.failure(StoreError(.write, "cannot store \(file.path)", underlying: PostgresProblem(error))))
                 default:
                     throw error
@@ -130,7 +125,7 @@ extension PostgresInsightStore {
     }
 
     /// One file's source row, insights, variants, occurrences and link references.
-    func ingestFile(_ file: FileIngest, known: inout [[UInt8]: Known], placing: inout Placing, linkIDs: [String: Int64], in session: PostgresSession,
+    func ingestFile(_ file: FileIngest, known: inout [[UInt8]: Known], linkIDs: [String: Int64], in session: PostgresSession,
                     now: Double) throws -> IngestOutcome {
         let owner = file.kind == "url" ? "" : origin
         let existing = try session.query("""
@@ -166,7 +161,7 @@ extension PostgresInsightStore {
         var insightIDs: [Int64] = [], variantIDs: [Int64] = [], ordinals: [Int] = [], lines: [Int] = [], sections: [String] = []
         for (ordinal, insight) in file.insights.enumerated() {
             if known[insight.fingerprint] == nil {
-                let (placed, isNew) = try place(insight, placing: &placing, in: session, now: now)
+                let (placed, isNew) = try place(insight, in: session, now: now)
                 known[insight.fingerprint] = placed
                 if isNew { newInsights += 1 }
             }
@@ -212,25 +207,32 @@ extension PostgresInsightStore {
 
     /// Stores a text not stored word for word: as a wording of a stored insight, or as a new insight.
     /// Returns where it went and whether it is a new insight.
-    func place(_ insight: PreparedInsight, placing: inout Placing, in session: PostgresSession, now: Double) throws -> (Known, Bool) {
+    func place(_ insight: PreparedInsight, in session: PostgresSession, now: Double) throws -> (Known, Bool) {
         let fingerprint = ByteBuffer(bytes: insight.fingerprint)
         guard let classifier else { return try insertInsight(insight, bandKeys: [], conflicts: [], in: session, now: now) }
-        let (tokens, keys) = placing.signed[insight.fingerprint] ?? {
-            let tokens = NearDuplicateText.tokens(insight.text)
-            return (tokens, Self.bandKeys(tokens))
-        }()
+        let tokens = NearDuplicateText.tokens(insight.text)
+        let keys = Self.bandKeys(tokens)
         var best: (id: Int64, jaccard: Double)?
         var conflicts: [(id: Int64, kind: ConflictKind, jaccard: Double)] = []
-        let prepared = PreparedText(tokens: tokens)
-        for (id, text) in placing.candidates(for: insight.fingerprint, keys: keys) {
-            let comparison = classifier.compare(PreparedText(text), prepared)
-            switch comparison.verdict {
-            case .sameClaim where comparison.jaccard > best?.jaccard ?? -1:
-                best = (id, comparison.jaccard)
-            case .conflict(let kind):
-                conflicts.append((id, kind, comparison.jaccard))
-            default:
-                break
+        if !keys.isEmpty {
+            let prepared = PreparedText(tokens: tokens)
+            // Most shared bands first, as the in-memory index orders its candidates.
+            for row in try session.query("""
+                SELECT b.insight_id, i.text FROM (
+                    SELECT insight_id, count(*) AS n FROM insight_band WHERE band_key = ANY(\(keys.map(Int64.init))::int8[])
+                    GROUP BY insight_id ORDER BY n DESC, insight_id LIMIT 64) b
+                JOIN insight i ON i.id = b.insight_id ORDER BY b.n DESC, b.insight_id
+                """) {
+                let (id, text) = try row.decode((Int64, String).self)
+                let comparison = classifier.compare(PreparedText(text), prepared)
+                switch comparison.verdict {
+                case .sameClaim where comparison.jaccard > best?.jaccard ?? -1:
+                    best = (id, comparison.jaccard)
+                case .conflict(let kind):
+                    conflicts.append((id, kind, comparison.jaccard))
+                default:
+                    break
+                }
             }
         }
         if let best {
@@ -245,9 +247,7 @@ extension PostgresInsightStore {
             return (Known(insight: insightID, variant: variantID), false)
         }
         conflicts.sort { $0.jaccard > $1.jaccard }
-        let placed = try insertInsight(insight, bandKeys: keys, conflicts: conflicts.prefix(8).map { ($0.id, $0.kind) }, in: session, now: now)
-        if placed.1 { placing.stored(id: placed.0.insight, text: insight.text, keys: keys) }
-        return placed
+        return try insertInsight(insight, bandKeys: keys, conflicts: conflicts.prefix(8).map { ($0.id, $0.kind) }, in: session, now: now)
     }
 
     /// Inserts a new insight with its band rows and conflicts; an insight with the same fingerprint that won a
@@ -288,55 +288,5 @@ extension PostgresInsightStore {
     static func fingerprintLockKey(_ fingerprint: [UInt8]) -> Int64 {
         let low = fingerprint.prefix(4).reduce(Int64(0)) { $0 << 8 | Int64($1) }
         return 1 << 32 | low
-    }
-}
-
-/// Near-duplicate candidates for the texts of one chunk: read from the band rows in one query once the chunk
-/// holds its locks, plus the insights the chunk itself stores as it goes (a later file may repeat an earlier one's claim).
-struct Placing {
-    /// Tokens and band keys of each text not stored word for word.
-    var signed: [[UInt8]: (tokens: [String], keys: [UInt32])] = [:]
-    /// Stored candidates per text, most shared bands first.
-    private var fromDatabase: [[UInt8]: [(id: Int64, text: String)]] = [:]
-    /// Insights stored by this chunk, by band key.
-    private var fromChunk: [UInt32: [(id: Int64, text: String)]] = [:]
-
-    /// Reads the candidates of `fingerprints` (at most 64 each, most shared bands first) in one round trip.
-    mutating func fetchCandidates(for fingerprints: Set<[UInt8]>, in session: PostgresSession) throws {
-        var keys: [Int64] = [], owners: [Int] = []
-        let ordered = fingerprints.filter { signed[$0] != nil }.map { $0 }
-        for (index, fingerprint) in ordered.enumerated() {
-            for key in signed[fingerprint]?.keys ?? [] {
-                keys.append(Int64(key))
-                owners.append(index)
-            }
-        }
-        guard !keys.isEmpty else { return }
-        for row in try session.query("""
-            SELECT m.n, m.insight_id, i.text FROM (
-                SELECT k.n, b.insight_id, count(*) AS c,
-                       row_number() OVER (PARTITION BY k.n ORDER BY count(*) DESC, b.insight_id) AS r
-                FROM unnest(\(keys)::int8[], \(owners)::int8[]) AS k(key, n) JOIN insight_band b ON b.band_key = k.key
-                GROUP BY k.n, b.insight_id) m
-            JOIN insight i ON i.id = m.insight_id WHERE m.r <= 64 ORDER BY m.n, m.c DESC, m.insight_id
-            """) {
-            let (owner, id, text) = try row.decode((Int, Int64, String).self)
-            fromDatabase[ordered[owner], default: []].append((id, text))
-        }
-    }
-
-    /// The candidates of one text: stored ones first, then those this chunk stored that share a band.
-    func candidates(for fingerprint: [UInt8], keys: [UInt32]) -> [(id: Int64, text: String)] {
-        var result = fromDatabase[fingerprint] ?? []
-        var seen = Set(result.map(\.id))
-        for key in keys {
-            for candidate in fromChunk[key] ?? [] where seen.insert(candidate.id).inserted { result.append(candidate) }
-        }
-        return Array(result.prefix(64))
-    }
-
-    /// Notes an insight this chunk stored.
-    mutating func stored(id: Int64, text: String, keys: [UInt32]) {
-        for key in keys { fromChunk[key, default: []].append((id, text)) }
     }
 }
