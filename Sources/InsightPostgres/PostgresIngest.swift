@@ -51,11 +51,15 @@ extension PostgresInsightStore {
         var known = try lookup(Set(files.flatMap { $0.insights.map(\.fingerprint) }), in: session)
         var misses = Set<[UInt8]>()
         var lockKeys = Set<Int64>()
+        // Signed once here, for the locks, and used again when the text is placed.
+        var signed: [[UInt8]: Signed] = [:]
         for file in files {
             for insight in file.insights where known[insight.fingerprint] == nil && misses.insert(insight.fingerprint).inserted {
                 lockKeys.insert(Self.fingerprintLockKey(insight.fingerprint))
                 if classifier != nil {
-                    for key in Self.bandKeys(NearDuplicateText.tokens(insight.text)) { lockKeys.insert(Int64(key)) }
+                    let signature = Signed(insight.text)
+                    signed[insight.fingerprint] = signature
+                    for key in signature.keys { lockKeys.insert(Int64(key)) }
                 }
             }
         }
@@ -72,7 +76,7 @@ extension PostgresInsightStore {
             let before = known
             try session.execute("SAVEPOINT file")
             do {
-                let outcome = try ingestFile(file, known: &known, linkIDs: linkIDs, in: session, now: now)
+                let outcome = try ingestFile(file, known: &known, signed: signed, linkIDs: linkIDs, in: session, now: now)
                 try session.execute("RELEASE SAVEPOINT file")
                 results.append(.success(outcome))
             } catch {
@@ -125,7 +129,8 @@ extension PostgresInsightStore {
     }
 
     /// One file's source row, insights, variants, occurrences and link references.
-    func ingestFile(_ file: FileIngest, known: inout [[UInt8]: Known], linkIDs: [String: Int64], in session: PostgresSession,
+    func ingestFile(_ file: FileIngest, known: inout [[UInt8]: Known], signed: [[UInt8]: Signed], linkIDs: [String: Int64],
+                    in session: PostgresSession,
                     now: Double) throws -> IngestOutcome {
         let owner = file.kind == "url" ? "" : origin
         let existing = try session.query("""
@@ -161,7 +166,7 @@ extension PostgresInsightStore {
         var insightIDs: [Int64] = [], variantIDs: [Int64] = [], ordinals: [Int] = [], lines: [Int] = [], sections: [String] = []
         for (ordinal, insight) in file.insights.enumerated() {
             if known[insight.fingerprint] == nil {
-                let (placed, isNew) = try place(insight, in: session, now: now)
+                let (placed, isNew) = try place(insight, signed: signed[insight.fingerprint] ?? Signed(insight.text), in: session, now: now)
                 known[insight.fingerprint] = placed
                 if isNew { newInsights += 1 }
             }
@@ -207,11 +212,10 @@ extension PostgresInsightStore {
 
     /// Stores a text not stored word for word: as a wording of a stored insight, or as a new insight.
     /// Returns where it went and whether it is a new insight.
-    func place(_ insight: PreparedInsight, in session: PostgresSession, now: Double) throws -> (Known, Bool) {
+    func place(_ insight: PreparedInsight, signed: Signed, in session: PostgresSession, now: Double) throws -> (Known, Bool) {
         let fingerprint = ByteBuffer(bytes: insight.fingerprint)
         guard let classifier else { return try insertInsight(insight, bandKeys: [], conflicts: [], in: session, now: now) }
-        let tokens = NearDuplicateText.tokens(insight.text)
-        let keys = Self.bandKeys(tokens)
+        let (tokens, keys) = (signed.tokens, signed.keys)
         var best: (id: Int64, jaccard: Double)?
         var conflicts: [(id: Int64, kind: ConflictKind, jaccard: Double)] = []
         if !keys.isEmpty {
@@ -279,9 +283,15 @@ extension PostgresInsightStore {
         return (Known(insight: id, variant: nil), true)
     }
 
-    /// The LSH band keys of a text, or none for a text too short to sign.
-    static func bandKeys(_ tokens: [String]) -> [UInt32] {
-        (try? NearDuplicateIndex.bandKeys(for: MinHashSignature(tokens: tokens), layout: .standard)) ?? []
+    /// A text's tokens and LSH band keys (none for a text too short to sign).
+    struct Signed {
+        var tokens: [String]
+        var keys: [UInt32]
+
+        init(_ text: String) {
+            tokens = NearDuplicateText.tokens(text)
+            keys = (try? NearDuplicateIndex.bandKeys(for: MinHashSignature(tokens: tokens), layout: .standard)) ?? []
+        }
     }
 
     /// The advisory lock key of a fingerprint, apart from band keys (which stay below 2^32).

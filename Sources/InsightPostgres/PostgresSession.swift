@@ -66,13 +66,10 @@ final class PostgresConnectionPool: Sendable {
     private let isShutDown = Atomic<Bool>(false)
     /// Bounds the connections one daemon holds.
     private let permits: DispatchSemaphore
-    /// Runs once on every new connection before it is used (migrations on the first).
-    private let prepare: @Sendable (PostgresSession) throws -> Void
 
-    init(url: PostgresURL, maxConnections: Int = 6, logger: Logger, prepare: @escaping @Sendable (PostgresSession) throws -> Void = { _ in }) {
+    init(url: PostgresURL, maxConnections: Int = 6, logger: Logger) {
         self.url = url
         self.logger = logger
-        self.prepare = prepare
         permits = DispatchSemaphore(value: maxConnections)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
@@ -126,14 +123,7 @@ final class PostgresConnectionPool: Sendable {
             if !connection.isClosed { return connection }
         }
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        let connection = try PostgresConnection.connect(on: group.next(), configuration: url.configuration, id: id, logger: logger).wait()
-        do {
-            try prepare(PostgresSession(connection: connection, logger: logger))
-        } catch {
-            try? connection.close().wait()
-            throw error
-        }
-        return connection
+        return try PostgresConnection.connect(on: group.next(), configuration: url.configuration, id: id, logger: logger).wait()
     }
 
     private func give(_ connection: PostgresConnection) {

@@ -147,9 +147,10 @@ public final class PostgresInsightStore: InsightStoring {
     }
 
     public func sizeBytes() -> Int64 {
-        (try? session("cannot read the database size") { session in
-            try session.query("SELECT pg_database_size(current_database())").first?.decode(Int64.self)
-        }) ?? 0 ?? 0
+        let size = try? session("cannot read the database size") { session in
+            try session.query("SELECT pg_database_size(current_database())").first?.decode(Int64.self) ?? 0
+        }
+        return size ?? 0
     }
 
     public func close() throws(StoreError) {

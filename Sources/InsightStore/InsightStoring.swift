@@ -101,8 +101,6 @@ extension InsightStoring {
         try search(query, limit: limit, since: nil, source: nil)
     }
 
-    public func recent(limit: Int) throws(StoreError) -> [InsightSummary] { try recent(limit: limit, since: nil) }
-    public func sources() throws(StoreError) -> [SourceInfo] { try sources(states: []) }
 
     public func addLink(canonical: String, given: String) throws(StoreError) -> (LinkRecord, created: Bool) {
         try addLink(canonical: canonical, given: given, now: Date().timeIntervalSince1970)
