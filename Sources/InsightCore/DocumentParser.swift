@@ -1,29 +1,91 @@
 /// One insight found in a file, before deduplication.
 public struct ParsedInsight: Sendable, Equatable, Codable {
-    /// The paragraph as shown: bullets stripped, whitespace tidied, words as written.
+    /// The paragraph as shown: bullets and markup stripped, whitespace tidied, words as written.
     public var text: String
     /// The 1-based line on which the paragraph starts.
     public var line: Int
-    /// The heading above the paragraph, if any.
+    /// The heading path above the paragraph (`Book › Chapter`), if any.
     public var section: String?
+    /// Tags of this occurrence, lower-cased, without `#`, in first-seen order (the document's tags included).
+    public var tags: [String]
+    /// A note the reader attached to this passage (a Kindle note, a Readwise `Note:`).
+    public var note: String?
+    /// Where in the work the passage stands, as the export wrote it (`page 12 · location 180-182`).
+    public var location: String?
+    /// When the reader saved the passage, as `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SS`, when the export says.
+    public var addedAt: String?
+    /// The index (in `ParsedDocument.insights`) of a longer passage this one is a part of: the reader extended a
+    /// highlight, so this text is stored as a variant of that one.
+    public var variantOf: Int?
 
-    public init(text: String, line: Int, section: String?) {
+    public init(text: String, line: Int, section: String?, tags: [String] = [], note: String? = nil,
+                location: String? = nil, addedAt: String? = nil, variantOf: Int? = nil) {
         self.text = text
         self.line = line
         self.section = section
+        self.tags = tags
+        self.note = note
+        self.location = location
+        self.addedAt = addedAt
+        self.variantOf = variantOf
+    }
+}
+
+/// The layout a file was read as; recorded on its source.
+public enum DocumentFormat: String, Sendable, Codable, CaseIterable {
+    /// Plain text: lists, paragraphs, hard-wrapped prose.
+    case text
+    /// CommonMark + GitHub Flavored Markdown, Obsidian and Logseq pages included.
+    case markdown
+    /// A Kindle `My Clippings.txt`.
+    case kindleClippings = "kindle-clippings"
+    /// A Readwise Markdown export of one book or article.
+    case readwise
+    /// An indented outline of bullets (Logseq, Workflowy, Dynalist) in a text file.
+    case outline
+    /// An HTML page that is an article: its main text.
+    case html
+    /// A file read for its links only (bookmarks, `.url` shortcuts).
+    case links
+}
+
+/// A link as written in a file, before it is made canonical.
+public struct ParsedLink: Sendable, Equatable, Hashable {
+    /// The URL as written.
+    public var url: String
+    /// The 1-based line where it stands.
+    public var line: Int
+
+    public init(url: String, line: Int) {
+        self.url = url
+        self.line = line
     }
 }
 
 /// A file split into insights.
 public struct ParsedDocument: Sendable, Equatable {
-    /// The document's date from a leading `date YYYY-MM-DD`, as `YYYY-MM-DD`.
+    /// The document's date (front matter `date`, a leading `date YYYY-MM-DD`), as `YYYY-MM-DD`.
     public var date: String?
     /// The insights in file order.
     public var insights: [ParsedInsight]
+    /// How the file was read.
+    public var format: DocumentFormat
+    /// The document's title (front matter `title`, a Readwise title), if it has one.
+    public var title: String?
+    /// The document's own tags (front matter), already included in every insight's tags.
+    public var tags: [String]
+    /// Links to fetch, when the format decides them (Markdown link destinations, front matter `source`,
+    /// Readwise `URL`); nil leaves link finding to the plain-text harvester.
+    public var links: [ParsedLink]?
 
-    public init(date: String?, insights: [ParsedInsight]) {
+    public init(date: String?, insights: [ParsedInsight], format: DocumentFormat = .text, title: String? = nil,
+                tags: [String] = [], links: [ParsedLink]? = nil) {
         self.date = date
         self.insights = insights
+        self.format = format
+        self.title = title
+        self.tags = tags
+        self.links = links
     }
 }
 

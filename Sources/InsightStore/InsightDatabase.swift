@@ -8,12 +8,27 @@ public struct PreparedInsight: Sendable, Equatable {
     public var line: Int
     public var section: String?
     public var fingerprint: [UInt8]
+    /// Tags of this occurrence (lower-case, without `#`).
+    public var tags: [String]
+    /// The reader's note on this passage.
+    public var note: String?
+    /// Page or location in the work.
+    public var location: String?
+    /// When the reader saved the passage.
+    public var addedAt: String?
+    /// The ordinal (index in `FileIngest.insights`) of the longer passage this text is stored as a variant of.
+    public var variantOf: Int?
 
     /// Computes the fingerprint outside the write transaction, so the writer lock is held briefly.
     public init(_ parsed: ParsedInsight) {
         text = parsed.text
         line = parsed.line
         section = parsed.section
+        tags = parsed.tags
+        note = parsed.note
+        location = parsed.location
+        addedAt = parsed.addedAt
+        variantOf = parsed.variantOf
         fingerprint = Normalizer.fingerprint(ofKey: Normalizer.key(parsed.text))
     }
 }
@@ -32,10 +47,13 @@ public struct FileIngest: Sendable {
     public var kind: String
     /// Links found in the file, queued for fetching in the same transaction.
     public var links: [HarvestedLink]
+    /// How the file was read (`DocumentFormat.rawValue`: `text`, `markdown`, `kindle-clippings`, …).
+    public var format: String
 
     public init(path: String, size: Int64, mtime: Double, sha256: String, encoding: String, documentDate: String?,
-                insights: [PreparedInsight], kind: String = "file", links: [HarvestedLink] = []) {
+                insights: [PreparedInsight], kind: String = "file", links: [HarvestedLink] = [], format: String = "text") {
         self.kind = kind
+        self.format = format
         self.links = links
         self.path = path
         self.size = size
