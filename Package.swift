@@ -23,9 +23,11 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CLinux"),
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        // GitHub's CommonMark + GFM parser, for Markdown notes.
+        .systemLibrary(name: "CCmarkGFM", providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]),
 
-        // Pure logic: parsing, normalization, fingerprints, wire types, config grammar.
-        .target(name: "InsightCore"),
+        // Pure logic: parsing (Markdown through cmark-gfm), normalization, fingerprints, wire types, config grammar.
+        .target(name: "InsightCore", dependencies: ["CCmarkGFM"]),
         // HTML to main text and metadata.
         .target(name: "InsightExtract", dependencies: ["InsightCore", "CLibXML2"]),
         // The SQLite database: migrations, records, FTS5, the ingest transaction.
