@@ -150,25 +150,54 @@ public struct Control: Sendable {
 
     // MARK: - search, recent, show
 
-    /// `insightctl search WORDS [--since] [--source] [--limit] [--json]`.
-    public func search(_ query: String, limit: Int, since: Double?, source: String?, json: Bool) throws {
+    /// `insightctl search [WORDS] [--tag T] [--since] [--source] [--limit] [--json]`: words ranked best first, or,
+    /// with only a tag, that tag's insights newest first.
+    public func search(_ query: String, tag: String? = nil, limit: Int, since: Double?, source: String?, json: Bool) throws {
         var target = "/v1/search?q=\(Self.encode(query))&limit=\(limit)"
+        if let tag { target += "&tag=\(Self.encode(tag))" }
         if let since { target += "&since=\(since)" }
         if let source { target += "&source=\(Self.encode(source))" }
         let (reply, raw) = try call("GET", target, as: SearchReply.self)
         if json { return emit(raw) }
         if reply.results.isEmpty {
-            print("no insight matches \"\(query)\"")
+            switch (query.isEmpty, reply.tag) {
+            case (true, let tag?): print("no insight has the tag #\(tag)")
+            case (false, let tag?): print("no insight tagged #\(tag) matches \"\(query)\"")
+            default: print("no insight matches \"\(query)\"")
+            }
             return
         }
         let rows = reply.results.map { hit in
-            [output.dim("#\(hit.id)"), highlight(hit.snippet), output.dim(Output.ago(hit.createdAt))]
+            [output.dim("#\(hit.id)"), highlight(hit.snippet), output.dim(Output.ago(hit.createdAt)), output.dim(hashtags(hit.tags))]
         }
         print(Output.table(rows))
         print(output.dim("\(Output.count(reply.results.count)) result\(reply.results.count == 1 ? "" : "s")\(reply.results.count == limit ? " (limit reached; --limit shows more)" : "")"))
         if let window = reply.rankedAmongNewest {
             print(output.dim("these words are in very many insights: ranked among the newest \(Output.count(window)) matches; more words narrow it down"))
         }
+    }
+
+    /// A tag as given on the command line (`economics`, `#Economics`) as the daemon stores it; nil when it names none.
+    public static func tagName(_ text: String) -> String? { TagName.normalize(text) }
+
+    /// `#a #b`, or nothing.
+    func hashtags(_ tags: [String]) -> String {
+        tags.map { "#" + $0 }.joined(separator: " ")
+    }
+
+    /// `insightctl tags [--json]`: every tag with how many insights and occurrences carry it.
+    public func tags(json: Bool) throws {
+        let (reply, raw) = try call("GET", "/v1/tags", as: TagsReply.self)
+        if json { return emit(raw) }
+        if reply.tags.isEmpty {
+            print("no tags yet")
+            return
+        }
+        var rows = [["TAG", "INSIGHTS", "OCCURRENCES"].map(output.dim)]
+        for tag in reply.tags {
+            rows.append(["#" + tag.tag, Output.count(tag.insights), Output.count(tag.occurrences)])
+        }
+        print(Output.table(rows))
     }
 
     /// Matches between `[` `]` in bold yellow on a terminal; the brackets stay when there is no colour.
@@ -188,7 +217,8 @@ public struct Control: Sendable {
             return
         }
         let rows = reply.insights.map { insight in
-            [output.dim("#\(insight.id)"), Output.ago(insight.createdAt), "×\(Output.count(insight.occurrences))", Output.truncate(insight.text, 100)]
+            [output.dim("#\(insight.id)"), Output.ago(insight.createdAt), "×\(Output.count(insight.occurrences))", Output.truncate(insight.text, 100),
+             output.dim(hashtags(insight.tags))]
         }
         print(Output.table(rows))
     }
@@ -215,9 +245,21 @@ public struct Control: Sendable {
         let (detail, raw) = try call("GET", "/v1/insights/\(id)", as: InsightDetail.self)
         if json { return emit(raw) }
         var lines = [output.bold("insight #\(detail.id)") + output.dim(" · stored \(Output.ago(detail.createdAt))"), "", detail.text, ""]
+        if !detail.tags.isEmpty {
+            lines.append("tags: " + hashtags(detail.tags))
+            lines.append("")
+        }
         lines.append("seen in \(Output.count(detail.sources.count)) place\(detail.sources.count == 1 ? "" : "s"):")
-        let rows = detail.sources.map { source in
-            ["  \(source.path):\(source.line)", source.section ?? "", source.date ?? ""]
+        var rows: [[String]] = []
+        for source in detail.sources {
+            rows.append(["  \(source.path):\(source.line)", source.section ?? "", source.date ?? "", output.dim(source.format ?? "")])
+            // What the reader recorded with the passage, under its place.
+            var reading: [String] = []
+            if let location = source.location { reading.append(location) }
+            if let added = source.addedAt { reading.append("added " + added.replacingOccurrences(of: "T", with: " ")) }
+            if !source.tags.isEmpty { reading.append(hashtags(source.tags)) }
+            if !reading.isEmpty { rows.append(["    " + output.dim(reading.joined(separator: " · "))]) }
+            if let note = source.note { rows.append(["    note: " + note.replacingOccurrences(of: "\n", with: " ")]) }
         }
         if !rows.isEmpty { lines.append(Output.table(rows)) }
         if !detail.variants.isEmpty {

@@ -71,12 +71,15 @@ public struct Output: Sendable {
         return unit == 0 ? "\(value) B" : String(format: "%.1f %@", size, units[unit])
     }
 
-    /// Rows padded into aligned columns.
+    /// Rows padded into aligned columns. A row's last cell is never padded, so in a row shorter than the others
+    /// it spans the rest of the line without widening its column.
     public static func table(_ rows: [[String]], separator: String = "  ") -> String {
         guard let width = rows.map(\.count).max() else { return "" }
         var widths = [Int](repeating: 0, count: width)
         for row in rows {
-            for (index, cell) in row.enumerated() { widths[index] = max(widths[index], visibleWidth(cell)) }
+            for (index, cell) in row.enumerated() where index < row.count - 1 || row.count == width {
+                widths[index] = max(widths[index], visibleWidth(cell))
+            }
         }
         return rows.map { row in
             row.enumerated().map { index, cell in

@@ -91,11 +91,11 @@ public struct ParsedDocument: Sendable, Equatable {
 
 /// Splits the text of a dropped file into insights.
 ///
-/// Rules: paragraphs are separated by blank lines; a file without blank lines has one paragraph a line.
-/// A heading (Markdown `#`, or a short line without closing punctuation) is never an insight: it becomes
-/// the section of the paragraphs below it. A leading `date YYYY-MM-DD` is the document's date. Bullet and
-/// numbering marks are stripped, and paragraphs shorter than `minWords` or ending in a colon (a lead-in to
-/// a list) are dropped.
+/// Rules: paragraphs are separated by blank lines; a file without blank lines has one paragraph a line, except
+/// that hard-wrapped prose is joined back into its paragraphs (see `lineBlocks`). A heading (Markdown `#`, or a
+/// short line without closing punctuation) is never an insight: it becomes the section of the paragraphs below it.
+/// A leading `date YYYY-MM-DD` is the document's date. Bullet and numbering marks are stripped, and paragraphs
+/// shorter than `minWords` or ending in a colon (a lead-in to a list) are dropped.
 public struct DocumentParser: Sendable {
     /// Paragraphs with fewer words are not insights.
     public var minWords: Int
@@ -106,7 +106,8 @@ public struct DocumentParser: Sendable {
 
     /// Splits `text` into insights.
     public func parse(_ text: String) -> ParsedDocument {
-        var lines = Self.lines(text)
+        // A byte order mark starts the file (possibly after blank lines) or each file of a concatenation.
+        var lines = Self.lines(text).map(Self.droppingByteOrderMark)
         var date: String?
         // The date may stand on a line of its own or in front of the first paragraph.
         if let first = lines.firstIndex(where: { !Self.isBlank($0) }), let (found, rest) = Self.leadingDate(lines[first]) {
@@ -121,8 +122,7 @@ public struct DocumentParser: Sendable {
                 section = heading
                 continue
             }
-            let joined = block.lines.map { Self.stripBullet($0) }.joined(separator: " ")
-            let paragraph = Normalizer.display(joined)
+            let paragraph = Normalizer.display(Self.join(block.lines))
             if Self.wordCount(paragraph) < minWords { continue }
             // A lead-in such as "Key considerations include:" introduces the list below it; it says nothing itself.
             if paragraph.hasSuffix(":") { continue }
@@ -141,16 +141,13 @@ public struct DocumentParser: Sendable {
         let firstText = lines.firstIndex(where: { !isBlank($0) }) ?? lines.count
         let lastText = lines.lastIndex(where: { !isBlank($0) }) ?? -1
         let hasBlankSeparators = firstText < lastText && lines[firstText...lastText].contains(where: isBlank)
+        if !hasBlankSeparators { return lineBlocks(lines) }
         var blocks: [Block] = []
         var current: Block?
         for (index, line) in lines.enumerated() {
             if isBlank(line) {
                 if let block = current { blocks.append(block) }
                 current = nil
-                continue
-            }
-            if !hasBlankSeparators {
-                blocks.append(Block(firstLine: index + 1, lines: [line]))
                 continue
             }
             // Inside a paragraph a Markdown heading still stands alone.
@@ -166,6 +163,207 @@ public struct DocumentParser: Sendable {
         if let block = current { blocks.append(block) }
         return blocks
     }
+
+    /// One block a line, except that hard-wrapped prose is joined back into its paragraphs.
+    ///
+    /// A line continues the one above when the line above does not end a sentence, neither is a Markdown heading,
+    /// the line is not a list item, and either it starts in lower case or the file is wrapped at a fixed width
+    /// (`wrapWidth`) and the line's first word would not have fit on the line above.
+    static func lineBlocks(_ lines: [Substring]) -> [Block] {
+        var wrapped: [WrapLine] = []
+        wrapped.reserveCapacity(lines.count)
+        for (index, line) in lines.enumerated() where !isBlank(line) {
+            wrapped.append(WrapLine(index: index, text: line))
+        }
+        let width = wrapWidth(wrapped)
+        var blocks: [Block] = []
+        for (position, line) in wrapped.enumerated() {
+            if position > 0, !blocks.isEmpty, continues(wrapped[position - 1], with: line, width: width) {
+                blocks[blocks.count - 1].lines.append(line.text)
+            } else {
+                blocks.append(Block(firstLine: line.index + 1, lines: [line.text]))
+            }
+        }
+        return blocks
+    }
+
+    /// What the hard-wrap rules need to know about one line.
+    struct WrapLine {
+        /// The 0-based line number.
+        var index: Int
+        var text: Substring
+        /// Width in columns (Unicode scalars), without trailing white space.
+        var columns: Int
+        /// Whether the line has a space after its indentation, i.e. a wrapper could have broken it.
+        var breakable: Bool
+        var endsSentence: Bool
+        var startsLowercase: Bool
+        /// Width of the first word, the one a wrapper would have had to fit on the line above.
+        var firstWordColumns: Int
+        var isListItem: Bool
+        var isMarkdownHeading: Bool
+
+        init(index: Int, text: Substring) {
+            self.index = index
+            self.text = text
+            let measured = text.utf8.withContiguousStorageIfAvailable(Self.measure)
+                ?? Array(text.utf8).withUnsafeBufferPointer(Self.measure)
+            columns = measured.columns
+            breakable = measured.breakable
+            firstWordColumns = measured.firstWord
+            let utf8 = text.utf8
+            let start = utf8.index(utf8.startIndex, offsetBy: measured.start)
+            let content = text[start..<utf8.index(utf8.startIndex, offsetBy: measured.end)]
+            endsSentence = DocumentParser.endsSentence(content)
+            isMarkdownHeading = measured.hash && DocumentParser.isMarkdownHeading(content)
+            if let listItem = measured.listItem, let lowercase = measured.lowercase {
+                isListItem = listItem
+                startsLowercase = lowercase
+            } else {
+                // The line starts with a character outside ASCII (a `•` bullet, a curly quote): ask Unicode.
+                isListItem = DocumentParser.stripBullet(content).startIndex != content.startIndex
+                startsLowercase = content.drop(while: { DocumentParser.openingMarks.contains($0) }).first?.isLowercase ?? false
+            }
+        }
+
+        /// The byte-level facts of a line.
+        private struct Measured {
+            var columns = 0
+            /// Byte offsets of the text without indentation and trailing white space.
+            var start = 0
+            var end = 0
+            var breakable = false
+            var firstWord = 0
+            /// Whether the text starts with `#`.
+            var hash = false
+            /// Nil when the text starts outside ASCII, where Unicode must answer.
+            var listItem: Bool?
+            var lowercase: Bool?
+        }
+
+        /// Reads a line's facts from its bytes: lines are mostly ASCII, and the Unicode questions are
+        /// asked only when the text starts outside it.
+        private static func measure(_ bytes: UnsafeBufferPointer<UInt8>) -> Measured {
+            var start = 0
+            while start < bytes.count, Normalizer.isASCIISpace(bytes[start]) { start += 1 }
+            var end = bytes.count
+            while end > start, Normalizer.isASCIISpace(bytes[end - 1]) { end -= 1 }
+            guard start < end else { return Measured(listItem: false, lowercase: false) }
+            // Columns are scalars: every byte that does not continue a multi-byte sequence.
+            var columns = 0
+            for byte in UnsafeBufferPointer(rebasing: bytes[..<end]) where byte & 0xC0 != 0x80 { columns += 1 }
+            var wordEnd = start
+            var firstWord = 0
+            while wordEnd < end, !Normalizer.isASCIISpace(bytes[wordEnd]) {
+                if bytes[wordEnd] & 0xC0 != 0x80 { firstWord += 1 }
+                wordEnd += 1
+            }
+            var measured = Measured(columns: columns, start: start, end: end, breakable: wordEnd < end, firstWord: firstWord)
+            let first = bytes[start]
+            guard first < 0x80 else { return measured }
+            func byte(_ offset: Int) -> UInt8 { start + offset < end ? bytes[start + offset] : 0 }
+            func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+            func isLower(_ byte: UInt8) -> Bool { (0x61...0x7A).contains(byte) }
+            // The marks `stripBullet` removes: `-`, `*`, `+`, `>` and a space; `1.` or `12)` and a space; `a)` and a space.
+            var listItem = "-*+>".utf8.contains(first) && isSpace(byte(1))
+            var digits = 0
+            while digits < 4, (0x30...0x39).contains(byte(digits)) { digits += 1 }
+            if (1...3).contains(digits), byte(digits) == 0x2E || byte(digits) == 0x29, byte(digits + 1) == 0x20 { listItem = true }
+            if isLower(first), byte(1) == 0x29, byte(2) == 0x20 { listItem = true }
+            var opening = 0
+            while "\"'([".utf8.contains(byte(opening)) { opening += 1 }
+            measured.hash = first == 0x23
+            let letter = byte(opening)
+            guard letter < 0x80 else { return measured }
+            measured.listItem = listItem
+            measured.lowercase = isLower(letter)
+            return measured
+        }
+    }
+
+    /// The width the file was hard-wrapped at, or nil when its lines do not have that shape.
+    ///
+    /// A wrapped file's lines that break mid-sentence nearly fill a common width (they stop short of it by at most
+    /// the next word), and most of them are followed by a lower-case word; a list of unpunctuated items is not.
+    static func wrapWidth(_ lines: [WrapLine]) -> Int? {
+        var width = 0
+        for line in lines where line.breakable { width = max(width, line.columns) }
+        guard (40...120).contains(width) else { return nil }
+        let tolerance = max(8, width / 6)
+        var candidates = 0
+        var full = 0
+        var lowercase = 0
+        for position in lines.indices.dropLast() where mayContinue(lines[position], with: lines[position + 1]) {
+            candidates += 1
+            if lines[position].columns >= width - tolerance { full += 1 }
+            if lines[position + 1].startsLowercase { lowercase += 1 }
+        }
+        guard candidates >= 2, full * 4 >= candidates * 3, lowercase * 2 >= candidates else { return nil }
+        return width
+    }
+
+    /// Whether `next` could continue `previous` at all: a sentence, a heading or a new list item starts afresh,
+    /// and a line of one word (a URL, a name in a list) was never broken by a wrapper.
+    static func mayContinue(_ previous: WrapLine, with next: WrapLine) -> Bool {
+        previous.breakable && !previous.endsSentence && !previous.isMarkdownHeading && !next.isMarkdownHeading && !next.isListItem
+    }
+
+    /// Whether `next` is the rest of `previous`, broken by a hard wrap.
+    static func continues(_ previous: WrapLine, with next: WrapLine, width: Int?) -> Bool {
+        guard mayContinue(previous, with: next) else { return false }
+        if next.startsLowercase { return true }
+        // A wrapper moves a word down only when it does not fit; a word that would have fit means a new line.
+        guard let width else { return false }
+        return previous.columns + 1 + next.firstWordColumns > width
+    }
+
+    /// Whether `line` ends with closing punctuation (`. ! ? … : ;`), possibly inside closing quotes or brackets.
+    static func endsSentence(_ line: Substring) -> Bool {
+        var rest = line
+        while let last = rest.last, closingMarks.contains(last) { rest = rest.dropLast() }
+        guard let last = rest.last else { return false }
+        return sentenceEnds.contains(last)
+    }
+
+    private static let sentenceEnds: Set<Character> = [".", "!", "?", "…", ":", ";"]
+    private static let closingMarks: Set<Character> = ["\"", "'", "”", "’", ")", "]", "»", "›"]
+    static let openingMarks: Set<Character> = ["\"", "'", "“", "‘", "(", "[", "«", "‹"]
+
+    /// The lines of a paragraph as one line: bullet marks stripped and lines joined with a space, except that a word
+    /// broken after its hyphen (`open-` / `source`) is joined back without one.
+    static func join(_ lines: [Substring]) -> String {
+        if lines.count == 1 { return String(stripBullet(lines[0])) }
+        var out = ""
+        for line in lines {
+            var piece = stripBullet(line)
+            while piece.last?.isWhitespace == true { piece = piece.dropLast() }
+            if !out.isEmpty, !(endsWithWordHyphen(out) && piece.first?.isLowercase == true) { out += " " }
+            out += piece
+        }
+        return out
+    }
+
+    /// Whether `text` ends in a hyphen right after a letter (`open-`), not a free-standing dash.
+    private static func endsWithWordHyphen(_ text: String) -> Bool {
+        var scalars = text.unicodeScalars.reversed().makeIterator()
+        guard scalars.next() == "-", let before = scalars.next() else { return false }
+        return before.properties.isAlphabetic
+    }
+
+    /// `line` without a byte order mark at its start (after any indentation); other lines unchanged.
+    static func droppingByteOrderMark(_ line: Substring) -> Substring {
+        let utf8 = line.utf8
+        var index = utf8.startIndex
+        while index != utf8.endIndex, utf8[index] == 0x20 || utf8[index] == 0x09 { index = utf8.index(after: index) }
+        var found = false
+        while utf8[index...].starts(with: byteOrderMark) {
+            index = utf8.index(index, offsetBy: 3)
+            found = true
+        }
+        return found ? line[index...] : line
+    }
+
+    private static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
 
     /// `date YYYY-MM-DD` (or `Date: YYYY-MM-DD`) at the start of `line`, and what follows it.
     static func leadingDate(_ line: Substring) -> (String, Substring)? {
@@ -229,6 +427,8 @@ public struct DocumentParser: Sendable {
             let text = Normalizer.display(String(line.drop(while: { $0 == " " || $0 == "#" })))
             return text.isEmpty ? nil : text
         }
+        // Most lines are sentences: their closing punctuation says so before any tidying.
+        if let last = line.last(where: { !$0.isWhitespace }), closingPunctuation.contains(last) { return nil }
         let text = Normalizer.display(String(stripBullet(line)))
         guard let last = text.last, !closingPunctuation.contains(last) else { return nil }
         let words = text.split(separator: " ")
@@ -264,7 +464,8 @@ public struct DocumentParser: Sendable {
         return rest
     }
 
-    static func wordCount(_ text: String) -> Int {
+    /// Words with at least one letter or digit.
+    public static func wordCount(_ text: String) -> Int {
         if text.utf8.allSatisfy({ $0 < 0x80 }) {
             // A word is a run of non-space bytes with at least one letter or digit.
             var count = 0

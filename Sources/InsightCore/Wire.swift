@@ -112,6 +112,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
 }
 
 /// Where one occurrence of an insight came from.
+///
+/// Fields added after the first release (`tags`, `note`, `location`, `added_at`, `format`) are left out of the
+/// JSON when empty, and read as empty when absent, so replies and exports of older daemons still decode.
 public struct SourceRef: Codable, Sendable, Equatable {
     public var path: String
     public var line: Int
@@ -119,11 +122,65 @@ public struct SourceRef: Codable, Sendable, Equatable {
     public var date: String?
     /// The machine whose inbox held the file, when the store is shared by several daemons.
     public var host: String?
-    public init(path: String, line: Int, section: String?, date: String?) {
+    /// The tags of this occurrence, lower-case without `#`, sorted.
+    public var tags: [String] = []
+    /// The reader's note on the passage (a Kindle note, a Readwise `Note:`).
+    public var note: String?
+    /// Where in the work the passage stands (`page 12 · location 180-182`).
+    public var location: String?
+    /// When the reader saved the passage (`2019-03-05` or `2019-03-05T20:14:02`).
+    public var addedAt: String?
+    /// How the file was read: `text`, `markdown`, `kindle-clippings`, `readwise`, `outline`, `html` or `links`.
+    public var format: String?
+
+    public init(path: String, line: Int, section: String?, date: String?, tags: [String] = [], note: String? = nil,
+                location: String? = nil, addedAt: String? = nil, format: String? = nil) {
         self.path = path
         self.line = line
         self.section = section
         self.date = date
+        self.tags = tags
+        self.note = note
+        self.location = location
+        self.addedAt = addedAt
+        self.format = format
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case path, line, section, date, host, tags, note, location, addedAt, format
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        path = try container.decode(String.self, forKey: .path)
+        line = try container.decode(Int.self, forKey: .line)
+        section = try container.decodeIfPresent(String.self, forKey: .section)
+        date = try container.decodeIfPresent(String.self, forKey: .date)
+        host = try container.decodeIfPresent(String.self, forKey: .host)
+        tags = try container.decodeIfPresent([String].self, forKey: .tags) ?? []
+        note = try container.decodeIfPresent(String.self, forKey: .note)
+        location = try container.decodeIfPresent(String.self, forKey: .location)
+        addedAt = try container.decodeIfPresent(String.self, forKey: .addedAt)
+        format = try container.decodeIfPresent(String.self, forKey: .format)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(path, forKey: .path)
+        try container.encode(line, forKey: .line)
+        try container.encodeIfPresent(section, forKey: .section)
+        try container.encodeIfPresent(date, forKey: .date)
+        try container.encodeIfPresent(host, forKey: .host)
+        if !tags.isEmpty { try container.encode(tags, forKey: .tags) }
+        try container.encodeIfPresent(note, forKey: .note)
+        try container.encodeIfPresent(location, forKey: .location)
+        try container.encodeIfPresent(addedAt, forKey: .addedAt)
+        try container.encodeIfPresent(format, forKey: .format)
+    }
+
+    /// The sorted union of the sources' tags.
+    public static func unionOfTags(_ sources: [SourceRef]) -> [String] {
+        Array(Set(sources.flatMap(\.tags))).sorted()
     }
 }
 
@@ -148,6 +205,8 @@ public struct ExportRecord: Codable, Sendable, Equatable {
     public var variants: [VariantRef]
     /// Ids of insights with near-identical wording that state a different claim.
     public var conflicts: [Int64]
+    /// The tags of every place it was seen, sorted.
+    public var tags: [String]
     public init(id: Int64, text: String, createdAt: Double, sources: [SourceRef], variants: [VariantRef] = [], conflicts: [Int64] = []) {
         self.id = id
         self.text = text
@@ -155,6 +214,7 @@ public struct ExportRecord: Codable, Sendable, Equatable {
         self.sources = sources
         self.variants = variants
         self.conflicts = conflicts
+        tags = SourceRef.unionOfTags(sources)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -165,6 +225,7 @@ public struct ExportRecord: Codable, Sendable, Equatable {
         sources = try container.decode([SourceRef].self, forKey: .sources)
         variants = try container.decodeIfPresent([VariantRef].self, forKey: .variants) ?? []
         conflicts = try container.decodeIfPresent([Int64].self, forKey: .conflicts) ?? []
+        tags = try container.decodeIfPresent([String].self, forKey: .tags) ?? []
     }
 }
 
@@ -194,28 +255,45 @@ public struct SearchResult: Codable, Sendable, Equatable {
     public var text: String
     /// The matching passage, matches between `[` and `]`.
     public var snippet: String
-    /// Higher is better (negated BM25).
+    /// Higher is better (negated BM25); 0 when only a tag was asked for.
     public var score: Double
     public var createdAt: Double
-    public init(id: Int64, text: String, snippet: String, score: Double, createdAt: Double) {
+    /// The tags of every place it was seen, sorted.
+    public var tags: [String]
+    public init(id: Int64, text: String, snippet: String, score: Double, createdAt: Double, tags: [String] = []) {
         self.id = id
         self.text = text
         self.snippet = snippet
         self.score = score
         self.createdAt = createdAt
+        self.tags = tags
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(Int64.self, forKey: .id)
+        text = try container.decode(String.self, forKey: .text)
+        snippet = try container.decode(String.self, forKey: .snippet)
+        score = try container.decode(Double.self, forKey: .score)
+        createdAt = try container.decode(Double.self, forKey: .createdAt)
+        tags = try container.decodeIfPresent([String].self, forKey: .tags) ?? []
     }
 }
 
 /// `GET /v1/search`.
 public struct SearchReply: Codable, Sendable, Equatable {
     public var schema = InsightVersion.apiSchema
+    /// The words searched for; empty when only a tag was asked for.
     public var query: String
+    /// The tag asked for (lower-case, without `#`), if any.
+    public var tag: String?
     public var results: [SearchResult]
     /// Set when the query matched so many insights that they were ranked among this many newest matches;
     /// absent when every match was ranked.
     public var rankedAmongNewest: Int?
-    public init(query: String, results: [SearchResult], rankedAmongNewest: Int? = nil) {
+    public init(query: String, tag: String? = nil, results: [SearchResult], rankedAmongNewest: Int? = nil) {
         self.query = query
+        self.tag = tag
         self.results = results
         self.rankedAmongNewest = rankedAmongNewest
     }
@@ -228,11 +306,23 @@ public struct InsightSummary: Codable, Sendable, Equatable {
     public var createdAt: Double
     /// How many places it was seen.
     public var occurrences: Int
-    public init(id: Int64, text: String, createdAt: Double, occurrences: Int) {
+    /// The tags of every place it was seen, sorted.
+    public var tags: [String]
+    public init(id: Int64, text: String, createdAt: Double, occurrences: Int, tags: [String] = []) {
         self.id = id
         self.text = text
         self.createdAt = createdAt
         self.occurrences = occurrences
+        self.tags = tags
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(Int64.self, forKey: .id)
+        text = try container.decode(String.self, forKey: .text)
+        createdAt = try container.decode(Double.self, forKey: .createdAt)
+        occurrences = try container.decode(Int.self, forKey: .occurrences)
+        tags = try container.decodeIfPresent([String].self, forKey: .tags) ?? []
     }
 }
 
@@ -268,11 +358,26 @@ public struct InsightDetail: Codable, Sendable, Equatable {
     public var variants: [VariantRef] = []
     /// Insights with near-identical wording that state a different claim.
     public var conflicts: [InsightConflict] = []
+    /// The tags of every place it was seen, sorted.
+    public var tags: [String]
     public init(id: Int64, text: String, createdAt: Double, sources: [SourceRef]) {
         self.id = id
         self.text = text
         self.createdAt = createdAt
         self.sources = sources
+        tags = SourceRef.unionOfTags(sources)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        schema = try container.decode(Int.self, forKey: .schema)
+        id = try container.decode(Int64.self, forKey: .id)
+        text = try container.decode(String.self, forKey: .text)
+        createdAt = try container.decode(Double.self, forKey: .createdAt)
+        sources = try container.decode([SourceRef].self, forKey: .sources)
+        variants = try container.decode([VariantRef].self, forKey: .variants)
+        conflicts = try container.decode([InsightConflict].self, forKey: .conflicts)
+        tags = try container.decodeIfPresent([String].self, forKey: .tags) ?? SourceRef.unionOfTags(sources)
     }
 }
 
@@ -288,7 +393,10 @@ public struct SourceInfo: Codable, Sendable, Equatable {
     public var documentDate: String?
     public var updatedAt: Double
     public var ingestedAt: Double?
-    public init(path: String, state: String, reason: String?, size: Int64?, insights: Int, documentDate: String?, updatedAt: Double, ingestedAt: Double?) {
+    /// How the file was read (`text`, `markdown`, `kindle-clippings`, …); absent for a file never read.
+    public var format: String?
+    public init(path: String, state: String, reason: String?, size: Int64?, insights: Int, documentDate: String?, updatedAt: Double,
+                ingestedAt: Double?, format: String? = nil) {
         self.path = path
         self.state = state
         self.reason = reason
@@ -297,6 +405,7 @@ public struct SourceInfo: Codable, Sendable, Equatable {
         self.documentDate = documentDate
         self.updatedAt = updatedAt
         self.ingestedAt = ingestedAt
+        self.format = format
     }
 }
 
@@ -382,6 +491,44 @@ public struct RetryRequest: Codable, Sendable, Equatable {
 public struct AddLinkRequest: Codable, Sendable, Equatable {
     public var url: String
     public init(url: String) { self.url = url }
+}
+
+/// A tag and how much it is used (`GET /v1/tags`).
+public struct TagCount: Codable, Sendable, Equatable {
+    /// Lower-case, without `#`.
+    public var tag: String
+    /// Distinct insights seen with the tag.
+    public var insights: Int
+    /// Occurrences that carry the tag.
+    public var occurrences: Int
+    public init(tag: String, insights: Int, occurrences: Int) {
+        self.tag = tag
+        self.insights = insights
+        self.occurrences = occurrences
+    }
+}
+
+/// `GET /v1/tags`: every tag, most used first.
+public struct TagsReply: Codable, Sendable, Equatable {
+    public var schema = InsightVersion.apiSchema
+    public var tags: [TagCount]
+    public init(tags: [TagCount]) { self.tags = tags }
+}
+
+/// Tags as they are stored and looked up: trimmed, lower-case, without a leading `#`; nil when nothing is left.
+public enum TagName {
+    public static func normalize(_ text: String) -> String? {
+        var tag = Substring(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        while tag.first == "#" { tag = tag.dropFirst() }
+        let name = tag.lowercased().trimmingCharacters(in: .whitespacesAndNewlines)
+        return name.isEmpty ? nil : name
+    }
+
+    /// Each tag normalized once, in first-seen order.
+    public static func distinct(_ tags: [String]) -> [String] {
+        var seen = Set<String>()
+        return tags.compactMap(normalize).filter { seen.insert($0).inserted }
+    }
 }
 
 /// One pair of insights with near-identical wording that state different claims (`GET /v1/conflicts`).

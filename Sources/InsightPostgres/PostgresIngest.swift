@@ -149,11 +149,11 @@ extension PostgresInsightStore {
             try session.query("DELETE FROM link_reference WHERE source_id = \(id)")
         }
         guard let sourceID = try session.query("""
-            INSERT INTO source (origin, host, path, kind, size, mtime, sha256, state, error, encoding, document_date,
+            INSERT INTO source (origin, host, path, kind, format, size, mtime, sha256, state, error, encoding, document_date,
                                 insight_count, first_seen_at, updated_at, ingested_at)
-            VALUES (\(owner), \(host), \(file.path), \(file.kind), \(file.size), \(file.mtime), \(file.sha256), 'ingested', NULL,
+            VALUES (\(owner), \(host), \(file.path), \(file.kind), \(file.format), \(file.size), \(file.mtime), \(file.sha256), 'ingested', NULL,
                     \(file.encoding), \(file.documentDate), \(file.insights.count), \(now), \(now), \(now))
-            ON CONFLICT (origin, path) DO UPDATE SET host = excluded.host, kind = excluded.kind, size = excluded.size,
+            ON CONFLICT (origin, path) DO UPDATE SET host = excluded.host, kind = excluded.kind, format = excluded.format, size = excluded.size,
                 mtime = excluded.mtime, sha256 = excluded.sha256, state = 'ingested', error = NULL, encoding = excluded.encoding,
                 document_date = excluded.document_date, insight_count = excluded.insight_count, updated_at = excluded.updated_at,
                 ingested_at = excluded.ingested_at
@@ -164,7 +164,16 @@ extension PostgresInsightStore {
 
         var newInsights = 0
         var insightIDs: [Int64] = [], variantIDs: [Int64] = [], ordinals: [Int] = [], lines: [Int] = [], sections: [String] = []
-        for (ordinal, insight) in file.insights.enumerated() {
+        var notes: [String] = [], locations: [String] = [], addedAts: [String] = []
+        var tagOrdinals: [Int] = [], tagNames: [String] = []
+        let targets = file.variantTargets
+        for ordinal in FileIngest.placementOrder(targets) {
+            let insight = file.insights[ordinal]
+            if known[insight.fingerprint] == nil, let target = targets[ordinal],
+               let longer = known[file.insights[target].fingerprint]?.insight {
+                // Part of a longer passage of the same file (an extended highlight): a wording of that insight.
+                known[insight.fingerprint] = try insertVariant(insight, of: longer, in: session, now: now)
+            }
             if known[insight.fingerprint] == nil {
                 let (placed, isNew) = try place(insight, signed: signed[insight.fingerprint] ?? Signed(insight.text), in: session, now: now)
                 known[insight.fingerprint] = placed
@@ -175,15 +184,29 @@ extension PostgresInsightStore {
             variantIDs.append(ids.variant ?? 0)
             ordinals.append(ordinal)
             lines.append(insight.line)
-            // NUL never occurs in stored text (PostgreSQL refuses it), so it stands for "no section".
-            sections.append(insight.section ?? "\u{1}")
+            sections.append(insight.section ?? Self.none)
+            notes.append(insight.note ?? Self.none)
+            locations.append(insight.location ?? Self.none)
+            addedAts.append(insight.addedAt ?? Self.none)
+            for tag in TagName.distinct(insight.tags) {
+                tagOrdinals.append(ordinal)
+                tagNames.append(tag)
+            }
         }
         if !insightIDs.isEmpty {
+            // The occurrences and their tags in one round trip.
             try session.query("""
-                INSERT INTO occurrence (insight_id, source_id, ordinal, line, section, variant_id)
-                SELECT i, \(sourceID), o, l, NULLIF(s, E'\\x01'), NULLIF(v, 0)
-                FROM unnest(\(insightIDs)::int8[], \(ordinals)::int4[], \(lines)::int4[], \(sections)::text[], \(variantIDs)::int8[])
-                    AS t(i, o, l, s, v)
+                WITH inserted AS (
+                    INSERT INTO occurrence (insight_id, source_id, ordinal, line, section, variant_id, note, location, added_at)
+                    SELECT i, \(sourceID), o, l, NULLIF(s, E'\\x01'), NULLIF(v, 0), NULLIF(n, E'\\x01'), NULLIF(p, E'\\x01'),
+                           NULLIF(a, E'\\x01')
+                    FROM unnest(\(insightIDs)::int8[], \(ordinals)::int4[], \(lines)::int4[], \(sections)::text[], \(variantIDs)::int8[],
+                                \(notes)::text[], \(locations)::text[], \(addedAts)::text[])
+                        AS t(i, o, l, s, v, n, p, a)
+                    RETURNING id, ordinal)
+                INSERT INTO occurrence_tag (occurrence_id, tag)
+                SELECT inserted.id, t.tag FROM inserted JOIN unnest(\(tagOrdinals)::int4[], \(tagNames)::text[]) AS t(ordinal, tag)
+                    ON t.ordinal = inserted.ordinal
                 """)
         }
         if !previousInsights.isEmpty {
@@ -210,10 +233,28 @@ extension PostgresInsightStore {
         return .stored(newInsights: newInsights, occurrences: file.insights.count)
     }
 
+    /// Stands for NULL in the text arrays of a multi-row insert: a section, note, location or date that is nothing
+    /// but U+0001 is not something a file holds (the arrays cannot carry NULL themselves).
+    static let none = "\u{1}"
+
+    /// Stores a text not stored word for word as a wording of insight `insightID`; a wording of the same
+    /// fingerprint that won a race is used instead.
+    func insertVariant(_ insight: PreparedInsight, of insightID: Int64, in session: PostgresSession, now: Double) throws -> Known {
+        let fingerprint = ByteBuffer(bytes: insight.fingerprint)
+        let inserted = try session.query("""
+            INSERT INTO variant (insight_id, fingerprint, text, created_at) VALUES (\(insightID), \(fingerprint), \(insight.text), \(now))
+            ON CONFLICT (fingerprint) DO NOTHING RETURNING insight_id, id
+            """).first
+        let row = try inserted ?? session.query("SELECT insight_id, id FROM variant WHERE fingerprint = \(fingerprint)").first
+        guard let (insight, variant) = try row?.decode((Int64, Int64).self) else {
+            throw StoreError(.write, "a variant vanished during the transaction")
+        }
+        return Known(insight: insight, variant: variant)
+    }
+
     /// Stores a text not stored word for word: as a wording of a stored insight, or as a new insight.
     /// Returns where it went and whether it is a new insight.
     func place(_ insight: PreparedInsight, signed: Signed, in session: PostgresSession, now: Double) throws -> (Known, Bool) {
-        let fingerprint = ByteBuffer(bytes: insight.fingerprint)
         guard let classifier else { return try insertInsight(insight, bandKeys: [], conflicts: [], in: session, now: now) }
         let (tokens, keys) = (signed.tokens, signed.keys)
         var best: (id: Int64, jaccard: Double)?
@@ -240,15 +281,7 @@ extension PostgresInsightStore {
             }
         }
         if let best {
-            let inserted = try session.query("""
-                INSERT INTO variant (insight_id, fingerprint, text, created_at) VALUES (\(best.id), \(fingerprint), \(insight.text), \(now))
-                ON CONFLICT (fingerprint) DO NOTHING RETURNING insight_id, id
-                """).first
-            let row = try inserted ?? session.query("SELECT insight_id, id FROM variant WHERE fingerprint = \(fingerprint)").first
-            guard let (insightID, variantID) = try row?.decode((Int64, Int64).self) else {
-                throw StoreError(.write, "a variant vanished during the transaction")
-            }
-            return (Known(insight: insightID, variant: variantID), false)
+            return (try insertVariant(insight, of: best.id, in: session, now: now), false)
         }
         conflicts.sort { $0.jaccard > $1.jaccard }
         return try insertInsight(insight, bandKeys: keys, conflicts: conflicts.prefix(8).map { ($0.id, $0.kind) }, in: session, now: now)

@@ -127,6 +127,21 @@ enum PostgresMigrations {
             """,
             "CREATE INDEX link_reference_source ON link_reference (source_id)",
         ]),
+        (2, "formats, tags and reading notes", [
+            // How the file was read (text, markdown, kindle-clippings, …); NULL for files stored before, read as text.
+            "ALTER TABLE source ADD COLUMN format text",
+            // What the reader attached to a passage: a note, where it stands in the work, when it was saved.
+            "ALTER TABLE occurrence ADD COLUMN note text, ADD COLUMN location text, ADD COLUMN added_at text",
+            // The tags of each occurrence (lower-case, without '#'); they go with the occurrence.
+            """
+            CREATE TABLE occurrence_tag (
+                occurrence_id bigint NOT NULL REFERENCES occurrence (id) ON DELETE CASCADE,
+                tag text NOT NULL CHECK (tag <> ''),
+                PRIMARY KEY (tag, occurrence_id)
+            )
+            """,
+            "CREATE INDEX occurrence_tag_occurrence ON occurrence_tag (occurrence_id)",
+        ]),
     ]
 
     /// The newest version this build knows.

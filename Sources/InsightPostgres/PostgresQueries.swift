@@ -6,25 +6,94 @@ import PostgresNIO
 /// The read queries behind insightctl, and `forget`, over the shared database.
 extension PostgresInsightStore {
     /// Full-text search with PostgreSQL's text search (the `simple` configuration: no stemming, no stop words),
-    /// every word required, the last one as a prefix; ranked by `ts_rank`.
-    public func search(_ query: String, limit: Int, since: Double?, source: String?) throws(StoreError)
+    /// every word required, the last one as a prefix; ranked by `ts_rank`. With a tag, only insights with an
+    /// occurrence so tagged; with a tag and no words, that tag's insights newest first.
+    public func search(_ query: String, limit: Int, since: Double?, source: String?, tag: String?) throws(StoreError)
         -> (results: [SearchResult], rankedAmongNewest: Int?) {
-        guard let tsquery = Self.tsQuery(query) else { return ([], nil) }
+        let tag = tag.flatMap(TagName.normalize)
+        let tsquery = Self.tsQuery(query)
+        guard tsquery != nil || tag != nil else { return ([], nil) }
         let results = try session("cannot search") { session in
-            try session.query("""
-                SELECT i.id, i.text, i.created_at, ts_rank(i.search, q)::float8 AS rank
-                FROM insight i, to_tsquery('simple', \(tsquery)) q
-                WHERE i.search @@ q AND i.created_at >= \(since ?? 0)
-                  AND (\(source ?? "") = '' OR EXISTS (
-                      SELECT 1 FROM occurrence o JOIN source s ON s.id = o.source_id
-                      WHERE o.insight_id = i.id AND strpos(s.path, \(source ?? "")) > 0))
-                ORDER BY rank DESC, i.id DESC LIMIT \(limit)
-                """).map { row in
-                let (id, text, createdAt, rank) = try row.decode((Int64, String, Double, Double).self)
-                return SearchResult(id: id, text: text, snippet: InsightDatabase.snippet(text, query: query), score: rank, createdAt: createdAt)
+            let rows: [(Int64, String, Double, Double)]
+            if let tsquery {
+                rows = try session.query("""
+                    SELECT i.id, i.text, i.created_at, ts_rank(i.search, q)::float8 AS rank
+                    FROM insight i, to_tsquery('simple', \(tsquery)) q
+                    WHERE i.search @@ q AND i.created_at >= \(since ?? 0)
+                      AND (\(source ?? "") = '' OR EXISTS (
+                          SELECT 1 FROM occurrence o JOIN source s ON s.id = o.source_id
+                          WHERE o.insight_id = i.id AND strpos(s.path, \(source ?? "")) > 0))
+                      AND (\(tag ?? "") = '' OR i.id IN (
+                          SELECT o.insight_id FROM occurrence_tag t JOIN occurrence o ON o.id = t.occurrence_id WHERE t.tag = \(tag ?? "")))
+                    ORDER BY rank DESC, i.id DESC LIMIT \(limit)
+                    """).map { try $0.decode((Int64, String, Double, Double).self) }
+            } else {
+                // A tag without words: its insights, newest first (ids grow with storage time).
+                rows = try session.query("""
+                    SELECT i.id, i.text, i.created_at, 0::float8
+                    FROM insight i
+                    WHERE i.id IN (SELECT o.insight_id FROM occurrence_tag t JOIN occurrence o ON o.id = t.occurrence_id WHERE t.tag = \(tag ?? ""))
+                      AND i.created_at >= \(since ?? 0)
+                      AND (\(source ?? "") = '' OR EXISTS (
+                          SELECT 1 FROM occurrence o JOIN source s ON s.id = o.source_id
+                          WHERE o.insight_id = i.id AND strpos(s.path, \(source ?? "")) > 0))
+                    ORDER BY i.id DESC LIMIT \(limit)
+                    """).map { try $0.decode((Int64, String, Double, Double).self) }
+            }
+            let tags = try Self.tags(of: rows.map(\.0), in: session)
+            return rows.map { id, text, createdAt, rank in
+                SearchResult(id: id, text: text, snippet: InsightDatabase.snippet(text, query: query), score: rank, createdAt: createdAt,
+                             tags: tags[id] ?? [])
             }
         }
         return (results, nil)
+    }
+
+    /// Every tag with how many distinct insights and occurrences carry it, most insights first, then by name.
+    public func tags() throws(StoreError) -> [TagCount] {
+        try session("cannot list tags") { session in
+            try session.query("""
+                SELECT t.tag, COUNT(DISTINCT o.insight_id)::int8, COUNT(*)::int8
+                FROM occurrence_tag t JOIN occurrence o ON o.id = t.occurrence_id
+                GROUP BY t.tag ORDER BY 2 DESC, 1
+                """).map { row in
+                let (tag, insights, occurrences) = try row.decode((String, Int64, Int64).self)
+                return TagCount(tag: tag, insights: Int(insights), occurrences: Int(occurrences))
+            }
+        }
+    }
+
+    /// The sorted tags of each of these insights (those without tags are left out).
+    static func tags(of ids: [Int64], in session: PostgresSession) throws -> [Int64: [String]] {
+        guard !ids.isEmpty else { return [:] }
+        var tags: [Int64: [String]] = [:]
+        for row in try session.query("""
+            SELECT DISTINCT o.insight_id, t.tag FROM occurrence o JOIN occurrence_tag t ON t.occurrence_id = o.id
+            WHERE o.insight_id = ANY(\(ids)::int8[]) ORDER BY 1, 2
+            """) {
+            let (id, tag) = try row.decode((Int64, String).self)
+            tags[id, default: []].append(tag)
+        }
+        return tags
+    }
+
+    /// The occurrences of these insights, with their source, machine, reading notes and tags, in host, path and
+    /// line order: each with the insight it belongs to and the wording it used.
+    static func occurrences(of ids: [Int64], in session: PostgresSession) throws -> [(insight: Int64, variant: Int64?, ref: SourceRef)] {
+        try session.query("""
+            SELECT o.insight_id, o.variant_id, s.path, o.line, o.section, s.document_date, s.host, o.note, o.location, o.added_at,
+                   COALESCE(s.format, CASE WHEN s.kind = 'file' THEN 'text' END),
+                   ARRAY(SELECT t.tag FROM occurrence_tag t WHERE t.occurrence_id = o.id ORDER BY t.tag)
+            FROM occurrence o JOIN source s ON s.id = o.source_id
+            WHERE o.insight_id = ANY(\(ids)::int8[]) ORDER BY o.insight_id, s.host, s.path, o.line
+            """).map { row in
+            let (insight, variant, path, line, section, date, host, note, location, addedAt, format, tags) = try row.decode(
+                (Int64, Int64?, String, Int, String?, String?, String, String?, String?, String?, String?, [String]).self)
+            var ref = SourceRef(path: path, line: line, section: section, date: date, tags: tags, note: note, location: location,
+                                addedAt: addedAt, format: format)
+            ref.host = host
+            return (insight, variant, ref)
+        }
     }
 
     /// `to_tsquery` input for what a user typed: each word quoted as a lexeme, joined with AND, the last a prefix.
@@ -36,12 +105,13 @@ extension PostgresInsightStore {
 
     public func recent(limit: Int, since: Double?) throws(StoreError) -> [InsightSummary] {
         try session("cannot list recent insights") { session in
-            try session.query("""
+            let rows = try session.query("""
                 SELECT i.id, i.text, i.created_at, (SELECT COUNT(*) FROM occurrence o WHERE o.insight_id = i.id)::int8
                 FROM insight i WHERE i.created_at >= \(since ?? 0) ORDER BY i.id DESC LIMIT \(limit)
-                """).map { row in
-                let (id, text, createdAt, count) = try row.decode((Int64, String, Double, Int64).self)
-                return InsightSummary(id: id, text: text, createdAt: createdAt, occurrences: Int(count))
+                """).map { try $0.decode((Int64, String, Double, Int64).self) }
+            let tags = try Self.tags(of: rows.map(\.0), in: session)
+            return rows.map { id, text, createdAt, count in
+                InsightSummary(id: id, text: text, createdAt: createdAt, occurrences: Int(count), tags: tags[id] ?? [])
             }
         }
     }
@@ -52,16 +122,9 @@ extension PostgresInsightStore {
             let (insightID, text, createdAt) = try row.decode((Int64, String, Double).self)
             var variantSources: [Int64: [SourceRef]] = [:]
             var sources: [SourceRef] = []
-            for occurrence in try session.query("""
-                SELECT s.path, o.line, o.section, s.document_date, o.variant_id, s.host
-                FROM occurrence o JOIN source s ON s.id = o.source_id
-                WHERE o.insight_id = \(id) ORDER BY s.host, s.path, o.line
-                """) {
-                let (path, line, section, date, variant, host) = try occurrence.decode((String, Int, String?, String?, Int64?, String).self)
-                var ref = SourceRef(path: path, line: line, section: section, date: date)
-                ref.host = host
-                sources.append(ref)
-                if let variant { variantSources[variant, default: []].append(ref) }
+            for occurrence in try Self.occurrences(of: [id], in: session) {
+                sources.append(occurrence.ref)
+                if let variant = occurrence.variant { variantSources[variant, default: []].append(occurrence.ref) }
             }
             var detail = InsightDetail(id: insightID, text: text, createdAt: createdAt, sources: sources)
             detail.variants = try session.query("SELECT id, text FROM variant WHERE insight_id = \(id) ORDER BY id").map { row in
@@ -83,18 +146,18 @@ extension PostgresInsightStore {
 
     public func conflictPairs(limit: Int) throws(StoreError) -> [ConflictPair] {
         try session("cannot list conflicts") { session in
-            try session.query("""
+            let rows = try session.query("""
                 SELECT c.kind, c.created_at,
                        a.id, a.text, a.created_at, (SELECT COUNT(*) FROM occurrence WHERE insight_id = a.id)::int8,
                        b.id, b.text, b.created_at, (SELECT COUNT(*) FROM occurrence WHERE insight_id = b.id)::int8
                 FROM conflict c JOIN insight a ON a.id = c.insight_id JOIN insight b ON b.id = c.other_id
                 ORDER BY c.created_at DESC, c.insight_id, c.other_id LIMIT \(limit)
-                """).map { row in
-                let (kind, at, aID, aText, aAt, aCount, bID, bText, bAt, bCount) = try row.decode(
-                    (String, Double, Int64, String, Double, Int64, Int64, String, Double, Int64).self)
-                return ConflictPair(first: InsightSummary(id: aID, text: aText, createdAt: aAt, occurrences: Int(aCount)),
-                                    second: InsightSummary(id: bID, text: bText, createdAt: bAt, occurrences: Int(bCount)),
-                                    kind: kind, createdAt: at)
+                """).map { try $0.decode((String, Double, Int64, String, Double, Int64, Int64, String, Double, Int64).self) }
+            let tags = try Self.tags(of: rows.flatMap { [$0.2, $0.6] }, in: session)
+            return rows.map { kind, at, aID, aText, aAt, aCount, bID, bText, bAt, bCount in
+                ConflictPair(first: InsightSummary(id: aID, text: aText, createdAt: aAt, occurrences: Int(aCount), tags: tags[aID] ?? []),
+                             second: InsightSummary(id: bID, text: bText, createdAt: bAt, occurrences: Int(bCount), tags: tags[bID] ?? []),
+                             kind: kind, createdAt: at)
             }
         }
     }
@@ -109,7 +172,7 @@ extension PostgresInsightStore {
                 let record = try Self.sourceRecord(row)
                 return SourceInfo(path: record.path, state: record.state.rawValue, reason: record.error, size: record.size,
                                   insights: record.insightCount, documentDate: record.documentDate,
-                                  updatedAt: record.updatedAt, ingestedAt: record.ingestedAt)
+                                  updatedAt: record.updatedAt, ingestedAt: record.ingestedAt, format: record.effectiveFormat)
             }
         }
     }
@@ -123,17 +186,9 @@ extension PostgresInsightStore {
             let ids = rows.map(\.0)
             var sources: [Int64: [SourceRef]] = [:]
             var variantSources: [Int64: [SourceRef]] = [:]
-            for row in try session.query("""
-                SELECT o.insight_id, s.path, o.line, o.section, s.document_date, o.variant_id, s.host
-                FROM occurrence o JOIN source s ON s.id = o.source_id
-                WHERE o.insight_id = ANY(\(ids)::int8[]) ORDER BY o.insight_id, s.host, s.path, o.line
-                """) {
-                let (insight, path, line, section, date, variant, host) = try row.decode(
-                    (Int64, String, Int, String?, String?, Int64?, String).self)
-                var ref = SourceRef(path: path, line: line, section: section, date: date)
-                ref.host = host
-                sources[insight, default: []].append(ref)
-                if let variant { variantSources[variant, default: []].append(ref) }
+            for occurrence in try Self.occurrences(of: ids, in: session) {
+                sources[occurrence.insight, default: []].append(occurrence.ref)
+                if let variant = occurrence.variant { variantSources[variant, default: []].append(occurrence.ref) }
             }
             var variants: [Int64: [VariantRef]] = [:]
             for row in try session.query("SELECT id, insight_id, text FROM variant WHERE insight_id = ANY(\(ids)::int8[]) ORDER BY id") {

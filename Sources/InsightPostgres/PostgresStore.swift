@@ -100,16 +100,17 @@ public final class PostgresInsightStore: InsightStoring {
     }
 
     static let sourceColumns = """
-        id, path, size, mtime, sha256, state, error, encoding, document_date, insight_count, first_seen_at, updated_at, ingested_at, kind
+        id, path, size, mtime, sha256, state, error, encoding, document_date, insight_count, first_seen_at, updated_at, ingested_at, kind, format
         """
 
     static func sourceRecord(_ row: PostgresRow) throws -> SourceRecord {
-        let (id, path, size, mtime, sha256, state, error, encoding, date, count, firstSeen, updated, ingested, kind) = try row.decode(
-            (Int64, String, Int64?, Double?, String?, String, String?, String?, String?, Int, Double, Double, Double?, String).self)
+        let (id, path, size, mtime, sha256, state, error, encoding, date, count, firstSeen, updated, ingested, kind, format) = try row.decode(
+            (Int64, String, Int64?, Double?, String?, String, String?, String?, String?, Int, Double, Double, Double?, String, String?).self)
         var record = SourceRecord(id: id, path: path, size: size, mtime: mtime, sha256: sha256, state: SourceState(rawValue: state) ?? .failed,
                                   error: error, encoding: encoding, documentDate: date, insightCount: count, firstSeenAt: firstSeen,
                                   updatedAt: updated, ingestedAt: ingested)
         record.kind = kind
+        record.format = format
         return record
     }
 

@@ -65,6 +65,29 @@ public struct FileIngest: Sendable {
     }
 }
 
+extension FileIngest {
+    /// For each insight, the ordinal of the longer passage it is stored as a variant of, when that can be honoured:
+    /// `variantOf` names another insight of this file that is not itself part of a longer one. Anything else (an
+    /// ordinal out of range, the insight itself, a chain or a cycle) is nil, and the text is placed like any other.
+    public var variantTargets: [Int?] {
+        let count = insights.count
+        func direct(_ index: Int) -> Int? {
+            guard let target = insights[index].variantOf, (0..<count).contains(target), target != index else { return nil }
+            return target
+        }
+        return insights.indices.map { index in
+            guard let target = direct(index), direct(target) == nil else { return nil }
+            return target
+        }
+    }
+
+    /// The order in which ordinals are placed: every longer passage before the parts that name it, each group in
+    /// file order.
+    public static func placementOrder(_ targets: [Int?]) -> [Int] {
+        targets.indices.filter { targets[$0] == nil } + targets.indices.filter { targets[$0] != nil }
+    }
+}
+
 /// What the ingest transaction did with a file.
 public enum IngestOutcome: Sendable, Equatable {
     /// The same path with the same content was stored before; nothing changed.
@@ -176,6 +199,7 @@ public final class InsightDatabase: Sendable {
             id: nil, path: file.path, size: nil, mtime: nil, sha256: nil, state: .pending, error: nil, encoding: nil,
             documentDate: nil, insightCount: 0, firstSeenAt: now, updatedAt: now, ingestedAt: nil)
         record.kind = file.kind
+        record.format = file.format
         record.size = file.size
         record.mtime = file.mtime
         record.sha256 = file.sha256
@@ -196,16 +220,29 @@ public final class InsightDatabase: Sendable {
         let insertVariant = try db.cachedStatement(sql: "INSERT INTO variant (insightId, fingerprint, text, createdAt) VALUES (?, ?, ?, ?)")
         let insertConflict = try db.cachedStatement(
             sql: "INSERT OR IGNORE INTO conflict (insightId, otherId, kind, createdAt) VALUES (?, ?, ?, ?)")
-        let insertOccurrence = try db.cachedStatement(
-            sql: "INSERT INTO occurrence (insightId, sourceId, ordinal, line, section, variantId) VALUES (?, ?, ?, ?, ?, ?)")
+        let insertOccurrence = try db.cachedStatement(sql: """
+            INSERT INTO occurrence (insightId, sourceId, ordinal, line, section, variantId, note, location, addedAt)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let insertTag = try db.cachedStatement(sql: "INSERT INTO occurrenceTag (occurrenceId, tag) VALUES (?, ?)")
         var newInsights = 0
-        for (ordinal, insight) in file.insights.enumerated() {
+        let targets = file.variantTargets
+        // The insight each ordinal went to, so a shorter passage can join the longer one it is part of.
+        var resolved = [Int64?](repeating: nil, count: file.insights.count)
+        for ordinal in FileIngest.placementOrder(targets) {
+            let insight = file.insights[ordinal]
             let fingerprint = Data(insight.fingerprint)
             var insightID = try Int64.fetchOne(findInsight, arguments: [fingerprint])
             var variantID: Int64?
             if insightID == nil, let row = try Row.fetchOne(findVariant, arguments: [fingerprint]) {
                 insightID = row[0]
                 variantID = row[1]
+            }
+            if insightID == nil, let target = targets[ordinal], let longer = resolved[target] {
+                // Part of a longer passage of the same file (an extended highlight): a wording of that insight.
+                try insertVariant.execute(arguments: [longer, fingerprint, insight.text, now])
+                insightID = longer
+                variantID = db.lastInsertedRowID
             }
             if insightID == nil {
                 // Not seen word for word: the same claim in other words, or a new insight.
@@ -231,7 +268,13 @@ public final class InsightDatabase: Sendable {
                     newInsights += 1
                 }
             }
-            try insertOccurrence.execute(arguments: [insightID, sourceID, ordinal, insight.line, insight.section, variantID])
+            resolved[ordinal] = insightID
+            try insertOccurrence.execute(arguments: [insightID, sourceID, ordinal, insight.line, insight.section, variantID,
+                                                     insight.note, insight.location, insight.addedAt])
+            let occurrenceID = db.lastInsertedRowID
+            for tag in TagName.distinct(insight.tags) {
+                try insertTag.execute(arguments: [occurrenceID, tag])
+            }
         }
         if !previousInsights.isEmpty {
             // Insights and wordings no longer seen anywhere go with the content that held them.
@@ -386,16 +429,9 @@ public final class InsightDatabase: Sendable {
             let firstID: Int64 = first[0], lastID: Int64 = last[0]
             var sources: [Int64: [SourceRef]] = [:]
             var variantSources: [Int64: [SourceRef]] = [:]
-            let refs = try Row.fetchCursor(db, sql: """
-                SELECT o.insightId, s.path, o.line, o.section, s.documentDate, o.variantId
-                FROM occurrence o JOIN source s ON s.id = o.sourceId
-                WHERE o.insightId BETWEEN ? AND ?
-                ORDER BY o.insightId, s.path, o.line
-                """, arguments: [firstID, lastID])
-            while let row = try refs.next() {
-                let ref = SourceRef(path: row[1], line: row[2], section: row[3], date: row[4])
-                sources[row[0], default: []].append(ref)
-                if let variant: Int64 = row[5] { variantSources[variant, default: []].append(ref) }
+            for occurrence in try Self.occurrences(in: db, where: "o.insightId BETWEEN ? AND ?", arguments: [firstID, lastID]) {
+                sources[occurrence.insightID, default: []].append(occurrence.ref)
+                if let variant = occurrence.variantID { variantSources[variant, default: []].append(occurrence.ref) }
             }
             var variants: [Int64: [VariantRef]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT id, insightId, text FROM variant WHERE insightId BETWEEN ? AND ? ORDER BY id",

@@ -31,9 +31,12 @@ public protocol InsightStoring: AnyObject, Sendable {
     /// The size of the stored data in bytes.
     func sizeBytes() -> Int64
 
-    /// Full-text search, best first; see `InsightDatabase.search`.
-    func search(_ query: String, limit: Int, since: Double?, source: String?) throws(StoreError)
+    /// Full-text search, best first, optionally only insights with an occurrence tagged `tag`; without words and
+    /// with a tag, that tag's insights newest first. See `InsightDatabase.search`.
+    func search(_ query: String, limit: Int, since: Double?, source: String?, tag: String?) throws(StoreError)
         -> (results: [SearchResult], rankedAmongNewest: Int?)
+    /// Every tag with how many insights and occurrences carry it, most insights first, then by name.
+    func tags() throws(StoreError) -> [TagCount]
     /// The newest insights first.
     func recent(limit: Int, since: Double?) throws(StoreError) -> [InsightSummary]
     /// One insight with its sources, variants and conflicts.
@@ -98,7 +101,13 @@ extension InsightStoring {
     public func markRemoved(path: String) throws(StoreError) { try markRemoved(path: path, now: Date().timeIntervalSince1970) }
 
     public func search(_ query: String, limit: Int) throws(StoreError) -> (results: [SearchResult], rankedAmongNewest: Int?) {
-        try search(query, limit: limit, since: nil, source: nil)
+        try search(query, limit: limit, since: nil, source: nil, tag: nil)
+    }
+
+    /// Full-text search without a tag filter.
+    public func search(_ query: String, limit: Int, since: Double?, source: String?) throws(StoreError)
+        -> (results: [SearchResult], rankedAmongNewest: Int?) {
+        try search(query, limit: limit, since: since, source: source, tag: nil)
     }
 
 
@@ -127,6 +136,11 @@ extension InsightDatabase: InsightStoring {
 
     public func search(_ query: String, limit: Int, since: Double?, source: String?) throws(StoreError)
         -> (results: [SearchResult], rankedAmongNewest: Int?) {
-        try search(query, limit: limit, since: since, source: source, rankingWindow: Self.rankingWindow)
+        try search(query, limit: limit, since: since, source: source, tag: nil, rankingWindow: Self.rankingWindow)
+    }
+
+    public func search(_ query: String, limit: Int, since: Double?, source: String?, tag: String?) throws(StoreError)
+        -> (results: [SearchResult], rankedAmongNewest: Int?) {
+        try search(query, limit: limit, since: since, source: source, tag: tag, rankingWindow: Self.rankingWindow)
     }
 }

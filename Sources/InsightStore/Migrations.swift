@@ -130,6 +130,25 @@ enum Migrations {
                 CREATE INDEX conflict_other ON conflict(otherId);
                 """)
         }
+        migrator.registerMigration("v4: formats, tags and reading notes") { db in
+            try db.execute(sql: """
+                -- How the file was read (text, markdown, kindle-clippings, …); NULL for files stored before, read as text.
+                ALTER TABLE source ADD COLUMN format TEXT;
+
+                -- What the reader attached to a passage: a note, where it stands in the work, when it was saved.
+                ALTER TABLE occurrence ADD COLUMN note TEXT;
+                ALTER TABLE occurrence ADD COLUMN location TEXT;
+                ALTER TABLE occurrence ADD COLUMN addedAt TEXT;
+
+                -- The tags of each occurrence (lower-case, without '#'); they go with the occurrence.
+                CREATE TABLE occurrenceTag (
+                    occurrenceId INTEGER NOT NULL REFERENCES occurrence(id) ON DELETE CASCADE,
+                    tag TEXT NOT NULL CHECK (tag <> ''),
+                    PRIMARY KEY (tag, occurrenceId)
+                ) WITHOUT ROWID;
+                CREATE INDEX occurrenceTag_occurrence ON occurrenceTag(occurrenceId);
+                """)
+        }
         return migrator
     }
 }

@@ -11,9 +11,10 @@ extension InsightDatabase {
     public static let rankingWindow = 5_000
 
     /// Full-text search, best matches first, optionally only insights stored since `since` (seconds since
-    /// the epoch) and only those seen in a source whose path contains `source`. Returns the results and,
-    /// when the query matched more than `rankingWindow` insights and no filter was given, the size of the
-    /// window of newest matches they were ranked among.
+    /// the epoch), only those seen in a source whose path contains `source`, and only those with an occurrence
+    /// tagged `tag` (compared lower-case, a leading `#` ignored). Returns the results and, when the query
+    /// matched more than `rankingWindow` insights and no filter was given, the size of the window of newest
+    /// matches they were ranked among. A query without words and with a tag lists that tag's insights, newest first.
     ///
     /// Ranking reads each match's length, so a word found in most insights would cost a lookup per insight;
     /// such a word also carries almost no weight in BM25. Ranking among the newest matches keeps those
@@ -23,10 +24,14 @@ extension InsightDatabase {
     /// are returned. SQLite evaluates result columns before it sorts, so asking for `snippet()` in the ranking
     /// query would compute it for every match; and FTS5 does not narrow a MATCH by rowid, so a second MATCH
     /// for the snippets would walk the whole doclist again. `Snippet` marks the words in Swift instead.
-    public func search(_ query: String, limit: Int, since: Double? = nil, source: String? = nil, rankingWindow: Int = rankingWindow)
-        throws(StoreError) -> (results: [SearchResult], rankedAmongNewest: Int?) {
-        guard let match = Self.ftsQuery(query) else { return ([], nil) }
-        let filtered = since != nil || !(source ?? "").isEmpty
+    public func search(_ query: String, limit: Int, since: Double? = nil, source: String? = nil, tag: String? = nil,
+                       rankingWindow: Int = rankingWindow) throws(StoreError) -> (results: [SearchResult], rankedAmongNewest: Int?) {
+        let tag = tag.flatMap(TagName.normalize)
+        guard let match = Self.ftsQuery(query) else {
+            guard let tag else { return ([], nil) }
+            return (try tagged(tag, limit: limit, since: since, source: source), nil)
+        }
+        let filtered = since != nil || !(source ?? "").isEmpty || tag != nil
         var sql = "SELECT f.rowid, bm25(insight_fts) FROM insight_fts f"
         var arguments: StatementArguments = [match]
         var filters = ""
@@ -38,6 +43,10 @@ extension InsightDatabase {
         if let source, !source.isEmpty {
             filters += " AND EXISTS (SELECT 1 FROM occurrence o JOIN source s ON s.id = o.sourceId WHERE o.insightId = f.rowid AND instr(s.path, ?) > 0)"
             arguments += [source]
+        }
+        if let tag {
+            filters += " AND f.rowid IN (SELECT o.insightId FROM occurrenceTag t JOIN occurrence o ON o.id = t.occurrenceId WHERE t.tag = ?)"
+            arguments += [tag]
         }
         sql += " WHERE insight_fts MATCH ?" + filters
         let baseSQL = sql, baseArguments = arguments
@@ -62,10 +71,37 @@ extension InsightDatabase {
                 let text: String = row[1]
                 details[row[0]] = (text, Snippet.make(text, query: query), row[2])
             }
+            let tags = try Self.tags(of: ranked.map(\.id), in: db)
             let results = ranked.compactMap { hit in
-                details[hit.id].map { SearchResult(id: hit.id, text: $0.text, snippet: $0.snippet, score: hit.score, createdAt: $0.createdAt) }
+                details[hit.id].map {
+                    SearchResult(id: hit.id, text: $0.text, snippet: $0.snippet, score: hit.score, createdAt: $0.createdAt, tags: tags[hit.id] ?? [])
+                }
             }
             return (results, window)
+        }
+    }
+
+    /// The insights with an occurrence tagged `tag`, newest first (ids grow with storage time).
+    func tagged(_ tag: String, limit: Int, since: Double?, source: String?) throws(StoreError) -> [SearchResult] {
+        try read { db in
+            var sql = """
+                SELECT i.id, i.text, i.createdAt FROM insight i
+                WHERE i.id IN (SELECT o.insightId FROM occurrenceTag t JOIN occurrence o ON o.id = t.occurrenceId WHERE t.tag = ?)
+                AND i.createdAt >= ?
+                """
+            var arguments: StatementArguments = [tag, since ?? 0]
+            if let source, !source.isEmpty {
+                sql += " AND EXISTS (SELECT 1 FROM occurrence o JOIN source s ON s.id = o.sourceId WHERE o.insightId = i.id AND instr(s.path, ?) > 0)"
+                arguments += [source]
+            }
+            sql += " ORDER BY i.id DESC LIMIT ?"
+            arguments += [limit]
+            let rows = try Row.fetchAll(db, sql: sql, arguments: arguments)
+            let tags = try Self.tags(of: rows.map { $0[0] }, in: db)
+            return rows.map { row in
+                let id: Int64 = row[0], text: String = row[1]
+                return SearchResult(id: id, text: text, snippet: Snippet.make(text, query: ""), score: 0, createdAt: row[2], tags: tags[id] ?? [])
+            }
         }
     }
 
@@ -73,11 +109,14 @@ extension InsightDatabase {
     /// the rowid order serves without an index on `createdAt` and stops after `limit` rows.
     public func recent(limit: Int, since: Double? = nil) throws(StoreError) -> [InsightSummary] {
         try read { db in
-            try Row.fetchAll(db, sql: """
+            let rows = try Row.fetchAll(db, sql: """
                 SELECT i.id, i.text, i.createdAt, (SELECT COUNT(*) FROM occurrence o WHERE o.insightId = i.id)
                 FROM insight i WHERE i.createdAt >= ? ORDER BY i.id DESC LIMIT ?
-                """, arguments: [since ?? 0, limit]).map { row in
-                InsightSummary(id: row[0], text: row[1], createdAt: row[2], occurrences: row[3])
+                """, arguments: [since ?? 0, limit])
+            let tags = try Self.tags(of: rows.map { $0[0] }, in: db)
+            return rows.map { row in
+                let id: Int64 = row[0]
+                return InsightSummary(id: id, text: row[1], createdAt: row[2], occurrences: row[3], tags: tags[id] ?? [])
             }
         }
     }
@@ -91,14 +130,9 @@ extension InsightDatabase {
             }
             var variantSources: [Int64: [SourceRef]] = [:]
             var sources: [SourceRef] = []
-            for occurrence in try Row.fetchAll(db, sql: """
-                SELECT s.path, o.line, o.section, s.documentDate, o.variantId
-                FROM occurrence o JOIN source s ON s.id = o.sourceId
-                WHERE o.insightId = ? ORDER BY s.path, o.line
-                """, arguments: [id]) {
-                let ref = SourceRef(path: occurrence[0], line: occurrence[1], section: occurrence[2], date: occurrence[3])
-                sources.append(ref)
-                if let variant: Int64 = occurrence[4] { variantSources[variant, default: []].append(ref) }
+            for occurrence in try Self.occurrences(in: db, where: "o.insightId = ?", arguments: [id]) {
+                sources.append(occurrence.ref)
+                if let variant = occurrence.variantID { variantSources[variant, default: []].append(occurrence.ref) }
             }
             var detail = InsightDetail(id: row[0], text: row[1], createdAt: row[2], sources: sources)
             detail.variants = try Row.fetchAll(db, sql: "SELECT id, text FROM variant WHERE insightId = ? ORDER BY id", arguments: [id]).map {
@@ -122,7 +156,7 @@ extension InsightDatabase {
             return try request.fetchAll(db).map { record in
                 SourceInfo(path: record.path, state: record.state.rawValue, reason: record.error, size: record.size,
                            insights: record.insightCount, documentDate: record.documentDate,
-                           updatedAt: record.updatedAt, ingestedAt: record.ingestedAt)
+                           updatedAt: record.updatedAt, ingestedAt: record.ingestedAt, format: record.effectiveFormat)
             }
         }
     }
@@ -169,6 +203,62 @@ extension InsightDatabase {
             }
         } catch {
             throw StoreError(.write, "cannot forget insight \(id)", underlying: error)
+        }
+    }
+}
+
+extension InsightDatabase {
+    /// One occurrence as a reader sees it: the insight it belongs to, the wording it used, and where it was seen.
+    struct Occurrence {
+        var insightID: Int64
+        var variantID: Int64?
+        var ref: SourceRef
+    }
+
+    /// The occurrences matching `filter` (on `occurrence o`), with their source, reading notes and tags, in path
+    /// and line order.
+    static func occurrences(in db: Database, where filter: String, arguments: StatementArguments) throws -> [Occurrence] {
+        var tags: [Int64: [String]] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT t.occurrenceId, t.tag FROM occurrence o JOIN occurrenceTag t ON t.occurrenceId = o.id
+            WHERE \(filter) ORDER BY t.occurrenceId, t.tag
+            """, arguments: arguments) {
+            tags[row[0], default: []].append(row[1])
+        }
+        return try Row.fetchAll(db, sql: """
+            SELECT o.insightId, o.variantId, o.id, s.path, o.line, o.section, s.documentDate, o.note, o.location, o.addedAt,
+                   COALESCE(s.format, CASE WHEN s.kind = 'file' THEN 'text' END)
+            FROM occurrence o JOIN source s ON s.id = o.sourceId
+            WHERE \(filter) ORDER BY o.insightId, s.path, o.line
+            """, arguments: arguments).map { row in
+            let occurrenceID: Int64 = row[2]
+            return Occurrence(insightID: row[0], variantID: row[1],
+                              ref: SourceRef(path: row[3], line: row[4], section: row[5], date: row[6], tags: tags[occurrenceID] ?? [],
+                                             note: row[7], location: row[8], addedAt: row[9], format: row[10]))
+        }
+    }
+
+    /// The sorted tags of each of these insights (those without tags are left out).
+    static func tags(of ids: [Int64], in db: Database) throws -> [Int64: [String]] {
+        guard !ids.isEmpty else { return [:] }
+        var tags: [Int64: [String]] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT DISTINCT o.insightId, t.tag FROM occurrence o JOIN occurrenceTag t ON t.occurrenceId = o.id
+            WHERE o.insightId IN (SELECT value FROM json_each(?)) ORDER BY o.insightId, t.tag
+            """, arguments: ["[" + ids.map(String.init).joined(separator: ",") + "]"]) {
+            tags[row[0], default: []].append(row[1])
+        }
+        return tags
+    }
+
+    /// Every tag with the number of distinct insights and of occurrences that carry it, most insights first,
+    /// then by name.
+    public func tags() throws(StoreError) -> [TagCount] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT t.tag, COUNT(DISTINCT o.insightId), COUNT(*) FROM occurrenceTag t JOIN occurrence o ON o.id = t.occurrenceId
+                GROUP BY t.tag ORDER BY 2 DESC, 1
+                """).map { TagCount(tag: $0[0], insights: $0[1], occurrences: $0[2]) }
         }
     }
 }

@@ -25,10 +25,12 @@ public struct SourceRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
     public var ingestedAt: Double?
     /// `file` for inbox files, `url` for fetched articles (whose path is the canonical URL).
     public var kind: String = "file"
+    /// How the content was read (`text`, `markdown`, `kindle-clippings`, …); nil for files stored before formats were recorded.
+    public var format: String?
 
     public init(id: Int64?, path: String, size: Int64?, mtime: Double?, sha256: String?, state: SourceState, error: String?,
                 encoding: String?, documentDate: String?, insightCount: Int, firstSeenAt: Double, updatedAt: Double,
-                ingestedAt: Double?, kind: String = "file") {
+                ingestedAt: Double?, kind: String = "file", format: String? = nil) {
         self.id = id
         self.path = path
         self.size = size
@@ -43,6 +45,12 @@ public struct SourceRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
         self.updatedAt = updatedAt
         self.ingestedAt = ingestedAt
         self.kind = kind
+        self.format = format
+    }
+
+    /// The format to show: the recorded one, or `text` for an inbox file stored before formats were recorded.
+    public var effectiveFormat: String? {
+        format ?? (kind == "file" && ingestedAt != nil ? "text" : nil)
     }
 }
 
@@ -64,6 +72,12 @@ public struct OccurrenceRecord: Codable, Sendable, Equatable, FetchableRecord, P
     public var ordinal: Int
     public var line: Int
     public var section: String?
+    /// The reader's note on the passage.
+    public var note: String?
+    /// Where in the work the passage stands.
+    public var location: String?
+    /// When the reader saved the passage.
+    public var addedAt: String?
 }
 
 extension SourceRecord {

@@ -27,7 +27,7 @@ struct InsightCtl: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Status.self, Search.self, Recent.self, Show.self, Conflicts.self, Sources.self, Failed.self, Links.self, Export.self,
+            Status.self, Search.self, Tags.self, Recent.self, Show.self, Conflicts.self, Sources.self, Failed.self, Links.self, Export.self,
             Add.self, Retry.self, Rescan.self, Pause.self, Resume.self, Reload.self, Forget.self,
             GenerateManual.self,
         ]
@@ -126,11 +126,13 @@ struct Status: ParsableCommand {
 
 struct Search: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Full-text search over stored insights, best matches first.",
-        discussion: "Every word must match; the last one may be the start of a word. Matches are highlighted on a terminal.")
+        abstract: "Full-text search over stored insights, best matches first; or the insights with a tag.",
+        discussion: "Every word must match; the last one may be the start of a word. Matches are highlighted on a terminal. With --tag only insights seen with that tag are searched; --tag without words lists them, newest first.")
     @OptionGroup var connection: Connection
     @Argument(help: "The words to search for.")
-    var words: [String]
+    var words: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Only insights seen with this tag (economics or #economics).", valueName: "tag"))
+    var tag: String?
     @Option(name: .long, help: sinceHelp)
     var since: String?
     @Option(name: .long, help: ArgumentHelp("Only insights seen in a file whose path contains this text.", valueName: "text"))
@@ -141,14 +143,29 @@ struct Search: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard !words.isEmpty else { throw ValidationError("give at least one word to search for") }
+        if let tag, Control.tagName(tag) == nil { throw ValidationError("--tag needs a tag name, such as --tag economics") }
+        guard !words.isEmpty || tag != nil else { throw ValidationError("give at least one word to search for, or --tag") }
         guard (1...1000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
         _ = try parseSince(since)
     }
 
     func run() throws {
         let since = try parseSince(since)
-        try finish(connection) { try $0.search(words.joined(separator: " "), limit: limit, since: since, source: source, json: json) }
+        try finish(connection) {
+            try $0.search(words.joined(separator: " "), tag: tag, limit: limit, since: since, source: source, json: json)
+        }
+    }
+}
+
+struct Tags: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Every tag, with how many insights and occurrences carry it, most used first.")
+    @OptionGroup var connection: Connection
+    @Flag(name: .long, help: "Print the tags as JSON.")
+    var json = false
+
+    func run() throws {
+        try finish(connection) { try $0.tags(json: json) }
     }
 }
 

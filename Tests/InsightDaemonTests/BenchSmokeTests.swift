@@ -31,6 +31,20 @@ struct BenchSmokeTests {
         }
     }
 
+    @Test func quickFormatsRunParsesEveryGeneratedInsight() throws {
+        let result = try runCommand(Binaries.directory + "/insightbench",
+                                    ["formats", "--insights", "2000", "--per-file", "100", "--passes", "1", "--json"], timeout: 180)
+        #expect(result.status == 0, "insightbench failed: \(result.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let rows = try #require(json["formats"] as? [[String: Any]])
+        #expect(rows.count == 6)
+        for row in rows {
+            // Every generated insight is long enough and in a place that counts, in every format.
+            #expect(row["insights"] as? Int == 2000, "\(row["format"] ?? "?"): \(row["insights"] ?? "?") insights")
+            #expect((row["megabytes_per_second"] as? Double ?? 0) > 0)
+        }
+    }
+
     /// Needs the PostgreSQL server binaries (deploy/dev-deps.sh), as the store tests do: the bench starts its own server.
     @Test func quickPostgresRunReportsOneTwoAndThreeDaemonsBesideSQLite() throws {
         let result = try runCommand(Binaries.directory + "/insightbench",

@@ -98,7 +98,7 @@ struct CLICommandTests {
         #expect(failed.sources.count == 1)
         #expect(failed.sources.first?.reason?.contains(".png") == true)
         let failedText = try daemon.ctl(["failed"])
-        #expect(failedText.stdout.contains("picture.png") && failedText.stdout.contains("insightd ingests .txt and .md"))
+        #expect(failedText.stdout.contains("picture.png") && failedText.stdout.contains("insightd ingests .txt"))
 
         // links: none, as the fixtures link nowhere.
         #expect(try decode(LinksReply.self, daemon.ctl(["links", "--json"])).links.isEmpty)
@@ -123,7 +123,7 @@ struct CLICommandTests {
         let csv = try daemon.ctl(["export", "--format", "csv"])
         #expect(csv.status == 0)
         let rows = csv.stdout.components(separatedBy: "\r\n").filter { !$0.isEmpty }
-        #expect(rows.first == "id,text,created_at,sources")
+        #expect(rows.first == "id,text,created_at,sources,tags,formats,locations,added_at,notes")
         #expect(rows.count == 11)
         // The quoted text of the fixture survives CSV quoting.
         #expect(csv.stdout.contains("\"\"actually\"\""))
@@ -237,7 +237,7 @@ struct CLICommandTests {
         #expect(detail.sources.map(\.path) == ["first.txt", "second.txt"])
         // A shared store also names each source's machine.
         let variants = detail.variants.map { VariantRef(text: $0.text, sources: $0.sources.map { var ref = $0; ref.host = nil; return ref }) }
-        #expect(variants == [VariantRef(text: typo, sources: [SourceRef(path: "second.txt", line: 1, section: nil, date: nil)])])
+        #expect(variants == [VariantRef(text: typo, sources: [SourceRef(path: "second.txt", line: 1, section: nil, date: nil, format: "text")])])
         #expect(detail.sources.map(\.host) == (store == .postgresql ? ["tester", "tester"] : [nil, nil]))
         #expect(detail.conflicts == [InsightConflict(id: otherID, text: other, kind: "number")])
         let otherDetail = try decode(InsightDetail.self, daemon.ctl(["show", String(otherID), "--json"]))
@@ -336,7 +336,8 @@ struct CLICommandTests {
     }
 
     @Test(arguments: [
-        ["status"], ["status", "--json"], ["status", "--watch"], ["search", "x"], ["search", "x", "--json"], ["recent"], ["recent", "--json"],
+        ["status"], ["status", "--json"], ["status", "--watch"], ["search", "x"], ["search", "x", "--json"], ["search", "--tag", "x"],
+        ["tags"], ["tags", "--json"], ["recent"], ["recent", "--json"],
         ["show", "1"], ["show", "1", "--json"], ["sources"], ["sources", "--json"], ["failed"], ["failed", "--json"],
         ["links"], ["links", "--json"], ["export"], ["export", "--format", "csv"], ["add", "https://example.org/"],
         ["retry", "--all"], ["rescan"], ["pause"], ["resume"], ["forget", "1"],
@@ -373,7 +374,7 @@ struct CLICommandTests {
         #expect(help.status == 0)
         let flat = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         #expect(flat.contains("Exit status: 0 ok, 1 error, 2 usage, 3 daemon not running, 4 permission or protocol failure"))
-        for command in ["status", "search", "recent", "show", "sources", "failed", "links", "export", "add", "retry", "rescan", "pause", "resume", "forget"] {
+        for command in ["status", "search", "tags", "recent", "show", "sources", "failed", "links", "export", "add", "retry", "rescan", "pause", "resume", "forget"] {
             #expect(help.stdout.contains("  \(command) "), "--help lists \(command)")
         }
         #expect(!help.stdout.contains("generate-manual"))
@@ -385,7 +386,8 @@ struct CLICommandTests {
         let manual = try runCommand(Binaries.insightctl, ["generate-manual"])
         #expect(manual.status == 0)
         #expect(manual.stdout.hasPrefix(".TH INSIGHTCTL 1"))
-        #expect(manual.stdout.contains(".SS \"search WORDS...\""))
+        #expect(manual.stdout.contains(".SS \"search [WORDS...]\""))
+        #expect(manual.stdout.contains(".SS \"tags\""))
         #expect(manual.stdout.contains("\\fB\\-\\-since\\fR \\fIwhen\\fR"))
         #expect(manual.stdout.contains(".SH EXIT STATUS"))
     }

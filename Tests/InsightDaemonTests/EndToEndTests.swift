@@ -43,13 +43,14 @@ struct EndToEndTests {
         #expect(records.count == 10)
         #expect(!records.contains { $0.text.contains("Related Insights") || $0.text.contains("Market Effects") })
         let housing = try #require(records.first { $0.text.hasPrefix("Cities that allowed more housing") })
-        #expect(housing.sources == [SourceRef(path: "d.txt", line: 1, section: nil, date: "2025-01-02")])
+        #expect(housing.sources == [SourceRef(path: "d.txt", line: 1, section: nil, date: "2025-01-02", format: "text")])
         let land = try #require(records.first { $0.text.hasPrefix("Land near new train lines") })
         #expect(land.sources.first?.section == "Market Effects")
         let shipping = try #require(records.first { $0.text.hasPrefix("Container shipping") })
         #expect(Set(shipping.sources.map(\.path)) == ["a.txt", "c.txt"])
         let banks = try #require(records.first { $0.text.lowercased().hasPrefix("central banks") })
-        #expect(banks.sources.map(\.section) == ["Related Insights", nil])
+        // b.md is Markdown: its section is the heading path, "Related Insights" under the file's `#` heading.
+        #expect(banks.sources.map(\.section) == ["Notes from a podcast › Related Insights", nil])
         // The displayed text keeps the words as first seen.
         #expect(records.contains { $0.text == "Remote work moved a large share of daily spending from city centres into the suburbs where people \"actually\" live." })
 

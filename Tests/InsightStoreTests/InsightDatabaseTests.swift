@@ -178,3 +178,51 @@ struct IngestBatchTests {
         #expect(candidates?.isEmpty == true)
     }
 }
+
+@Suite("Formats, tags and reading notes in the SQLite file")
+struct ReadingNotesSQLiteTests {
+    let short = "Nothing in life is as important as you think it is."
+    let long = "Nothing in life is as important as you think it is, while you are thinking about it, the psychologist wrote in a book about the two systems that drive the way we think."
+
+    @Test func aDatabaseFromBeforeFormatsIsMigratedAndItsFilesReadAsText() throws {
+        let folder = NSTemporaryDirectory() + "insightd-v3-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/insights.sqlite"
+        do {
+            let old = try DatabaseQueue(path: path)
+            try Migrations.migrator.migrate(old, upTo: "v3: near-duplicate variants, conflicts and LSH band keys")
+            try old.write { db in
+                try db.execute(sql: """
+                    INSERT INTO source (id, path, sha256, state, insightCount, firstSeenAt, updatedAt, ingestedAt) VALUES (1, 'old.txt', 'x', 'ingested', 1, 1, 1, 1);
+                    INSERT INTO source (id, path, state, error, insightCount, firstSeenAt, updatedAt) VALUES (2, 'bad.bin', 'skipped', 'a binary file', 0, 1, 1);
+                    INSERT INTO insight (id, fingerprint, text, createdAt) VALUES (1, x'00112233445566778899aabbccddeeff', 'An insight stored by an older insightd.', 1);
+                    INSERT INTO occurrence (insightId, sourceId, ordinal, line, section) VALUES (1, 1, 0, 3, 'Notes');
+                    """)
+            }
+        }
+        let database = try InsightDatabase(path: path)
+        #expect(try database.sources().map { "\($0.path)=\($0.format ?? "-")" } == ["bad.bin=-", "old.txt=text"])
+        let detail = try #require(try database.insight(id: 1))
+        #expect(detail.sources == [SourceRef(path: "old.txt", line: 3, section: "Notes", date: nil, format: "text")])
+        #expect(detail.tags.isEmpty)
+        #expect(try database.tags().isEmpty)
+        #expect(try database.integrityCheck() == "ok")
+    }
+
+    @Test func occurrencesKeepTheirOrdinalsWhenTheLongerPassageIsPlacedFirst() throws {
+        let temp = try TemporaryDatabase()
+        let insights = [ParsedInsight(text: short, line: 1, section: nil, tags: ["a", "b", "a"], variantOf: 1), ParsedInsight(text: long, line: 5, section: nil)]
+        _ = try temp.database.ingest(richFile("clips.txt", insights))
+        let rows = try temp.database.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT ordinal, line, variantId IS NOT NULL FROM occurrence ORDER BY ordinal").map { "\($0[0] as Int):\($0[1] as Int):\($0[2] as Bool)" }
+        }
+        #expect(rows == ["0:1:true", "1:5:false"])
+        let tagRows = try temp.database.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM occurrenceTag") }
+        #expect(tagRows == 2)
+        // The passages' occurrences share the longer passage's insight, which is the only one.
+        let insightIDs = try temp.database.pool.read { db in try Int64.fetchAll(db, sql: "SELECT DISTINCT insightId FROM occurrence") }
+        #expect(insightIDs.count == 1)
+        #expect(try temp.database.integrityCheck() == "ok")
+    }
+}

@@ -206,3 +206,208 @@ struct StoreContractTests {
         #expect(counts.uniqueInsights == results.count + 1)
     }
 }
+
+/// A file of insights carrying what readers' exports add: tags, notes, locations, dates and longer passages.
+func richFile(_ path: String, format: String = "text", version: String = "1", _ insights: [ParsedInsight]) -> FileIngest {
+    let content = insights.map { "\($0.text)|\($0.tags)|\($0.note ?? "")|\($0.variantOf.map(String.init) ?? "")" }.joined(separator: "\n")
+    return FileIngest(path: path, size: Int64(content.utf8.count), mtime: 1, sha256: SHA256.hex(Array((version + content).utf8)),
+                      encoding: "utf-8", documentDate: nil, insights: insights.map(PreparedInsight.init), format: format)
+}
+
+/// The same place without the machine, which only a shared store records.
+func withoutHost(_ refs: [SourceRef]) -> [SourceRef] {
+    refs.map { ref in
+        var ref = ref
+        ref.host = nil
+        return ref
+    }
+}
+
+@Suite("Tags, reading notes, formats and extended highlights, against SQLite and PostgreSQL")
+struct StoreReadingNotesContractTests {
+    let a = "Open models shift value from software vendors to chip makers."
+    let b = "Remote work moved spending from city centres to the suburbs."
+    let c = "Battery prices fell faster than almost every forecast predicted."
+    let long = "Nothing in life is as important as you think it is, while you are thinking about it, the psychologist wrote in a book about the two systems that drive the way we think."
+    let short = "Nothing in life is as important as you think it is."
+
+    @Test(arguments: StoreKind.allCases)
+    func tagsNotesLocationsAndFormatsAreStoredAndReadBackExactly(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        let highlight = ParsedInsight(text: a, line: 4, section: "Thinking, Fast and Slow", tags: ["economics", "ai", "economics", "#AI"],
+                                      note: "Compare with the chip shortage.", location: "page 12 · location 180-182", addedAt: "2019-03-05T20:14:02")
+        let plain = ParsedInsight(text: b, line: 9, section: nil, addedAt: "2019-03-06")
+        #expect(try store.ingestOne(richFile("My Clippings.txt", format: "kindle-clippings", [highlight, plain]))
+                == .stored(newInsights: 2, occurrences: 2))
+        _ = try store.ingestOne(file("plain.txt", [a]))
+
+        let records = try store.exportPage(afterID: 0, limit: 10, since: nil)
+        #expect(records.map(\.text) == [a, b])
+        let expected = SourceRef(path: "My Clippings.txt", line: 4, section: "Thinking, Fast and Slow", date: nil, tags: ["ai", "economics"],
+                                 note: "Compare with the chip shortage.", location: "page 12 · location 180-182", addedAt: "2019-03-05T20:14:02",
+                                 format: "kindle-clippings")
+        let plainRef = SourceRef(path: "plain.txt", line: 1, section: nil, date: nil, format: "text")
+        #expect(withoutHost(records[0].sources) == [expected, plainRef])
+        #expect(records[0].tags == ["ai", "economics"])
+        #expect(withoutHost(records[1].sources) == [SourceRef(path: "My Clippings.txt", line: 9, section: nil, date: nil, addedAt: "2019-03-06",
+                                                              format: "kindle-clippings")])
+        #expect(records[1].tags == [])
+
+        let detail = try #require(try store.insight(id: records[0].id))
+        #expect(withoutHost(detail.sources) == [expected, plainRef])
+        #expect(detail.tags == ["ai", "economics"])
+        #expect(try store.sources(states: []).map { "\($0.path)=\($0.format ?? "-")" } == ["My Clippings.txt=kindle-clippings", "plain.txt=text"])
+        #expect(try store.recent(limit: 10, since: nil).map(\.tags) == [[], ["ai", "economics"]])
+        #expect(try store.counts().occurrences == 3)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func searchNarrowsToATagOrListsItNewestFirst(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        _ = try store.ingestOne(richFile("econ.md", format: "markdown", [
+            ParsedInsight(text: a, line: 1, section: nil, tags: ["economics"]),
+            ParsedInsight(text: b, line: 3, section: nil, tags: ["work", "economics"]),
+        ]), now: 1_000)
+        _ = try store.ingestOne(richFile("energy.md", format: "markdown", [ParsedInsight(text: c, line: 1, section: nil, tags: ["energy"])]), now: 2_000)
+
+        let listed = try store.search("", limit: 10, since: nil, source: nil, tag: "economics").results
+        #expect(listed.map(\.text) == [b, a])
+        #expect(listed.map(\.tags) == [["economics", "work"], ["economics"]])
+        #expect(try store.search("", limit: 10, since: nil, source: nil, tag: "#Economics").results.map(\.text) == [b, a])
+        #expect(try store.search("", limit: 1, since: nil, source: nil, tag: "economics").results.map(\.text) == [b])
+        #expect(try store.search("suburbs", limit: 10, since: nil, source: nil, tag: "economics").results.map(\.text) == [b])
+        #expect(try store.search("from", limit: 10, since: nil, source: nil, tag: "ECONOMICS").results.count == 2)
+        #expect(try store.search("from", limit: 10, since: nil, source: nil, tag: "energy").results.isEmpty)
+        #expect(try store.search("battery", limit: 10, since: nil, source: nil, tag: "energy").results.map(\.tags) == [["energy"]])
+        #expect(try store.search("", limit: 10, since: nil, source: nil, tag: "economic").results.isEmpty)
+        #expect(try store.search("", limit: 10, since: nil, source: "energy", tag: "economics").results.isEmpty)
+        #expect(try store.search("", limit: 10, since: 1_500, source: nil, tag: "economics").results.isEmpty)
+        #expect(try store.search("", limit: 10, since: 1_500, source: nil, tag: "energy").results.map(\.text) == [c])
+        #expect(try store.search("", limit: 10, since: nil, source: nil, tag: nil).results.isEmpty)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func tagsCountDistinctInsightsAndOccurrencesMostUsedFirst(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        #expect(try store.tags().isEmpty)
+        _ = try store.ingestOne(richFile("one.md", [
+            ParsedInsight(text: a, line: 1, section: nil, tags: ["x", "y", "x"]),
+            ParsedInsight(text: b, line: 2, section: nil, tags: ["x"]),
+            ParsedInsight(text: c, line: 3, section: nil, tags: ["z"]),
+        ]))
+        _ = try store.ingestOne(richFile("two.md", [
+            ParsedInsight(text: a, line: 1, section: nil, tags: ["x", "y", "aa"]),
+        ]))
+        // Ties on insights are broken by name, not by occurrences: y has more occurrences than aa.
+        #expect(try store.tags() == [
+            TagCount(tag: "x", insights: 2, occurrences: 3),
+            TagCount(tag: "aa", insights: 1, occurrences: 1),
+            TagCount(tag: "y", insights: 1, occurrences: 2),
+            TagCount(tag: "z", insights: 1, occurrences: 1),
+        ])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aChangedFileReplacesItsTags(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        _ = try store.ingestOne(richFile("notes.md", version: "1", [
+            ParsedInsight(text: a, line: 1, section: nil, tags: ["old"], note: "first thoughts"),
+            ParsedInsight(text: b, line: 2, section: nil, tags: ["old", "keep"]),
+        ]))
+        #expect(try store.tags().map(\.tag) == ["old", "keep"])
+        #expect(try store.ingestOne(richFile("notes.md", version: "2", [
+            ParsedInsight(text: a, line: 1, section: nil, tags: ["new"]),
+            ParsedInsight(text: b, line: 2, section: nil, tags: ["keep"]),
+        ])) == .stored(newInsights: 0, occurrences: 2))
+        #expect(try store.tags() == [TagCount(tag: "keep", insights: 1, occurrences: 1), TagCount(tag: "new", insights: 1, occurrences: 1)])
+        #expect(try store.search("", limit: 10, since: nil, source: nil, tag: "old").results.isEmpty)
+        let record = try #require(try store.exportPage(afterID: 0, limit: 10, since: nil).first)
+        #expect(withoutHost(record.sources) == [SourceRef(path: "notes.md", line: 1, section: nil, date: nil, tags: ["new"], format: "text")])
+        // Forgetting an insight takes its occurrences' tags too.
+        #expect(try store.forget(id: record.id) == 1)
+        #expect(try store.tags().map(\.tag) == ["keep"])
+    }
+
+    @Test(arguments: StoreKind.allCases, [true, false])
+    func aHighlightPartOfALongerOneIsStoredAsItsVariantInEitherOrder(kind: StoreKind, shorterFirst: Bool) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        let insights = shorterFirst
+            ? [ParsedInsight(text: short, line: 1, section: nil, tags: ["attention"], variantOf: 1), ParsedInsight(text: long, line: 2, section: nil)]
+            : [ParsedInsight(text: long, line: 1, section: nil), ParsedInsight(text: short, line: 2, section: nil, tags: ["attention"], variantOf: 0)]
+        #expect(try store.ingestOne(richFile("clips.txt", format: "kindle-clippings", insights)) == .stored(newInsights: 1, occurrences: 2))
+        let counts = try store.counts()
+        #expect(counts.uniqueInsights == 1)
+        #expect(counts.variants == 1)
+        #expect(counts.occurrences == 2)
+        let id = try #require(try store.recent(limit: 1, since: nil).first?.id)
+        let detail = try #require(try store.insight(id: id))
+        #expect(detail.text == long)
+        let shortLine = shorterFirst ? 1 : 2
+        let shortRef = SourceRef(path: "clips.txt", line: shortLine, section: nil, date: nil, tags: ["attention"], format: "kindle-clippings")
+        #expect(detail.variants.map { VariantRef(text: $0.text, sources: withoutHost($0.sources)) } == [VariantRef(text: short, sources: [shortRef])])
+        #expect(withoutHost(detail.sources).map(\.line) == [1, 2])
+        #expect(detail.tags == ["attention"])
+        // The shorter passage seen again on its own, in another file, joins the same insight.
+        #expect(try store.ingestOne(file("again.txt", [short])) == .stored(newInsights: 0, occurrences: 1))
+        #expect(try store.counts().uniqueInsights == 1)
+        #expect(try store.insight(id: id)?.variants.first?.sources.count == 2)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aPassageAlreadyStoredOnItsOwnStaysItsOwnInsight(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        _ = try store.ingestOne(file("earlier.txt", [short]))
+        #expect(try store.ingestOne(richFile("clips.txt", [
+            ParsedInsight(text: short, line: 1, section: nil, variantOf: 1), ParsedInsight(text: long, line: 2, section: nil),
+        ])) == .stored(newInsights: 1, occurrences: 2))
+        let counts = try store.counts()
+        #expect(counts.uniqueInsights == 2)
+        #expect(counts.variants == 0)
+        let records = try store.exportPage(afterID: 0, limit: 10, since: nil)
+        #expect(records.map(\.text) == [short, long])
+        #expect(records[0].sources.map(\.path) == ["clips.txt", "earlier.txt"])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func unusableVariantOfIndicesFallBackToOrdinaryPlacement(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        let texts = [
+            "Container shipping costs dropped sharply once the new canal locks opened.",
+            "Most city parks were designed for a population half the size of today.",
+            "Library loans of audiobooks tripled in the decade after smartphones spread.",
+            "Coffee prices track rainfall in Brazil more closely than global demand.",
+            "Solar panels on school roofs now supply most of their daytime electricity.",
+            "Bicycle commuting doubles wherever protected lanes form a connected network.",
+            "Tidal power stations remain rare because suitable estuaries are rare too.",
+            "Rail freight wins over trucks on distances above roughly five hundred kilometres.",
+        ]
+        let variantOf: [Int?] = [
+            99,   // out of range
+            1,    // itself
+            3, 2, // a cycle
+            5,    // a chain: 4 → 5 → 6
+            6,    // 5 → 6, which is a whole passage: honoured
+            nil,
+            -1,   // negative
+        ]
+        let insights = texts.enumerated().map { index, text in ParsedInsight(text: text, line: index + 1, section: nil, variantOf: variantOf[index]) }
+        #expect(try store.ingestOne(richFile("odd.txt", insights)) == .stored(newInsights: 7, occurrences: 8))
+        let counts = try store.counts()
+        #expect(counts.uniqueInsights == 7)
+        #expect(counts.variants == 1)
+        #expect(counts.occurrences == 8)
+        let records = try store.exportPage(afterID: 0, limit: 10, since: nil)
+        #expect(Set(records.map(\.text)) == Set(texts.enumerated().filter { $0.offset != 5 }.map(\.element)))
+        let whole = try #require(records.first { $0.text == texts[6] })
+        #expect(whole.variants.map(\.text) == [texts[5]])
+        #expect(whole.variants.first?.sources.map(\.line) == [6])
+        #expect(whole.sources.map(\.line) == [6, 7])
+    }
+}

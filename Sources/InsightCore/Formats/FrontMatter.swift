@@ -40,7 +40,7 @@ public struct FrontMatter: Sendable, Equatable {
             }
         }
         guard let closing else { return nil }
-        var entries: [(key: String, values: [String], line: Int)] = []
+        var entries: [Entry] = []
         let body = lines[1..<closing]
         if toml {
             entries = tomlEntries(body)
@@ -58,11 +58,11 @@ public struct FrontMatter: Sendable, Equatable {
             case "title":
                 if let title = entry.values.first, !title.isEmpty { matter.title = Normalizer.display(title) }
             case "tags", "tag", "keywords":
-                for value in entry.values {
-                    // `tags: a, b` and `tags: a b` are both written by hand.
-                    for tag in value.split(whereSeparator: { $0 == "," || $0 == " " }) {
-                        if let tag = Tags.normalize(tag), !matter.tags.contains(tag) { matter.tags.append(tag) }
-                    }
+                // A list's items are whole tags; a scalar `a, b` or `a b` is split as Obsidian splits it.
+                let tags = entry.values.count == 1 && !entry.isList
+                    ? entry.values[0].split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init) : entry.values
+                for tag in tags {
+                    if let tag = Tags.normalize(tag), !matter.tags.contains(tag) { matter.tags.append(tag) }
                 }
             case "source", "url", "link", "source_url", "source-url":
                 for value in entry.values where value.hasPrefix("http://") || value.hasPrefix("https://") {
@@ -76,9 +76,18 @@ public struct FrontMatter: Sendable, Equatable {
         return matter
     }
 
-    /// `key: value` lines and their block lists. `line` is the 1-based file line of the key.
-    static func yamlEntries(_ body: ArraySlice<Substring>) -> [(key: String, values: [String], line: Int)] {
-        var entries: [(key: String, values: [String], line: Int)] = []
+    /// A key and its values; `line` is the 1-based file line of the key.
+    struct Entry {
+        var key: String
+        var values: [String]
+        var line: Int
+        /// Whether the values came from a list (flow or block) rather than one scalar.
+        var isList: Bool
+    }
+
+    /// `key: value` lines and their block lists.
+    static func yamlEntries(_ body: ArraySlice<Substring>) -> [Entry] {
+        var entries: [Entry] = []
         for (index, raw) in zip(body.indices, body) {
             let line = raw.trimmingTrailingSpaces()
             let indented = line.first == " " || line.first == "\t"
@@ -89,28 +98,34 @@ public struct FrontMatter: Sendable, Equatable {
                 guard !entries.isEmpty else { continue }
                 let value = scalar(trimmed.dropFirst(1))
                 if !value.isEmpty { entries[entries.count - 1].values.append(value) }
+                entries[entries.count - 1].isList = true
                 continue
             }
             guard !indented, let colon = trimmed.firstIndex(of: ":") else { continue }
             let key = String(trimmed[..<colon]).trimming(" ")
             let rest = trimmed[trimmed.index(after: colon)...]
-            entries.append((key, values(rest), index + 1))
+            entries.append(Entry(key: key, values: values(rest), line: index + 1, isList: isFlowList(rest)))
         }
         return entries
     }
 
     /// `key = value` lines of a TOML block (tables and their keys are skipped).
-    static func tomlEntries(_ body: ArraySlice<Substring>) -> [(key: String, values: [String], line: Int)] {
-        var entries: [(key: String, values: [String], line: Int)] = []
+    static func tomlEntries(_ body: ArraySlice<Substring>) -> [Entry] {
+        var entries: [Entry] = []
         for (index, raw) in zip(body.indices, body) {
             let trimmed = raw.trimmingTrailingSpaces().drop(while: { $0 == " " || $0 == "\t" })
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             if trimmed.hasPrefix("[") { break }
             guard let equals = trimmed.firstIndex(of: "=") else { continue }
             let key = String(trimmed[..<equals]).trimming(" ").trimming("\"")
-            entries.append((key, values(trimmed[trimmed.index(after: equals)...]), index + 1))
+            let rest = trimmed[trimmed.index(after: equals)...]
+            entries.append(Entry(key: key, values: values(rest), line: index + 1, isList: isFlowList(rest)))
         }
         return entries
+    }
+
+    static func isFlowList(_ rest: Substring) -> Bool {
+        rest.drop(while: { $0 == " " || $0 == "\t" }).first == "["
     }
 
     /// The values of `rest`: one scalar, or the items of a `[a, b]` flow list.

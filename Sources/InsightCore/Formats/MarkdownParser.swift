@@ -49,6 +49,31 @@ struct MarkdownSource {
         if let matter = frontMatter {
             for index in 0..<matter.lineCount { lines[index] = "" }
         }
+        if frontMatter == nil {
+            // Logseq page properties (`title:: …`, `tags:: …`) open a page the way front matter does.
+            var index = 0
+            var properties: [(String, Substring, Int)] = []
+            while index < lines.count, let (key, value) = MarkdownInline.property(lines[index]) {
+                properties.append((key, value, index + 1))
+                index += 1
+            }
+            if !properties.isEmpty, index == lines.count || DocumentParser.isBlank(lines[index]) {
+                var matter = FrontMatter(lineCount: index)
+                for (key, value, _) in properties {
+                    switch key {
+                    case "title": matter.title = Normalizer.display(String(value))
+                    case "tags", "tag":
+                        for tag in value.split(separator: ",") {
+                            if let tag = Tags.normalize(tag), !matter.tags.contains(tag) { matter.tags.append(tag) }
+                        }
+                    case "date": matter.date = FrontMatter.isoDate(String(value))
+                    default: continue
+                    }
+                }
+                frontMatter = matter
+                for blank in 0..<index { lines[blank] = "" }
+            }
+        }
         if frontMatter?.date == nil, let first = lines.firstIndex(where: { !DocumentParser.isBlank($0) }),
            let (date, rest) = DocumentParser.leadingDate(lines[first]) {
             leadingDate = date
@@ -69,6 +94,8 @@ struct MarkdownWalk {
     var insights: [ParsedInsight] = []
     /// Whether a list item held a nested list (an outline).
     var sawNesting = false
+    /// The level of a plain-text heading line: below every Markdown heading.
+    static let plainHeadingLevel = 7
 
     init(minWords: Int, root: String?, tags: [String]) {
         self.minWords = minWords
@@ -87,7 +114,15 @@ struct MarkdownWalk {
                 if level == 1, let root, root.lowercased() == text.lowercased() { continue }
                 if !text.isEmpty { headings.append((level, text)) }
             case .paragraph:
-                candidate(MarkdownTree.inlineText(child), line: child.line, context: context, quoted: quoted)
+                let inline = MarkdownTree.inlineText(child)
+                if case .document = node.kind, !inline.contains("\n"), let heading = DocumentParser.heading(Substring(inline)) {
+                    // A short line without closing punctuation ("Related Insights") heads what follows, as in
+                    // plain text: one level below the Markdown headings above it.
+                    headings.removeAll { $0.level >= Self.plainHeadingLevel }
+                    headings.append((Self.plainHeadingLevel, heading))
+                    continue
+                }
+                candidate(inline, line: child.line, context: context, quoted: quoted)
             case .blockQuote:
                 blocks(of: child, context: context, quoted: true)
             case .list:

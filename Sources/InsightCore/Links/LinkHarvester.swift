@@ -33,11 +33,17 @@ public enum LinkHarvester {
         case "url": raw = internetShortcutLinks(in: text)
         default: raw = proseLinks(in: text)
         }
+        return canonical(raw.map { ParsedLink(url: $0.0, line: $0.1) })
+    }
+
+    /// The links a parser chose, made canonical: only absolute http(s) links, each canonical URL once, at its
+    /// first occurrence.
+    public static func canonical(_ links: [ParsedLink]) -> [HarvestedLink] {
         var seen = Set<String>()
         var result: [HarvestedLink] = []
-        for (original, line) in raw {
-            guard let url = try? CanonicalURL(original), seen.insert(url.string).inserted else { continue }
-            result.append(HarvestedLink(url: url, original: original, line: line))
+        for link in links {
+            guard let url = try? CanonicalURL(link.url), seen.insert(url.string).inserted else { continue }
+            result.append(HarvestedLink(url: url, original: link.url, line: link.line))
         }
         return result
     }

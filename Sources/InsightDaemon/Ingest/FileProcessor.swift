@@ -1,5 +1,6 @@
 import Foundation
 import InsightCore
+import InsightExtract
 import InsightStore
 import Logging
 
@@ -9,10 +10,12 @@ import Glibc
 
 /// Turns one settled inbox file into stored insights, or into a recorded reason why not.
 struct FileProcessor {
-    /// Files split into insights (and searched for links).
+    /// Files split into insights (and searched for links); the format is chosen by content too.
     static let ingestedExtensions: Set<String> = ["txt", "md", "markdown"]
-    /// Files read only for the links they hold: bookmark pages and internet shortcuts.
-    static let linkOnlyExtensions: Set<String> = ["html", "htm", "xhtml", "url", "webloc"]
+    /// Saved pages: an article gives insights, a bookmarks export or link page gives links.
+    static let htmlExtensions: Set<String> = ["html", "htm", "xhtml"]
+    /// Files read only for the links they hold: internet shortcuts.
+    static let linkOnlyExtensions: Set<String> = ["url", "webloc"]
 
     let settings: Settings
     let database: any InsightStoring
@@ -83,9 +86,10 @@ struct FileProcessor {
         }
         let ext = (path as NSString).pathExtension.lowercased()
         let linksOnly = Self.linkOnlyExtensions.contains(ext)
-        guard Self.ingestedExtensions.contains(ext) || linksOnly else {
-            return .skipped(ext.isEmpty ? "no file extension; insightd ingests .txt and .md files (and links from .html and .url files)"
-                                        : "a .\(ext) file; insightd ingests .txt and .md files (and links from .html and .url files)")
+        let html = Self.htmlExtensions.contains(ext)
+        guard Self.ingestedExtensions.contains(ext) || linksOnly || html else {
+            return .skipped(ext.isEmpty ? "no file extension; insightd ingests .txt, .md and .html files (and links from .url files)"
+                                        : "a .\(ext) file; insightd ingests .txt, .md and .html files (and links from .url files)")
         }
         let contents: FileContents
         do {
@@ -103,12 +107,23 @@ struct FileProcessor {
         } catch {
             return .skipped(error.description)
         }
-        let document = linksOnly ? ParsedDocument(date: nil, insights: []) : DocumentParser(minWords: settings.minWords).parse(decoded.text)
-        let links = settings.fetchEnabled ? LinkHarvester.links(in: decoded.text, fileExtension: ext) : []
+        let document: ParsedDocument
+        if linksOnly {
+            document = ParsedDocument(date: nil, insights: [], format: .links)
+        } else if html {
+            document = HTMLNote.parse(html: contents.bytes, text: decoded.text, minWords: settings.minWords)
+        } else {
+            document = DocumentReader.parse(decoded.text, fileExtension: ext, minWords: settings.minWords)
+        }
+        var links: [HarvestedLink] = []
+        if settings.fetchEnabled {
+            // A format that knows which of its URLs are worth fetching says so; otherwise every link counts.
+            links = document.links.map(LinkHarvester.canonical) ?? LinkHarvester.links(in: decoded.text, fileExtension: ext)
+        }
         let ingest = FileIngest(
             path: path, size: contents.size, mtime: contents.mtime, sha256: SHA256.hex(contents.bytes),
             encoding: decoded.encoding.rawValue, documentDate: document.date,
-            insights: document.insights.map(PreparedInsight.init), links: links)
+            insights: document.insights.map(PreparedInsight.init), links: links, format: document.format.rawValue)
         return .ready(ingest)
     }
 

@@ -50,6 +50,7 @@ struct APIRouter: Sendable {
     static let routes: [Route] = [
         Route(method: "GET", pattern: "/v1/status", access: .read) { router, request, _ in router.status(request) },
         Route(method: "GET", pattern: "/v1/search", access: .read) { router, request, _ in router.search(request) },
+        Route(method: "GET", pattern: "/v1/tags", access: .read) { router, _, _ in router.tags() },
         Route(method: "GET", pattern: "/v1/recent", access: .read) { router, request, _ in router.recent(request) },
         Route(method: "GET", pattern: "/v1/insights/:id", access: .read) { router, _, captured in router.show(captured["id"] ?? "") },
         Route(method: "DELETE", pattern: "/v1/insights/:id", access: .write) { router, _, captured in router.forget(captured["id"] ?? "") },
@@ -152,16 +153,30 @@ struct APIRouter: Sendable {
     }
 
     private func search(_ request: APIRequest) -> APIResponse {
-        guard let query = request.query["q"], !query.trimmingCharacters(in: .whitespaces).isEmpty else {
-            return .error(400, "missing_query", "give the words to search for as ?q=")
+        let query = request.query["q"] ?? ""
+        let tagText = request.query["tag"] ?? ""
+        let tag = TagName.normalize(tagText)
+        guard tagText.trimmingCharacters(in: .whitespaces).isEmpty || tag != nil else {
+            return .error(400, "bad_tag", "tag must name a tag, such as ?tag=economics, not \"\(tagText)\"")
+        }
+        guard !query.trimmingCharacters(in: .whitespaces).isEmpty || tag != nil else {
+            return .error(400, "missing_query", "give the words to search for as ?q=, or a tag as ?tag=")
         }
         do {
             let limit = try limit(request, default: 20).get()
             let since = try since(request).get()
-            let found = try control.database.search(query, limit: limit, since: since, source: request.query["source"])
-            return .json(SearchReply(query: query, results: found.results, rankedAmongNewest: found.rankedAmongNewest))
+            let found = try control.database.search(query, limit: limit, since: since, source: request.query["source"], tag: tag)
+            return .json(SearchReply(query: query, tag: tag, results: found.results, rankedAmongNewest: found.rankedAmongNewest))
         } catch let error as APIError {
             return error.response
+        } catch {
+            return .store(error)
+        }
+    }
+
+    private func tags() -> APIResponse {
+        do {
+            return .json(TagsReply(tags: try control.database.tags()))
         } catch {
             return .store(error)
         }
@@ -379,7 +394,7 @@ enum ExportFormat: String, Sendable {
     var header: [UInt8] {
         switch self {
         case .jsonl: return []
-        case .csv: return Array("id,text,created_at,sources\r\n".utf8)
+        case .csv: return Array("id,text,created_at,sources,tags,formats,locations,added_at,notes\r\n".utf8)
         case .markdown: return Array("# Insights\n\n".utf8)
         }
     }
@@ -389,20 +404,35 @@ enum ExportFormat: String, Sendable {
         case .jsonl:
             return Array(try WireJSON.encoder().encode(record)) + [0x0A]
         case .csv:
-            // RFC 4180: every field quoted, quotes doubled, CRLF line ends.
+            // RFC 4180: every field quoted, quotes doubled, CRLF line ends. `formats`, `locations` and `added_at`
+            // hold one entry per source, in the order of `sources`; `notes` one line per source that has a note.
             let sources = record.sources.map { "\($0.path):\($0.line)" }.joined(separator: "; ")
             let created = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: record.createdAt))
-            let fields = [String(record.id), record.text, created, sources]
+            let fields = [
+                String(record.id), record.text, created, sources, record.tags.joined(separator: "; "),
+                record.sources.map { $0.format ?? "" }.joined(separator: "; "),
+                record.sources.map { $0.location ?? "" }.joined(separator: "; "),
+                record.sources.map { $0.addedAt ?? "" }.joined(separator: "; "),
+                record.sources.compactMap { source in source.note.map { "\(source.path):\(source.line): \($0)" } }.joined(separator: "\n"),
+            ]
             return Array((fields.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: ",") + "\r\n").utf8)
         case .markdown:
             let sources = record.sources.map { source -> String in
                 var place = "\(source.path):\(source.line)"
                 if let section = source.section { place += " (\(section))" }
                 if let date = source.date { place += ", \(date)" }
+                let details = [source.format, source.location, source.addedAt.map { "added \($0)" }].compactMap { $0 }
+                if !details.isEmpty { place += " [\(details.joined(separator: ", "))]" }
                 return place
             }.joined(separator: "; ")
             let text = record.text.replacingOccurrences(of: "\n", with: " ")
-            return Array("- \(text)\n  *#\(record.id) · \(sources)*\n\n".utf8)
+            var item = "- \(text)\n  *#\(record.id) · \(sources)*\n"
+            if !record.tags.isEmpty { item += "  " + record.tags.map { "#" + $0 }.joined(separator: " ") + "\n" }
+            for source in record.sources {
+                guard let note = source.note else { continue }
+                item += "  > \(note.replacingOccurrences(of: "\n", with: " ")) (\(source.path):\(source.line))\n"
+            }
+            return Array((item + "\n").utf8)
         }
     }
 }

@@ -1,0 +1,221 @@
+import Foundation
+
+/// A Readwise Markdown export of one book or article:
+///
+/// ```
+/// # Title
+/// ## Metadata
+/// - Author: [[Name]]
+/// - Full Title: …
+/// - URL: https://…
+/// ## Highlights
+/// - The passage. ([Location 1043](https://readwise.io/to_kindle?…))
+///     - Note: what the reader thought
+///     - Tags: [[psychology]] #persuasion
+/// ```
+///
+/// Only highlights are insights. The `([Location N](…))`, `([Page N](…))` or `([View Highlight](…))` suffix goes
+/// to the location; `Note:` and `Tags:` sub-items are attached; the metadata gives the section
+/// (`Full Title (Author)`) and, through `URL`, the one link worth fetching (the per-highlight links point back
+/// into Readwise). `### New highlights added March 5, 2023 at 10:14 AM` dates the highlights under it.
+public enum ReadwiseExport {
+    /// Whether `text` has the export's shape: a `## Highlights` heading with a `## Metadata` heading or a
+    /// highlight that ends in a Readwise location link.
+    public static func looksLikeExport(_ text: String) -> Bool {
+        var highlights = false, metadata = false, suffix = false
+        for line in DocumentParser.lines(text) {
+            let trimmed = line.trimmingTrailingSpaces()
+            if trimmed.caseInsensitiveCompare("## Highlights") == .orderedSame { highlights = true }
+            if trimmed.caseInsensitiveCompare("## Metadata") == .orderedSame { metadata = true }
+            if trimmed.hasSuffix("))"), trimmed.contains("([Location ") || trimmed.contains("([Page ") || trimmed.contains("([View Highlight](") {
+                suffix = true
+            }
+            if highlights && (metadata || suffix) { return true }
+        }
+        return false
+    }
+
+    /// Splits an export into its highlights.
+    public static func parse(_ text: String, minWords: Int) -> ParsedDocument {
+        let prepared = MarkdownSource(text)
+        return MarkdownTree.parse(prepared.text) { document in
+            var reader = Reader(minWords: minWords, documentTags: prepared.frontMatter?.tags ?? [])
+            reader.read(document)
+            var links = prepared.frontMatter?.links ?? []
+            if let url = reader.url { links.append(url) }
+            return ParsedDocument(date: prepared.frontMatter?.date ?? prepared.leadingDate, insights: reader.insights,
+                                  format: .readwise, title: reader.fullTitle ?? reader.title, tags: prepared.frontMatter?.tags ?? [],
+                                  links: links)
+        }
+    }
+
+    struct Reader {
+        let minWords: Int
+        let documentTags: [String]
+        var title: String?
+        var fullTitle: String?
+        var author: String?
+        var url: ParsedLink?
+        var insights: [ParsedInsight] = []
+        /// The `## …` part being read.
+        var part = ""
+        /// The date of a `### New highlights added …` group.
+        var groupDate: String?
+
+        init(minWords: Int, documentTags: [String]) {
+            self.minWords = minWords
+            self.documentTags = documentTags
+        }
+
+        var section: String? {
+            guard let name = fullTitle ?? title else { return author }
+            return author.map { "\(name) (\($0))" } ?? name
+        }
+
+        mutating func read(_ document: MarkdownTree.Node) {
+            for block in document.children {
+                switch block.kind {
+                case .heading:
+                    let text = Normalizer.display(MarkdownInline.noteSyntax(MarkdownTree.inlineText(block)))
+                    switch block.headingLevel {
+                    case 1:
+                        if title == nil { title = text }
+                    case 2:
+                        part = text.lowercased()
+                        groupDate = nil
+                    default:
+                        groupDate = Self.addedDate(text)
+                    }
+                case .list where part == "metadata":
+                    for item in block.children { metadata(item) }
+                case .list where part == "highlights":
+                    for item in block.children { highlight(item) }
+                default:
+                    continue
+                }
+            }
+        }
+
+        mutating func metadata(_ item: MarkdownTree.Node) {
+            let text = item.children.first(where: { if case .paragraph = $0.kind { true } else { false } })
+                .map { MarkdownTree.inlineText($0) } ?? ""
+            guard let colon = text.firstIndex(of: ":") else { return }
+            let key = text[..<colon].lowercased()
+            let value = Normalizer.display(MarkdownInline.noteSyntax(String(text[text.index(after: colon)...])))
+            guard !value.isEmpty else { return }
+            switch key {
+            case "author": author = value
+            case "full title": fullTitle = value
+            case "url", "source url", "source":
+                if value.hasPrefix("http://") || value.hasPrefix("https://") { url = ParsedLink(url: value, line: item.line) }
+            default: return
+            }
+        }
+
+        mutating func highlight(_ item: MarkdownTree.Node) {
+            guard case .item = item.kind else { return }
+            var body: [String] = []
+            var line = item.line
+            var note: [String] = []
+            var tags = documentTags
+            for child in item.children {
+                switch child.kind {
+                case .paragraph:
+                    if body.isEmpty { line = child.line }
+                    body.append(MarkdownTree.inlineText(child))
+                case .list:
+                    for sub in child.children {
+                        let text = sub.children.compactMap { node -> String? in
+                            if case .paragraph = node.kind { return MarkdownTree.inlineText(node) }
+                            return nil
+                        }.joined(separator: "\n")
+                        if let value = Self.value(of: "Note", in: text) {
+                            note.append(Normalizer.display(value))
+                        } else if let value = Self.value(of: "Tags", in: text) {
+                            for word in value.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\n" }) {
+                                if let tag = Tags.normalize(word), !tags.contains(tag) { tags.append(tag) }
+                            }
+                        }
+                    }
+                default:
+                    continue
+                }
+            }
+            let (passage, location) = Self.splitLocation(body.joined(separator: " "))
+            let cleaned = MarkdownInline.clean(passage)
+            for tag in cleaned.tags where !tags.contains(tag) { tags.append(tag) }
+            let text = Normalizer.display(cleaned.text)
+            guard DocumentParser.wordCount(text) >= minWords else { return }
+            insights.append(ParsedInsight(text: text, line: line, section: section, tags: tags,
+                                          note: note.isEmpty ? nil : note.joined(separator: "\n"),
+                                          location: location, addedAt: groupDate))
+        }
+
+        /// `Note: text` → `text` (case-insensitive key).
+        static func value(of key: String, in text: String) -> String? {
+            let trimmed = Substring(text).drop(while: { $0 == " " })
+            guard trimmed.count > key.count, trimmed.prefix(key.count).caseInsensitiveCompare(key) == .orderedSame,
+                  trimmed.dropFirst(key.count).first == ":" else { return nil }
+            return String(trimmed.dropFirst(key.count + 1).drop(while: { $0 == " " }))
+        }
+
+        /// Splits a rendered highlight into its passage and `location 1043` / `page 12` (nil for `View Highlight`).
+        static func splitLocation(_ text: String) -> (String, String?) {
+            let trimmed = Substring(text).trimmingTrailingSpaces()
+            guard trimmed.hasSuffix(")"), let open = trimmed.range(of: " (", options: .backwards) else { return (text, nil) }
+            let inner = trimmed[open.upperBound..<trimmed.index(before: trimmed.endIndex)]
+            let words = inner.split(separator: " ")
+            if inner == "View Highlight" || inner == "View highlight" { return (String(trimmed[..<open.lowerBound]), nil) }
+            guard words.count == 2, ["location", "page"].contains(words[0].lowercased()),
+                  words[1].allSatisfy({ $0.isNumber || $0 == "-" }) else { return (text, nil) }
+            return (String(trimmed[..<open.lowerBound]), "\(words[0].lowercased()) \(words[1])")
+        }
+
+        /// `New highlights added March 5, 2023 at 10:14 AM` → `2023-03-05T10:14:00`.
+        static func addedDate(_ heading: String) -> String? {
+            guard let added = heading.range(of: "added ", options: .caseInsensitive) else { return nil }
+            return EnglishDate.iso(String(heading[added.upperBound...]))
+        }
+    }
+}
+
+/// English dates as exports write them: `March 5, 2023 at 10:14 AM`, `Tuesday, March 5, 2019 8:14:02 PM`,
+/// `Sunday, 1 January 2023 09:14:55`.
+public enum EnglishDate {
+    static let months = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+                         "october", "november", "december"]
+
+    /// `YYYY-MM-DDTHH:MM:SS` (24-hour), `YYYY-MM-DD` without a time, or nil when no month, day and year are found.
+    public static func iso(_ text: String) -> String? {
+        var month: Int?, day: Int?, year: Int?
+        var hour: Int?, minute = 0, second = 0
+        var pm: Bool?
+        for word in text.split(whereSeparator: { $0 == " " || $0 == "," }) {
+            let lower = word.lowercased()
+            if let index = months.firstIndex(where: { $0 == lower || ($0.hasPrefix(lower) && lower.count >= 3) }), month == nil {
+                month = index + 1
+            } else if word.contains(":") {
+                let parts = word.split(separator: ":").map { Int($0) }
+                guard parts.count >= 2, let h = parts[0], let m = parts[1] else { continue }
+                hour = h
+                minute = m
+                if parts.count > 2, let s = parts[2] { second = s }
+            } else if lower == "am" || lower == "a.m." {
+                pm = false
+            } else if lower == "pm" || lower == "p.m." {
+                pm = true
+            } else if let number = Int(word) {
+                if number > 31 { year = number } else if day == nil { day = number }
+            }
+        }
+        guard let month, let day, let year, (1...31).contains(day), (1000...9999).contains(year) else { return nil }
+        let date = String(format: "%04d-%02d-%02d", year, month, day)
+        guard var h = hour else { return date }
+        if let pm {
+            if pm && h < 12 { h += 12 }
+            if !pm && h == 12 { h = 0 }
+        }
+        guard (0...23).contains(h), (0...59).contains(minute), (0...60).contains(second) else { return date }
+        return date + String(format: "T%02d:%02d:%02d", h, minute, second)
+    }
+}
