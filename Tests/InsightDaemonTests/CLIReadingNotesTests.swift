@@ -118,7 +118,7 @@ struct CLIReadingNotesTests {
 
     /// The same commands on files dropped into the inbox and read by the daemon's own readers: a Kindle export
     /// (note, location, date) and a Markdown note whose front matter carries tags.
-    @Test(.disabled("needs the markdown parser"), arguments: TestStore.allCases)
+    @Test(arguments: TestStore.allCases)
     func droppedKindleAndMarkdownFiles(store: TestStore) throws {
         let daemon = try DaemonHarness(environment: try store.environment())
         try daemon.start()
