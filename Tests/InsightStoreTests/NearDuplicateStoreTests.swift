@@ -20,7 +20,7 @@ struct NearDuplicateStoreTests {
         let record = try #require(try temp.database.exportPage(afterID: 0, limit: 10).first)
         #expect(record.text == claim)
         #expect(record.sources.map(\.path) == ["first.txt", "second.txt"])
-        #expect(record.variants == [VariantRef(text: typo, sources: [SourceRef(path: "second.txt", line: 1, section: nil, date: nil)])])
+        #expect(record.variants == [VariantRef(text: typo, sources: [SourceRef(path: "second.txt", line: 1, section: nil, date: nil, format: "text")])])
         // The same wording again maps to the same variant.
         _ = try temp.database.ingest(file("third.txt", [typo]))
         #expect(try temp.database.counts().variants == 1)
