@@ -123,6 +123,8 @@ public struct Control: Sendable {
     func render(_ report: StatusReport) -> String {
         let state = report.state == "running" ? output.green(report.state) : output.yellow(report.state)
         var rows: [[String]] = []
+        // Ingestion waits (a full disk, say): what to do comes first.
+        if let detail = report.stateDetail { rows.append(["on hold", output.yellow(detail)]) }
         rows.append(["inbox", "\(report.inbox)  (\(report.watch.mode), \(Output.count(report.watch.folders)) folder\(report.watch.folders == 1 ? "" : "s"))"])
         var files = "\(Output.count(report.files.ingested)) ingested · \(Output.count(report.files.pending)) pending"
         files += " · \(Output.count(report.files.skipped)) skipped · "
@@ -131,7 +133,8 @@ public struct Control: Sendable {
         rows.append(["files", files])
         rows.append(["insights", "\(output.bold(Output.count(report.insights.unique))) unique · \(Output.count(report.insights.occurrences)) occurrences"])
         if report.database.kind == "sqlite" {
-            rows.append(["database", "\(report.database.path)  (\(Output.bytes(report.database.bytes)))"])
+            let free = report.database.freeBytes.map { " · \(Output.bytes($0)) free" } ?? ""
+            rows.append(["database", "\(report.database.path)  (\(Output.bytes(report.database.bytes))\(free))"])
         } else {
             let size = report.database.reachable ? Output.bytes(report.database.bytes) : "unreachable"
             rows.append(["database", "\(report.database.kind) \(report.database.path)  (\(size))"])

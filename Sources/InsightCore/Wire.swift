@@ -51,6 +51,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public var bytes: Int64 = 0
         /// False while a shared database cannot be reached (ingestion waits and retries).
         public var reachable = true
+        /// Bytes free on the file system holding the SQLite database; absent for a shared database.
+        public var freeBytes: Int64?
         public init() {}
     }
 
@@ -94,8 +96,11 @@ public struct StatusReport: Codable, Sendable, Equatable {
 
     public var schema = InsightVersion.apiSchema
     public var version = InsightVersion.current
-    /// `running`, `paused` or `stopping`.
+    /// `running`, `paused` or `stopping`; while ingestion waits for the store to take writes again (new files stay
+    /// queued), `waiting for the database`, `disk full` or `state directory unwritable`.
     public var state = "running"
+    /// Why ingestion waits, and what to do about it, while `state` says it waits; absent otherwise.
+    public var stateDetail: String?
     public var pid: Int32 = 0
     public var uptimeS: Double = 0
     public var inbox = ""

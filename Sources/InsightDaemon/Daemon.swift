@@ -48,7 +48,8 @@ public enum Daemon {
         let heartbeat = ServiceHeartbeat(notifier: notifier, database: database, inbox: settings.inbox)
         let pipeline = IngestPipeline(settings: settings, database: database, logger: logger,
                                       onProgress: { heartbeat.progress() }, onLinksQueued: { links.poke() },
-                                      tickInterval: heartbeat.tickInterval, onTick: { heartbeat.tick() })
+                                      tickInterval: heartbeat.tickInterval, onTick: { heartbeat.tick() },
+                                      onHold: { heartbeat.setHold(state: $0.map(DaemonControl.state(heldBy:)), detail: $0?.message) })
         let watcher: InboxWatcher
         do {
             watcher = try InboxWatcher(settings: settings, pipeline: pipeline, database: database, stats: stats, logger: logger)

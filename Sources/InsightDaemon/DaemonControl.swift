@@ -66,9 +66,14 @@ final class DaemonControl: Sendable {
         report.database.kind = database.kind
         report.database.path = database.location
         report.database.bytes = fresh == nil ? 0 : database.sizeBytes()
-        if let wait = pipeline.databaseWait ?? unreachable {
+        if database.kind == "sqlite" { report.database.freeBytes = DiskState((database.location as NSString).deletingLastPathComponent).freeBytes }
+        let hold = pipeline.storeHold
+        if let hold {
+            report.state = Self.state(heldBy: hold)
+            report.stateDetail = hold.message
+        }
+        if let wait = hold.flatMap({ $0.code == .unavailable ? $0.description : nil }) ?? unreachable {
             report.database.reachable = false
-            if pipeline.databaseWait != nil { report.state = "waiting for the database" }
             report.lastError = StatusReport.LastError(path: database.location, message: wait, at: Date().timeIntervalSince1970)
         }
         let watch = stats.snapshot
@@ -85,6 +90,15 @@ final class DaemonControl: Sendable {
 }
 
 extension DaemonControl {
+    /// The status `state` while ingestion waits for the store to take writes again.
+    static func state(heldBy error: StoreError) -> String {
+        switch error.code {
+        case .diskFull: "disk full"
+        case .unwritable: "state directory unwritable"
+        default: "waiting for the database"
+        }
+    }
+
     /// Queues one inbox file again, even if it looks unchanged. `path` is relative to the inbox, or absolute
     /// inside it. Returns the relative path.
     func retry(path: String) throws(APIError) -> String {

@@ -106,6 +106,15 @@ extension PostgresInsightStore {
         }
     }
 
+    public func deferFetch(linkID: Int64, nextAttemptAt: Double?, now: Double) throws(StoreError) {
+        try session("cannot put a link back in the fetch queue") { session in
+            try session.query("""
+                UPDATE link SET state = 'queued', next_attempt_at = \(nextAttemptAt), updated_at = \(now), claimed_by = NULL
+                WHERE id = \(linkID) AND state = 'fetching'
+                """)
+        }
+    }
+
     public func links(failedOnly: Bool, limit: Int) throws(StoreError) -> [LinkRecord] {
         try session("cannot list links") { session in
             try session.query("""

@@ -46,8 +46,9 @@ struct PostgresSession {
             try execute("COMMIT")
             return value
         } catch {
-            // A dead connection takes its transaction with it; asking it to roll back would only wait.
-            if case .other = PostgresFailure(error), !connection.isClosed { _ = try? query("ROLLBACK", timeout: .seconds(10)) }
+            // A dead connection takes its transaction with it; asking it to roll back would only wait. Any other failure
+            // (a refused statement, a deadlock, a full disk) leaves the transaction aborted on a live connection.
+            if PostgresFailure(error) != .connection, !connection.isClosed { _ = try? query("ROLLBACK", timeout: .seconds(10)) }
             throw error
         }
     }
@@ -110,6 +111,10 @@ final class PostgresConnectionPool: Sendable {
                 case .transient:
                     give(connection)
                     throw StoreError(.unavailable, "PostgreSQL is busy (\(what)); retrying later", underlying: PostgresProblem(error))
+                case .diskFull:
+                    give(connection)
+                    throw StoreError(.diskFull, "the disk of the PostgreSQL server at \(url) is full (\(what)); free space on the database server: "
+                                     + "new files stay queued and ingestion resumes by itself", underlying: PostgresProblem(error))
                 default:
                     give(connection)
                     throw StoreError(.write, what, underlying: PostgresProblem(error))
@@ -173,6 +178,8 @@ enum PostgresFailure {
     case retry
     /// The server is short of a resource for now.
     case transient
+    /// The server's disk is full (`disk_full`); it takes writes again once space is freed.
+    case diskFull
     /// A real error of the statement or its data.
     case other
 
@@ -191,6 +198,8 @@ enum PostgresFailure {
                 self = .connection
             } else if ["40001", "40P01", "23503"].contains(state) {
                 self = .retry
+            } else if state == "53100" {
+                self = .diskFull
             } else if state.hasPrefix("53") {
                 self = .transient
             } else {

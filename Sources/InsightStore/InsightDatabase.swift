@@ -175,10 +175,8 @@ public final class InsightDatabase: Sendable {
     public func ingest(_ file: FileIngest, now: Double = Date().timeIntervalSince1970) throws(StoreError) -> IngestOutcome {
         do {
             return try pool.write { db in try ingest(file, in: db, now: now) }
-        } catch let error as StoreError {
-            throw error
         } catch {
-            throw StoreError(.write, "cannot store \(file.path)", underlying: error)
+            throw failedWrite(.write, "cannot store \(file.path)", error)
         }
     }
 
@@ -340,7 +338,11 @@ public final class InsightDatabase: Sendable {
                     results.append(.success(outcome))
                 } catch {
                     nearDuplicates?.undo(to: mark)
-                    results.append(.failure(error as? StoreError ?? StoreError(.write, "cannot store \(file.path)", underlying: error)))
+                    let failure = storeError(.write, "cannot store \(file.path)", error)
+                    // A full disk or an unwritable state directory fails every file alike, and SQLite may have rolled
+                    // back the whole transaction: the batch ends here, to be written again once the store takes writes.
+                    if failure.isTransient { throw failure }
+                    results.append(.failure(failure))
                 }
             }
             return results
@@ -364,7 +366,7 @@ public final class InsightDatabase: Sendable {
                 try record.save(db)
             }
         } catch {
-            throw StoreError(.write, "cannot record the state of \(path)", underlying: error)
+            throw failedWrite(.write, "cannot record the state of \(path)", error)
         }
     }
 
@@ -376,7 +378,7 @@ public final class InsightDatabase: Sendable {
                                arguments: [now, path])
             }
         } catch {
-            throw StoreError(.write, "cannot mark \(path) removed", underlying: error)
+            throw failedWrite(.write, "cannot mark \(path) removed", error)
         }
     }
 

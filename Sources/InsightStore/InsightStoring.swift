@@ -63,6 +63,9 @@ public protocol InsightStoring: AnyObject, Sendable {
         -> IngestOutcome?
     /// Records a failed fetch: permanent, or transient with the time of the next attempt.
     func failFetch(linkID: Int64, permanent: Bool, reason: String, nextAttemptAt: Double?, now: Double) throws(StoreError)
+    /// Puts a claimed link back in the queue, due at `nextAttemptAt` (nil: now), without counting an attempt: no
+    /// request was sent (its host asked for a pause) or the fetch was cut short by a shutdown.
+    func deferFetch(linkID: Int64, nextAttemptAt: Double?, now: Double) throws(StoreError)
     /// Links, newest first; only failed ones when `failedOnly`.
     func links(failedOnly: Bool, limit: Int) throws(StoreError) -> [LinkRecord]
     /// Puts failed links (or the one named) back in the queue; returns how many.
@@ -124,6 +127,10 @@ extension InsightStoring {
 
     public func failFetch(linkID: Int64, permanent: Bool, reason: String, nextAttemptAt: Double?) throws(StoreError) {
         try failFetch(linkID: linkID, permanent: permanent, reason: reason, nextAttemptAt: nextAttemptAt, now: Date().timeIntervalSince1970)
+    }
+
+    public func deferFetch(linkID: Int64, nextAttemptAt: Double?) throws(StoreError) {
+        try deferFetch(linkID: linkID, nextAttemptAt: nextAttemptAt, now: Date().timeIntervalSince1970)
     }
 
     public func retryLinks(id: Int64?) throws(StoreError) -> Int { try retryLinks(id: id, now: Date().timeIntervalSince1970) }

@@ -75,6 +75,14 @@ extension InsightDatabase {
         }
     }
 
+    /// Puts a claimed link back in the queue, due at `nextAttemptAt` (nil: now), without counting an attempt.
+    public func deferFetch(linkID: Int64, nextAttemptAt: Double?, now: Double = Date().timeIntervalSince1970) throws(StoreError) {
+        try write("cannot put a link back in the fetch queue") { db in
+            try db.execute(sql: "UPDATE link SET state = 'queued', nextAttemptAt = ?, updatedAt = ? WHERE id = ? AND state = 'fetching'",
+                           arguments: [nextAttemptAt, now, linkID])
+        }
+    }
+
     /// Links, newest first; only failed ones when `failedOnly`.
     public func links(failedOnly: Bool, limit: Int) throws(StoreError) -> [LinkRecord] {
         try read { db in
@@ -113,10 +121,8 @@ extension InsightDatabase {
     func write<T>(_ what: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
         do {
             return try pool.write(body)
-        } catch let error as StoreError {
-            throw error
         } catch {
-            throw StoreError(.write, what, underlying: error)
+            throw failedWrite(.write, what, error)
         }
     }
 }

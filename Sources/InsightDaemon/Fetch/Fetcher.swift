@@ -8,7 +8,8 @@ import InsightCore
 /// one host, and a new one starts only `perHostDelay` after the previous one to that host ended.
 /// Requests wait in first-come order, skipping over ones whose host is busy. When a host answers
 /// with `Retry-After`, later requests to it end at once as transient failures (code
-/// `.hostBackingOff`) until that time has passed, instead of asking again.
+/// `.hostBackingOff`) until that time has passed, instead of asking again; no request went out
+/// for them, so callers put them back in their queue without counting an attempt.
 public final class Fetcher: Sendable {
     /// The settings every transfer uses.
     public let settings: FetchSettings

@@ -24,6 +24,16 @@ struct FileProcessor {
     var onLinksQueued: @Sendable () -> Void = {}
     /// Take the file again even when it looks unchanged (`insightctl retry`).
     var force = false
+    /// Runs the store write that records a skipped or failed file and returns its error, if any. The pipeline
+    /// passes one that waits out a full disk or an unreachable database, so the record is not lost.
+    var storeWrite: (_ body: () throws(StoreError) -> Void) -> StoreError? = { body in
+        do throws(StoreError) {
+            try body()
+            return nil
+        } catch {
+            return error
+        }
+    }
 
     /// What became of a file.
     enum Verdict {
@@ -129,10 +139,11 @@ struct FileProcessor {
 
     private func record(_ path: String, _ state: SourceState, _ reason: String, _ info: stat) {
         logger.notice(state == .failed ? "file failed" : "file skipped", metadata: ["path": "\(path)", "reason": "\(reason)"])
-        do {
+        let failure = storeWrite { () throws(StoreError) in
             try database.recordProblem(path: path, state: state, reason: reason, size: Int64(info.st_size), mtime: info.modificationTime)
-        } catch {
-            logger.error("cannot record the file's state", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+        if let failure {
+            logger.error("cannot record the file's state", metadata: ["path": "\(path)", "error": "\(failure)"])
         }
     }
 }

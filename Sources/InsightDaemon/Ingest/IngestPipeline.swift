@@ -28,8 +28,14 @@ final class IngestPipeline: @unchecked Sendable {
     private var orderHead = 0
     private var nextGeneration = 0
     private var paused = false
-    /// Set while a batch waits for an unreachable database: the reason.
-    private var waitingForDatabase: String?
+    /// Set while ingestion waits for the store to take writes again (a shared database out of reach, a full disk,
+    /// an unwritable state directory): what holds it up.
+    private var hold: StoreError?
+    /// Skipped or failed paths the watcher found (names that are not UTF-8, paths over PATH_MAX), recorded from
+    /// this thread so that a full disk holds them back instead of losing them.
+    private var problems: [String: (state: SourceState, reason: String)] = [:]
+    /// Records of paths too long to open, by the short form they are recorded under: the path they stand for.
+    private var unreachable: [String: String] = [:]
     private var stopping = false
     private var inFlight = 0
     private var finished = false
@@ -51,11 +57,19 @@ final class IngestPipeline: @unchecked Sendable {
     /// Test hook (`INSIGHTD_TEST_WEDGE_FILE`): taking a file of this name blocks the pipeline thread forever,
     /// which lets tests see the watchdog notice a wedged pipeline. Never set it in production.
     let wedgeFileName: String?
+    /// Told, from the pipeline's own thread, when ingestion starts or stops waiting for the store (nil: writes again).
+    let onHold: @Sendable (StoreError?) -> Void
+    /// The folder of the SQLite database, whose file system is watched while a full disk holds ingestion up, so
+    /// freed space is noticed before the next retry is due; nil for a shared database.
+    let probeDirectory: String?
 
     init(settings: Settings, database: any InsightStoring, logger: Logger, onProgress: @escaping @Sendable () -> Void = {},
          onLinksQueued: @escaping @Sendable () -> Void = {},
          tickInterval: Double? = nil, onTick: @escaping @Sendable () -> Void = {},
+         onHold: @escaping @Sendable (StoreError?) -> Void = { _ in },
          wedgeFileName: String? = ProcessInfo.processInfo.environment["INSIGHTD_TEST_WEDGE_FILE"].flatMap { $0.isEmpty ? nil : $0 }) {
+        self.onHold = onHold
+        probeDirectory = database.kind == "sqlite" ? (database.location as NSString).deletingLastPathComponent : nil
         self.onLinksQueued = onLinksQueued
         self.settings = settings
         self.database = database
@@ -105,12 +119,12 @@ final class IngestPipeline: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Files queued or in hand, and the age of the oldest queued one.
+    /// Files queued or in hand (problems waiting to be recorded included), and the age of the oldest queued one.
     func pendingSummary(now: Double = monotonicSeconds()) -> (count: Int, oldestAge: Double?) {
         condition.lock()
         defer { condition.unlock() }
         let oldest = pending.values.map(\.queuedAt).min()
-        return (pending.count + inFlight, oldest.map { now - $0 })
+        return (pending.count + inFlight + problems.count, oldest.map { now - $0 })
     }
 
     // MARK: - Queueing
@@ -141,6 +155,35 @@ final class IngestPipeline: @unchecked Sendable {
         enqueue(relativePath)
     }
 
+    /// Records a path as skipped or failed with `reason`, from the pipeline's thread (see `problems`).
+    func recordProblem(path: String, state: SourceState, reason: String) {
+        condition.lock()
+        problems[path] = (state, reason)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Says that the record under `path`, a short form, stands for `relative`, a path too long to open: the record is
+    /// kept, not marked removed, while that path exists (a retry or a scan cannot reach it by name).
+    func recordStands(_ path: String, for relative: String) {
+        condition.lock()
+        unreachable[path] = relative
+        condition.unlock()
+    }
+
+    /// The path a short-form record stands for, while it is known to; the entry is dropped once the path is gone.
+    private func standingFor(_ path: String, inbox: String) -> String? {
+        condition.lock()
+        let relative = unreachable[path]
+        condition.unlock()
+        guard let relative else { return nil }
+        if InboxPathLimit.exists(relative, below: inbox) { return relative }
+        condition.lock()
+        unreachable[path] = nil
+        condition.unlock()
+        return nil
+    }
+
     private func absolute(_ relativePath: String) -> String {
         condition.lock()
         defer { condition.unlock() }
@@ -169,6 +212,17 @@ final class IngestPipeline: @unchecked Sendable {
                 onTick()
                 condition.lock()
                 nextTick = monotonicSeconds() + tickInterval
+                continue
+            }
+            if !paused, !problems.isEmpty {
+                let taken = problems
+                problems = [:]
+                inFlight = taken.count
+                condition.unlock()
+                recordProblems(taken)
+                onProgress()
+                condition.lock()
+                inFlight = 0
                 continue
             }
             guard !paused, orderHead < order.count else {
@@ -248,7 +302,8 @@ final class IngestPipeline: @unchecked Sendable {
                 while true { sleep(3600) }
             }
             guard let info = try? lstatPath(settings.inbox + "/" + path) else {
-                markRemovedIfKnown(path)
+                // A record of a path too long to open stays while that path is there: nothing changed for it.
+                if standingFor(path, inbox: settings.inbox) == nil { markRemovedIfKnown(path) }
                 continue
             }
             if info.isDirectory { continue }
@@ -260,6 +315,10 @@ final class IngestPipeline: @unchecked Sendable {
             var processor = FileProcessor(settings: settings, database: database, logger: logger)
             processor.force = force
             processor.onLinksQueued = onLinksQueued
+            processor.storeWrite = { [self] body in
+                if case .failure(let error) = writeWaiting(body) { return error }
+                return nil
+            }
             switch processor.prepare(relativePath: path, info: info) {
             case .ready(let ingest):
                 prepared.append((path, info, processor, ingest))
@@ -268,8 +327,14 @@ final class IngestPipeline: @unchecked Sendable {
             }
         }
         guard !prepared.isEmpty else { return requeue }
-        guard let results = storeWaitingForDatabase(prepared.map(\.ingest)) else {
-            // Stopping while the database is away: the files stay in the inbox, and the next start's scan takes them.
+        let results: [Result<IngestOutcome, StoreError>]
+        switch writeWaiting({ () throws(StoreError) in try database.ingestBatch(prepared.map(\.ingest)) { [self] in !stopRequested } }) {
+        case .success(let stored):
+            results = stored
+        case .failure(let error):
+            results = Array(repeating: .failure(error), count: prepared.count)
+        case nil:
+            // Stopping while the store takes no writes: the files stay in the inbox, and the next start's scan takes them.
             return requeue
         }
         for (item, result) in zip(prepared, results) {
@@ -284,58 +349,114 @@ final class IngestPipeline: @unchecked Sendable {
         return requeue
     }
 
-    /// Stores a batch. While a shared database cannot be reached, waits and tries again with backoff (the
-    /// watcher keeps queueing meanwhile); storing a batch twice is safe, since an unchanged file is recognized.
-    /// Returns nil when asked to stop while waiting.
-    private func storeWaitingForDatabase(_ files: [FileIngest]) -> [Result<IngestOutcome, StoreError>]? {
-        var delay = 0.25
-        var warned = false
+    /// Runs a store write. While the store cannot take writes for a reason that passes (a shared database out of
+    /// reach, a full disk, an unwritable state directory), waits with backoff and runs it again; the watcher keeps
+    /// queueing meanwhile, and every write here is safe to repeat (an unchanged file is recognized, a record is
+    /// replaced). Returns nil when asked to stop while waiting.
+    private func writeWaiting<T>(_ body: () throws(StoreError) -> T) -> Result<T, StoreError>? {
+        var held: StoreError?
+        var delay = 0.0
         while true {
             do {
-                let results = try database.ingestBatch(files) { [self] in !stopRequested }
-                if warned { logger.notice("the database is reachable again; ingestion continues") }
-                setWaitingForDatabase(nil)
-                return results
-            } catch where error.code == .unavailable {
-                if !warned {
-                    logger.warning("ingestion waits for the database: \(error)")
-                    warned = true
+                let value = try body()
+                if let held {
+                    logger.notice(held.code == .unavailable ? "the database is reachable again; ingestion continues"
+                                                            : "the store takes writes again; ingestion continues")
+                    setHold(nil)
                 }
-                setWaitingForDatabase(error.description)
-                onTick()
-                condition.lock()
-                if !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: delay)) }
-                let stop = stopping
-                condition.unlock()
-                if stop { return nil }
-                delay = min(delay * 2, min(5, tickInterval ?? 5))
+                return .success(value)
+            } catch where error.isTransient {
+                if held?.code != error.code {
+                    logger.warning(error.code == .unavailable ? "ingestion waits for the database: \(error)"
+                                                              : "ingestion waits for the store to take writes: \(error)")
+                }
+                held = error
+                setHold(error)
+                // A shared database comes back within seconds; a disk is freed by hand, so it is probed less often.
+                let (first, longest) = error.code == .unavailable ? (0.25, min(5, tickInterval ?? 5)) : (1.0, 30.0)
+                delay = delay == 0 ? first : min(delay * 2, longest)
+                guard waitBeforeRetrying(delay, after: error) else { return nil }
             } catch {
-                return Array(repeating: .failure(error), count: files.count)
+                if held != nil { setHold(nil) }
+                return .failure(error)
             }
         }
     }
 
-    private func setWaitingForDatabase(_ reason: String?) {
-        condition.lock()
-        waitingForDatabase = reason
-        condition.unlock()
+    /// Waits `seconds` before the next try, calling `onTick` at least every tick interval (the watchdog keeps
+    /// hearing from this thread). A full or read-only disk is probed meanwhile with `statvfs`: once space is freed
+    /// or the file system is writable again, the wait ends early. Returns false when asked to stop.
+    private func waitBeforeRetrying(_ seconds: Double, after error: StoreError) -> Bool {
+        let deadline = monotonicSeconds() + seconds
+        let directory = error.code == .unavailable ? nil : probeDirectory
+        let before = directory.map(DiskState.init)
+        while true {
+            onTick()
+            condition.lock()
+            let now = monotonicSeconds()
+            if !stopping, now < deadline { _ = condition.wait(until: Date(timeIntervalSinceNow: min(deadline - now, tickInterval ?? 1))) }
+            let stop = stopping
+            condition.unlock()
+            if stop { return false }
+            if monotonicSeconds() >= deadline { return true }
+            if let directory, let before, Self.mayTakeWrites(DiskState(directory), before: before) { return true }
+        }
     }
 
-    /// Why ingestion is waiting for the database, or nil when it is not.
-    var databaseWait: String? {
+    /// Whether the file system changed enough since a write failed to be worth trying again now.
+    static func mayTakeWrites(_ now: DiskState, before: DiskState) -> Bool {
+        if now.exists != before.exists || now.readOnly != before.readOnly { return now.exists && !now.readOnly }
+        guard let free = now.freeBytes, let freeBefore = before.freeBytes else { return false }
+        return free - freeBefore >= 256 * 1024
+    }
+
+    private func setHold(_ error: StoreError?) {
+        condition.lock()
+        let changed = hold?.code != error?.code || hold?.message != error?.message
+        hold = error
+        condition.unlock()
+        if changed { onHold(error) }
+    }
+
+    /// What holds ingestion up while the store takes no writes, or nil when it does.
+    var storeHold: StoreError? {
         condition.lock()
         defer { condition.unlock() }
-        return waitingForDatabase
+        return hold
+    }
+
+    /// Records the problems the watcher found, waiting out a store that takes no writes.
+    private func recordProblems(_ taken: [String: (state: SourceState, reason: String)]) {
+        for (path, problem) in taken.sorted(by: { $0.key < $1.key }) {
+            if stopRequested { return }  // the next start's scan finds them again
+            let write = writeWaiting { () throws(StoreError) in try database.recordProblem(path: path, state: problem.state, reason: problem.reason) }
+            switch write {
+            case .success:
+                logger.notice(problem.state == .failed ? "file failed" : "file skipped", metadata: ["path": "\(path)", "reason": "\(problem.reason)"])
+            case .failure(let error):
+                logger.error("cannot record the file's state", metadata: ["path": "\(path)", "error": "\(error)"])
+            case nil:
+                return
+            }
+        }
     }
 
     private func markRemovedIfKnown(_ path: String) {
+        let known: Bool
         do {
-            if let source = try database.source(path: path), source.state != .removed {
-                try database.markRemoved(path: path)
-                logger.info("file removed; its insights stay", metadata: ["path": "\(path)"])
-            }
+            known = try database.source(path: path).map { $0.state != .removed } ?? false
         } catch {
+            logger.error("cannot look up a removed file", metadata: ["path": "\(path)", "error": "\(error)"])
+            return
+        }
+        guard known else { return }
+        switch writeWaiting({ () throws(StoreError) in try database.markRemoved(path: path) }) {
+        case .success:
+            logger.info("file removed; its insights stay", metadata: ["path": "\(path)"])
+        case .failure(let error):
             logger.error("cannot record a removed file", metadata: ["path": "\(path)", "error": "\(error)"])
+        case nil:
+            break
         }
     }
 }

@@ -112,20 +112,33 @@ final class LinkService: Service, Sendable {
         do {
             switch outcome {
             case .success(let response):
-                try store(response, link: link, id: id, settings: settings)
+                try await store(response, link: link, id: id, settings: settings)
             case .notModified(let response):
-                _ = try database.completeFetch(linkID: id, content: nil) { record in
-                    record.finalURL = response.finalURL
+                _ = try await recording { () throws(StoreError) in
+                    try database.completeFetch(linkID: id, content: nil) { record in
+                        record.finalURL = response.finalURL
+                        record.attempts += 1
+                    }
                 }
                 logger.debug("article unchanged", metadata: ["url": "\(link.canonicalURL)"])
+            case .transientFailure(let failure, let retryAt) where failure.code == .hostBackingOff || failure.code == .cancelled:
+                // No request went out (the host asked for a pause), or shutdown cut it short: not an attempt.
+                try await recording { () throws(StoreError) in
+                    try database.deferFetch(linkID: id, nextAttemptAt: failure.code == .cancelled ? nil : retryAt.timeIntervalSince1970)
+                }
+                logger.debug("fetch put off", metadata: ["url": "\(link.canonicalURL)", "reason": "\(failure.reason)"])
             case .transientFailure(let failure, let retryAt):
                 let giveUp = link.attempts + 1 >= settings.fetchMaxAttempts
                 let reason = giveUp ? "\(failure.reason) (gave up after \(link.attempts + 1) attempts; `insightctl retry` tries again)" : failure.reason
-                try database.failFetch(linkID: id, permanent: giveUp, reason: reason, nextAttemptAt: retryAt.timeIntervalSince1970)
+                try await recording { () throws(StoreError) in
+                    try database.failFetch(linkID: id, permanent: giveUp, reason: reason, nextAttemptAt: retryAt.timeIntervalSince1970)
+                }
                 logger.notice("fetch failed, will retry", metadata: ["url": "\(link.canonicalURL)", "reason": "\(failure.reason)",
                                                                      "retry_at": "\(retryAt)"])
             case .permanentFailure(let failure):
-                try database.failFetch(linkID: id, permanent: true, reason: failure.reason, nextAttemptAt: nil)
+                try await recording { () throws(StoreError) in
+                    try database.failFetch(linkID: id, permanent: true, reason: failure.reason, nextAttemptAt: nil)
+                }
                 logger.notice("fetch failed", metadata: ["url": "\(link.canonicalURL)", "reason": "\(failure.reason)"])
             }
         } catch {
@@ -133,14 +146,32 @@ final class LinkService: Service, Sendable {
         }
     }
 
+    /// Runs a store write. While the store takes no writes for a reason that passes (a full disk, an unreachable
+    /// database), waits with backoff (1 s doubling to 30 s) and runs it again, so a fetched article or a failure is
+    /// not lost. Gives up on shutdown: the link stays `fetching`, and the next start puts it back in the queue.
+    private func recording<T>(_ body: () throws(StoreError) -> T) async throws(StoreError) -> T {
+        var delay = 1.0
+        while true {
+            do {
+                return try body()
+            } catch where error.isTransient && !Task.isCancelled {
+                if delay == 1 { logger.warning("recording a fetch waits for the store to take writes: \(error)") }
+                try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                delay = min(delay * 2, 30)
+            }
+        }
+    }
+
     /// Extracts the article (HTML) or parses the text (text/plain) and stores it with the link's new state.
-    private func store(_ response: FetchResponse, link: LinkRecord, id: Int64, settings: Settings) throws {
+    private func store(_ response: FetchResponse, link: LinkRecord, id: Int64, settings: Settings) async throws {
         var article: ExtractedArticle?
         let text: String
         let mediaType = response.mediaType?.lowercased() ?? "text/html"
         if mediaType == "text/plain" {
             guard let decoded = try? TextDecoder.decode(response.body) else {
-                try database.failFetch(linkID: id, permanent: true, reason: "the text is empty or binary", nextAttemptAt: nil)
+                try await recording { () throws(StoreError) in
+                    try database.failFetch(linkID: id, permanent: true, reason: "the text is empty or binary", nextAttemptAt: nil)
+                }
                 return
             }
             text = decoded.text
@@ -150,7 +181,10 @@ final class LinkService: Service, Sendable {
                 article = extracted
                 text = extracted.text
             } catch {
-                try database.failFetch(linkID: id, permanent: true, reason: "no article text could be extracted: \(error)", nextAttemptAt: nil)
+                let reason = "no article text could be extracted: \(error)"
+                try await recording { () throws(StoreError) in
+                    try database.failFetch(linkID: id, permanent: true, reason: reason, nextAttemptAt: nil)
+                }
                 return
             }
         }
@@ -161,7 +195,8 @@ final class LinkService: Service, Sendable {
             sha256: SHA256.hex(Array(text.utf8)), encoding: "utf-8", documentDate: date,
             insights: document.insights.map(PreparedInsight.init), kind: "url")
         let extracted = article
-        let outcome = try database.completeFetch(linkID: id, content: content) { record in
+        let update: @Sendable (inout LinkRecord) -> Void = { record in
+            record.attempts += 1
             record.finalURL = response.finalURL
             record.etag = response.etag
             record.lastModified = response.lastModified
@@ -174,6 +209,7 @@ final class LinkService: Service, Sendable {
                 record.pageCanonicalURL = article.canonicalURL
             }
         }
+        let outcome = try await recording { () throws(StoreError) in try database.completeFetch(linkID: id, content: content, update: update) }
         logger.info("article stored", metadata: ["url": "\(link.canonicalURL)", "insights": "\(document.insights.count)",
                                                  "outcome": "\(outcome.map { "\($0)" } ?? "-")"])
     }

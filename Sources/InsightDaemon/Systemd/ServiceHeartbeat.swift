@@ -12,6 +12,8 @@ final class ServiceHeartbeat: Sendable {
         var statusDirty = false  // READY=1 carries the first status line
         var inbox: String
         var lastText = ""
+        /// Why ingestion waits for the store ("disk full: free space on …"), shown first; nil while it writes.
+        var hold: String?
     }
 
     let notifier: SystemdNotifier
@@ -51,9 +53,20 @@ final class ServiceHeartbeat: Sendable {
         state.withLock { $0.inbox = inbox; $0.statusDirty = true }
     }
 
+    /// Ingestion waits for the store (`state`, then what to do), or writes again (nil); systemd hears of it at once.
+    func setHold(state: String?, detail: String?) {
+        let text = state.map { state in detail.map { "\(state): \($0)" } ?? state }
+        let changed = self.state.withLock { s -> Bool in
+            defer { s.hold = text }
+            if s.hold != text { s.statusDirty = true; s.lastStatus = -Double.infinity }
+            return s.hold != text
+        }
+        if changed { tick() }
+    }
+
     /// Pings the watchdog when due and refreshes the status line when it changed, at most once per `statusInterval`.
     func tick(now: Double = monotonicSeconds()) {
-        let (ping, refresh, inbox) = state.withLock { s -> (Bool, Bool, String) in
+        let (ping, refresh, inbox, hold) = state.withLock { s -> (Bool, Bool, String, String?) in
             var ping = false, refresh = false
             if let interval = notifier.watchdogInterval, now - s.lastPing >= interval / 2 {
                 s.lastPing = now
@@ -64,11 +77,11 @@ final class ServiceHeartbeat: Sendable {
                 s.statusDirty = false
                 refresh = true
             }
-            return (ping, refresh, s.inbox)
+            return (ping, refresh, s.inbox, s.hold)
         }
         if ping { notifier.watchdog() }
         if refresh {
-            let text = statusLine(inbox: inbox)
+            let text = hold.map { "\($0) · " + statusLine(inbox: inbox) } ?? statusLine(inbox: inbox)
             let changed = state.withLock { s in
                 defer { s.lastText = text }
                 return s.lastText != text

@@ -25,6 +25,41 @@ struct IgnoreRules: Sendable {
     }
 }
 
+/// Paths of the inbox as the kernel takes them.
+enum InboxPathLimit {
+    /// The longest path the kernel accepts, terminating NUL included (`PATH_MAX`); a longer one cannot be opened,
+    /// listed or watched (`ENAMETOOLONG`).
+    static let bytes = Int(PATH_MAX)
+
+    /// Whether `absolute` is too long to hand to the kernel.
+    static func exceeded(by absolute: String) -> Bool { absolute.utf8.count >= bytes }
+
+    /// A long path as its first and last `keep` characters with "…" between, for records and status; a short one
+    /// whole.
+    static func shortened(_ path: String, keep: Int = 40) -> String {
+        guard path.count > keep * 2 + 1 else { return path }
+        return path.prefix(keep) + "…" + path.suffix(keep)
+    }
+
+    /// Whether `relative` exists below `base`, however long the whole path: walked one folder at a time with
+    /// `openat`, without following symbolic links.
+    static func exists(_ relative: String, below base: String) -> Bool {
+        var components = relative.split(separator: "/").map(String.init)
+        guard let last = components.popLast() else { return false }
+        var fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        for component in components {
+            let next = openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard next >= 0 else { return false }
+            close(fd)
+            fd = next
+        }
+        var info = stat()
+        return fstatat(fd, last, &info, AT_SYMLINK_NOFOLLOW) == 0
+    }
+}
+
 /// One entry of a directory listing.
 struct DirectoryEntry: Sendable {
     var name: String

@@ -24,6 +24,7 @@ final class InboxWatcher: @unchecked Sendable {
     private var inotify: Int32 = -1
     private var watches: [Int32: String] = [:]  // wd -> folder relative to the inbox ("" is the inbox)
     private var polled: [String: [String: (Int64, Double)]] = [:]  // polled folder -> file snapshots
+    private var tooLong: Set<String> = []  // short forms of paths over PATH_MAX already recorded
     private var nextReconcile = 0.0
     private var nextPoll = 0.0
 
@@ -209,6 +210,17 @@ final class InboxWatcher: @unchecked Sendable {
         let rules = IgnoreRules(globs: settings.ignore)
         if rules.ignores(name) { return }
         let relative = folder.isEmpty ? name : folder + "/" + name
+        if InboxPathLimit.exceeded(by: settings.inbox + "/" + relative) {
+            if mask & UInt32(IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) != 0 {
+                recordTooLong(relative, folder: mask & UInt32(IN_ISDIR) != 0, settings: settings)
+            } else if mask & UInt32(IN_MOVED_FROM | IN_DELETE) != 0 {
+                // Gone: the pipeline marks its record removed.
+                let short = InboxPathLimit.shortened(relative)
+                tooLong.remove(short)
+                pipeline.enqueue(short)
+            }
+            return
+        }
         if mask & UInt32(IN_ISDIR) != 0 {
             if mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 {
                 // Watch first, then scan: files created before the watch existed are caught by the scan.
@@ -238,18 +250,51 @@ final class InboxWatcher: @unchecked Sendable {
     private func recordInvalidName(_ relative: String) {
         do {
             if try database.source(path: relative)?.state == .skipped { return }
-            try database.recordProblem(path: relative, state: .skipped,
-                                       reason: "the file name is not valid UTF-8; rename the file (for example with convmv) and it will be ingested")
-            logger.notice("file skipped: its name is not valid UTF-8", metadata: ["path": "\(relative)"])
         } catch {
-            logger.error("cannot record a file with an invalid name", metadata: ["error": "\(error)"])
+            logger.error("cannot look up a file with an invalid name", metadata: ["error": "\(error)"])
+            return
         }
+        // Recorded by the pipeline, which waits out a full disk rather than lose the record.
+        pipeline.recordProblem(path: relative, state: .skipped,
+                               reason: "the file name is not valid UTF-8; rename the file (for example with convmv) and it will be ingested")
+    }
+
+    /// A file or folder whose path is longer than the kernel takes cannot be read, listed or watched: it is recorded
+    /// as failed, once, under a short form of its path (the whole path would flood `insightctl failed` and status).
+    /// Returns that form; scans count it as seen, so the record stays while the folder is there.
+    @discardableResult
+    private func recordTooLong(_ relative: String, folder: Bool, settings: Settings) -> String {
+        let short = InboxPathLimit.shortened(relative)
+        pipeline.recordStands(short, for: relative)
+        // An event and a scan may both find it before the pipeline has written the record.
+        guard tooLong.insert(short).inserted else { return short }
+        do {
+            if try database.source(path: short)?.state == .failed { return short }
+        } catch {
+            logger.error("cannot look up a path that is too long", metadata: ["path": "\(short)", "error": "\(error)"])
+            tooLong.remove(short)  // the next scan tries again
+            return short
+        }
+        let length = (settings.inbox + "/" + relative).utf8.count
+        let what = folder ? "folder" : "file"
+        let fix = folder ? "move the folder higher up in the inbox or shorten the names of the folders above it"
+                         : "move the file higher up in the inbox or shorten its name or the names of the folders above it"
+        let reason = "the \(what)'s path is \(length) bytes long, and the system takes paths under \(InboxPathLimit.bytes) bytes (PATH_MAX), so "
+            + "insightd cannot \(folder ? "watch or read it or anything in it" : "read it"); \(fix), and the next scan (`insightctl rescan`) takes it"
+        logger.warning("a \(what) of the inbox has a path over PATH_MAX; recorded as failed", metadata: ["path": "\(short)"])
+        pipeline.recordProblem(path: short, state: .failed, reason: reason)
+        return short
     }
 
     // MARK: - Folders
 
     private func addFolder(_ relative: String, settings: Settings) {
         let path = relative.isEmpty ? settings.inbox : settings.inbox + "/" + relative
+        if !relative.isEmpty, InboxPathLimit.exceeded(by: path) {
+            // Polling it would fail forever, too.
+            recordTooLong(relative, folder: true, settings: settings)
+            return
+        }
         let forcePoll = settings.watchMode == "poll" || inotify < 0 || (settings.watchMode == "auto" && isNetworkFileSystem(path))
         if !forcePoll {
             let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
@@ -265,6 +310,9 @@ final class InboxWatcher: @unchecked Sendable {
                 logger.warning("\(message)")
                 stats.update { $0.watchWarning = message }
             } else if errno == ENOENT || errno == ENOTDIR {
+                return
+            } else if errno == ENAMETOOLONG, !relative.isEmpty {
+                recordTooLong(relative, folder: true, settings: settings)
                 return
             } else {
                 logger.warning("cannot watch a folder; polling it instead", metadata: ["folder": "\(path)", "error": "\(Errno.current)"])
@@ -308,6 +356,7 @@ final class InboxWatcher: @unchecked Sendable {
         var seen = Set<String>()
         if !watches.values.contains("") && polled[""] == nil { addFolder("", settings: settings) }
         scan(folder: "", rules: rules, seen: &seen)
+        tooLong.formIntersection(seen)
         do {
             for path in try database.activeSourcePaths() where !seen.contains(path) {
                 pipeline.enqueue(path)
@@ -330,7 +379,10 @@ final class InboxWatcher: @unchecked Sendable {
         let watchedFolders = Set(watches.values).union(polled.keys)
         for entry in entries where !rules.ignores(entry.name) {
             let relative = folder.isEmpty ? entry.name : folder + "/" + entry.name
-            if entry.isDirectory {
+            if InboxPathLimit.exceeded(by: settings.inbox + "/" + relative) {
+                let short = recordTooLong(relative, folder: entry.isDirectory, settings: settings)
+                if collect { seen.insert(short) }
+            } else if entry.isDirectory {
                 if !watchedFolders.contains(relative) { addFolder(relative, settings: settings) }
                 scan(folder: relative, rules: rules, seen: &seen, collect: collect)
             } else if !entry.nameIsUTF8 {

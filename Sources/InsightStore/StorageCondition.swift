@@ -1,0 +1,146 @@
+import Foundation
+import GRDB
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Tells SQLite failures caused by the file system under the state directory (a full disk, a read-only mount, a
+/// folder that vanished) from failures of the data, so the caller can wait and write the same thing again.
+enum StorageCondition {
+    /// Below this many free bytes, an I/O error on write is taken for a full disk: SQLite reports ENOSPC as
+    /// `SQLITE_FULL` only on some paths (the WAL and its index report `SQLITE_IOERR_*`).
+    static let nearlyFullBytes: Int64 = 1 << 20
+
+    /// `error` as a transient `StoreError` (`.diskFull` or `.unwritable`) when the file system holding
+    /// `databasePath` is the cause; nil for anything else.
+    static func classify(_ error: any Error, databasePath: String) -> StoreError? {
+        guard let sqlite = error as? DatabaseError else { return nil }
+        let directory = (databasePath as NSString).deletingLastPathComponent
+        let disk = DiskState(directory)
+        switch sqlite.resultCode {
+        case .SQLITE_FULL:
+            return full(disk, underlying: error)
+        case .SQLITE_READONLY:
+            if sqlite.extendedResultCode == .SQLITE_READONLY_DBMOVED || !disk.exists {
+                return moved(databasePath, underlying: error)
+            }
+            return readOnly(disk, underlying: error)
+        case .SQLITE_CANTOPEN:
+            if !disk.exists { return moved(databasePath, underlying: error) }
+            if disk.readOnly { return readOnly(disk, underlying: error) }
+            return StoreError(.unwritable, "cannot create or open files in the state directory \(directory); check that insightd's user may write "
+                              + "there (new files stay queued, and ingestion resumes by itself once it can)", underlying: error)
+        case .SQLITE_IOERR:
+            if !disk.exists { return moved(databasePath, underlying: error) }
+            if disk.readOnly { return readOnly(disk, underlying: error) }
+            if let free = disk.freeBytes, free < nearlyFullBytes { return full(disk, underlying: error) }
+            return nil
+        default:
+            return nil
+        }
+    }
+
+    private static func full(_ disk: DiskState, underlying: any Error) -> StoreError {
+        StoreError(.diskFull, "the file system of the state directory \(disk.directory) is full (\(disk.mountDescription)): free space on "
+                   + "\(disk.mountPoint ?? disk.directory); new files stay queued and ingestion resumes by itself", underlying: underlying)
+    }
+
+    private static func readOnly(_ disk: DiskState, underlying: any Error) -> StoreError {
+        StoreError(.unwritable, "the state directory \(disk.directory) is on a read-only file system (\(disk.mountDescription)): remount "
+                   + "\(disk.mountPoint ?? disk.directory) read-write; new files stay queued and ingestion resumes by itself", underlying: underlying)
+    }
+
+    private static func moved(_ databasePath: String, underlying: any Error) -> StoreError {
+        StoreError(.unwritable, "the database \(databasePath) or its state directory was moved or deleted; put it back, or restart insightd "
+                   + "to start a new one (new files stay queued meanwhile)", underlying: underlying)
+    }
+}
+
+/// What `statvfs(3)` says about the file system holding a directory.
+public struct DiskState: Sendable, Equatable {
+    /// The directory asked about.
+    public var directory: String
+    /// Whether the directory still exists.
+    public var exists: Bool
+    /// Bytes this process may still write there; nil when unknown.
+    public var freeBytes: Int64?
+    /// Whether the file system is mounted read-only.
+    public var readOnly: Bool
+    /// Where that file system is mounted (the highest folder above `directory` on the same device).
+    public var mountPoint: String?
+
+    /// Reads the state of the file system holding `directory` now; cheap (two or three system calls per folder level).
+    public init(_ directory: String) {
+        self.directory = directory
+        var info = statvfs()
+        guard statvfs(directory, &info) == 0 else {
+            exists = false
+            freeBytes = nil
+            readOnly = false
+            mountPoint = nil
+            return
+        }
+        exists = true
+        // Root may use the blocks reserved for it; everyone else only the available ones.
+        let blocks = getuid() == 0 ? info.f_bfree : info.f_bavail
+        freeBytes = Int64(clamping: UInt64(blocks) &* UInt64(info.f_frsize))
+        readOnly = info.f_flag & UInt(ST_RDONLY) != 0
+        mountPoint = Self.mountPoint(of: directory)
+    }
+
+    /// "mounted at /var, 12 KB free".
+    public var mountDescription: String {
+        var parts: [String] = []
+        if let mountPoint { parts.append("mounted at \(mountPoint)") }
+        if let freeBytes { parts.append("\(Self.bytes(freeBytes)) free") }
+        return parts.joined(separator: ", ")
+    }
+
+    /// Walks up from `directory` while the parent is on the same device.
+    static func mountPoint(of directory: String) -> String? {
+        var current = (directory as NSString).standardizingPath
+        var info = stat()
+        guard stat(current, &info) == 0 else { return nil }
+        let device = info.st_dev
+        while current != "/" {
+            let parent = (current as NSString).deletingLastPathComponent
+            var parentInfo = stat()
+            guard stat(parent, &parentInfo) == 0, parentInfo.st_dev == device else { return current }
+            current = parent
+        }
+        return "/"
+    }
+
+    /// 1536 → "1.5 KB", in powers of 1024.
+    static func bytes(_ value: Int64) -> String {
+        let units = ["B", "KB", "MB", "GB", "TB"]
+        var amount = Double(value)
+        var unit = 0
+        while amount >= 1024, unit < units.count - 1 {
+            amount /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(value) B" : String(format: amount < 10 ? "%.1f" : "%.0f", amount) + " " + units[unit]
+    }
+}
+
+extension InsightDatabase {
+    /// `error` as a `StoreError`: kept when it is one, `.diskFull` or `.unwritable` when the state directory's file
+    /// system caused it, else `code` with `what` as the message.
+    func storeError(_ code: StoreError.Code, _ what: String, _ error: any Error) -> StoreError {
+        if let error = error as? StoreError { return error }
+        return StorageCondition.classify(error, databasePath: path) ?? StoreError(code, what, underlying: error)
+    }
+
+    /// `storeError` for a write that has ended (never call it inside a transaction): on a full disk it also tries
+    /// to give the write-ahead log's space back, which lets the next try fit where the log had grown into it.
+    func failedWrite(_ code: StoreError.Code, _ what: String, _ error: any Error) -> StoreError {
+        let failure = storeError(code, what, error)
+        if failure.code == .diskFull {
+            // Fails harmlessly when the database file itself has no room to take the log's pages.
+            _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        }
+        return failure
+    }
+}
