@@ -41,7 +41,9 @@ public struct Control: Sendable {
         let reply = try client.request(method, target, body: body)
         try check(reply)
         do {
-            return (try WireJSON.decoder().decode(T.self, from: Data(reply.body)), reply.body)
+            // What is shown comes from inbox writers; the decoded copy has every control character made visible,
+            // while `--json` prints the exact reply.
+            return (try WireJSON.decoder().decode(T.self, from: Data(VisibleText.escapingStrings(inJSON: reply.body))), reply.body)
         } catch {
             throw ClientError(code: .protocol, message: "the daemon's reply to \(target) is not what this insightctl expects (\(error)); are daemon and CLI the same version?")
         }
@@ -57,7 +59,7 @@ public struct Control: Sendable {
             throw ClientError(code: .protocol, message: "the daemon (\(server)) speaks API version \(version) but this insightctl \(InsightVersion.current) speaks version \(InsightVersion.apiSchema); install matching versions of insightd and insightctl")
         }
         guard (200..<300).contains(reply.status) else {
-            let message = (try? WireJSON.decoder().decode(ErrorReply.self, from: Data(reply.body)))?.error.message
+            let message = (try? WireJSON.decoder().decode(ErrorReply.self, from: Data(VisibleText.escapingStrings(inJSON: reply.body))))?.error.message
                 ?? "HTTP \(reply.status)"
             throw ClientError(code: reply.status == 403 ? .permission : .daemon, message: message)
         }
@@ -101,7 +103,7 @@ public struct Control: Sendable {
                     }
                     let report: StatusReport
                     do {
-                        report = try WireJSON.decoder().decode(StatusReport.self, from: Data(line))
+                        report = try WireJSON.decoder().decode(StatusReport.self, from: Data(VisibleText.escapingStrings(inJSON: line)))
                     } catch {
                         throw ClientError(code: .protocol, message: "the daemon's status line cannot be read (\(error))")
                     }
@@ -350,7 +352,17 @@ public struct Control: Sendable {
         var target = "/v1/export?format=\(Self.encode(format))"
         if let since { target += "&since=\(since)" }
         guard let outputPath else {
-            let reply = try client.stream("GET", target) { chunk in emit(chunk) }
+            // On a terminal, CSV and Markdown lines are shown with their control characters made visible; JSON
+            // Lines, and anything written to a file or a pipe, stay exact.
+            let lines = format != "jsonl" && isatty(1) == 1 ? LineCollector() : nil
+            let reply = try client.stream("GET", target) { chunk in
+                guard let lines else { return emit(chunk) }
+                for line in lines.add(chunk) {
+                    // CSV rows end in CRLF; the terminal needs no CR.
+                    let row = line.last == 0x0D ? line.dropLast() : line[...]
+                    emit(Array(VisibleText.escape(String(decoding: row, as: UTF8.self)).utf8) + [0x0A])
+                }
+            }
             try check(reply)
             return
         }

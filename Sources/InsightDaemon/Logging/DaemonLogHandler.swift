@@ -1,4 +1,5 @@
 import Foundation
+import InsightCore
 import Logging
 
 #if canImport(Glibc)
@@ -49,10 +50,11 @@ public struct DaemonLogHandler: LogHandler, Sendable {
     }
 
     /// One log line: `<6>message key=value` for the journal (it adds its own timestamps), else
-    /// `2025-01-02 03:04:05.678 INFO message key=value`. Newlines in the message are escaped so one event stays one line.
+    /// `2025-01-02 03:04:05.678 INFO message key=value`. Control characters (file names and texts come from inbox
+    /// writers) are made visible, so one event stays one line and never drives the terminal reading the log.
     static func format(level: Logger.Level, message: String, metadata: Logger.Metadata, journal: Bool, timestamp: @autoclosure () -> String = timestamp()) -> String {
         let suffix = metadata.isEmpty ? "" : " " + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let text = (message + suffix).replacingOccurrences(of: "\n", with: "\\n")
+        let text = VisibleText.escape(message + suffix)
         if journal { return "<\(priority(level))>\(text)\n" }
         return "\(timestamp()) \(level.rawValue.uppercased()) \(text)\n"
     }
