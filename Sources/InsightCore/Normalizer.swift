@@ -36,6 +36,12 @@ public enum Normalizer {
         return key
     }
 
+    /// The words of a search query, folded as keys are (NFKC, case, quotes and dashes), so that what was stored
+    /// is found as it was typed: `ｏｐｅｎ` finds `open`.
+    public static func searchWords(_ query: String) -> [Substring] {
+        key(query).split(whereSeparator: { !($0.isLetter || $0.isNumber) })
+    }
+
     /// `text` with whitespace runs collapsed to one space and trimmed; the words stay as first seen.
     public static func display(_ text: String) -> String {
         if text.utf8.allSatisfy({ $0 < 0x80 }) {

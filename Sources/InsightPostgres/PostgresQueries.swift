@@ -98,7 +98,7 @@ extension PostgresInsightStore {
 
     /// `to_tsquery` input for what a user typed: each word quoted as a lexeme, joined with AND, the last a prefix.
     static func tsQuery(_ text: String) -> String? {
-        let words = text.split(whereSeparator: { !($0.isLetter || $0.isNumber) }).map { "'" + $0.lowercased() + "'" }
+        let words = Normalizer.searchWords(text).map { "'" + $0 + "'" }
         guard !words.isEmpty else { return nil }
         return words.joined(separator: " & ") + ":*"
     }

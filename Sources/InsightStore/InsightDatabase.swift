@@ -473,7 +473,7 @@ public final class InsightDatabase: Sendable {
     /// Turns what a user typed into an FTS5 query: every word must match, the last one as a prefix.
     /// Quoting each word keeps FTS5 syntax characters in user input from being read as operators.
     static func ftsQuery(_ text: String) -> String? {
-        let words = text.split(whereSeparator: { !($0.isLetter || $0.isNumber) })
+        let words = Normalizer.searchWords(text)
         guard !words.isEmpty else { return nil }
         var terms = words.map { "\"\($0)\"" }
         terms[terms.count - 1] += "*"
