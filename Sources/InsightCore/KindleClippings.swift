@@ -28,12 +28,15 @@ public enum KindleClippings {
     ///
     /// A line of `=` signs alone (a Setext heading, a divider) is not enough.
     public static func looksLikeClippings(_ text: String) -> Bool {
+        // Most files are not clippings: one byte search settles it before any line is split.
+        guard ByteSearch.contains(text, "=========="), ByteSearch.contains(text, "- Your ") else { return false }
         let lines = DocumentParser.lines(text)
         let chunks = chunks(lines)
         guard chunks.separators > 0 else { return false }
         var entries = 0
         var wellFormed = 0
-        for chunk in chunks.ranges {
+        // The first entries decide; a file of thousands need not be read twice.
+        for chunk in chunks.ranges.prefix(64) {
             guard let title = firstText(lines, in: chunk) else { continue }
             entries += 1
             if title + 1 < chunk.upperBound, isBookLine(lines[title]), meta(lines[title + 1]) != nil { wellFormed += 1 }

@@ -51,6 +51,14 @@ struct PlainTextWrapTests {
         #expect(doc.insights.allSatisfy { $0.section == "Related Insights" })
     }
 
+    @Test func aListOfLinksIsNeverJoinedIntoProse() {
+        // One token a line, each "starting lower-case": nothing a wrapper would have broken. Joined, eight URLs
+        // would pass as an eight-word insight.
+        let urls = (1...8).map { "http://127.0.0.1:8080/a\($0)" }
+        #expect(parser.parse(urls.joined(separator: "\n") + "\n").insights.isEmpty)
+        #expect(parser.parse(urls.joined(separator: "\r\n")).insights.isEmpty)
+    }
+
     @Test func fullWidthListLinesStartingUpperCaseAreNotJoined() {
         // Every line nearly fills a common width and lacks a full stop, but no line break falls before a
         // lower-case word: these are list items, not wrapped prose.

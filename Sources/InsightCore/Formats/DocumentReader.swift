@@ -44,6 +44,10 @@ public enum DocumentReader {
     /// A text file of bullets, some of them indented under others (Workflowy, Dynalist and Logseq exports):
     /// at least four bullet lines, nine in ten of the non-blank lines bullets, and one of them indented.
     static func looksLikeOutline(_ text: String) -> Bool {
+        // An outline has an indented bullet: a line break followed by a tab or two spaces and a mark.
+        guard ["\n\t- ", "\n  - ", "\n\t* ", "\n  * ", "\n\t+ ", "\n  + "].contains(where: { ByteSearch.contains(text, $0) }) else {
+            return false
+        }
         var bullets = 0, others = 0, indented = 0
         for line in DocumentParser.lines(text) where !DocumentParser.isBlank(line) {
             let body = line.drop(while: { $0 == " " || $0 == "\t" || $0 == "\u{FEFF}" })
@@ -56,5 +60,31 @@ public enum DocumentReader {
             }
         }
         return bullets >= 4 && indented >= 1 && others * 9 <= bullets
+    }
+}
+
+/// Byte searches that decide, before any line is split, whether a format's marks occur in a file at all.
+enum ByteSearch {
+    /// Whether `text` holds `needle` byte for byte.
+    static func contains(_ text: String, _ needle: String) -> Bool {
+        var haystack = text
+        var pattern = needle
+        return haystack.withUTF8 { bytes in
+            pattern.withUTF8 { wanted in
+                guard !wanted.isEmpty else { return true }
+                guard wanted.count <= bytes.count else { return false }
+                let first = wanted[0], last = bytes.count - wanted.count
+                var index = 0
+                while index <= last {
+                    if bytes[index] == first {
+                        var matched = 1
+                        while matched < wanted.count, bytes[index + matched] == wanted[matched] { matched += 1 }
+                        if matched == wanted.count { return true }
+                    }
+                    index += 1
+                }
+                return false
+            }
+        }
     }
 }

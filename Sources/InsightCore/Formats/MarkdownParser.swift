@@ -224,7 +224,12 @@ enum MarkdownInline {
     static func clean(_ inline: String) -> Cleaned {
         var tags: [String] = []
         var kept: [Substring] = []
+        let hasProperties = ByteSearch.contains(inline, "::")
         for line in inline.split(separator: "\n", omittingEmptySubsequences: false) {
+            guard hasProperties else {
+                kept.append(line)
+                continue
+            }
             if let (key, value) = property(line) {
                 // Logseq `tags:: a, b`; other properties (`id::`, `collapsed::`) are bookkeeping.
                 if key == "tags" || key == "tag" {
@@ -236,7 +241,8 @@ enum MarkdownInline {
             }
             kept.append(line)
         }
-        var text = noteSyntax(kept.joined(separator: " "))
+        var text = noteSyntax(kept.count == 1 ? String(kept[0]) : kept.joined(separator: " "))
+        guard ByteSearch.contains(text, "#") else { return Cleaned(text: text, tags: tags) }
         let trailing = Tags.splitTrailing(text)
         text = trailing.text
         for tag in trailing.tags where !tags.contains(tag) { tags.append(tag) }
@@ -267,7 +273,7 @@ enum MarkdownInline {
     /// `![[embed]]` → nothing; `[[Page|alias]]` → `alias`; `[[Page]]` → `Page`; `((block-ref))` → nothing;
     /// `==highlight==` → `highlight`.
     static func noteSyntax(_ text: String) -> String {
-        guard text.contains("[[") || text.contains("((") || text.contains("==") else { return text }
+        guard ByteSearch.contains(text, "[[") || ByteSearch.contains(text, "((") || ByteSearch.contains(text, "==") else { return text }
         var out = ""
         var rest = Substring(text)
         while let open = rest.firstIndex(where: { $0 == "[" || $0 == "(" || $0 == "=" || $0 == "!" }) {

@@ -22,6 +22,7 @@ public enum ReadwiseExport {
     /// Whether `text` has the export's shape: a `## Highlights` heading with a `## Metadata` heading or a
     /// highlight that ends in a Readwise location link.
     public static func looksLikeExport(_ text: String) -> Bool {
+        guard ByteSearch.contains(text, "ighlights") else { return false }
         var highlights = false, metadata = false, suffix = false
         for line in DocumentParser.lines(text) {
             let trimmed = line.trimmingTrailingSpaces()
@@ -162,7 +163,9 @@ public enum ReadwiseExport {
         /// Splits a rendered highlight into its passage and `location 1043` / `page 12` (nil for `View Highlight`).
         static func splitLocation(_ text: String) -> (String, String?) {
             let trimmed = Substring(text).trimmingTrailingSpaces()
-            guard trimmed.hasSuffix(")"), let open = trimmed.range(of: " (", options: .backwards) else { return (text, nil) }
+            guard trimmed.hasSuffix(")"), let paren = trimmed.lastIndex(of: "("), paren > trimmed.startIndex,
+                  trimmed[trimmed.index(before: paren)] == " " else { return (text, nil) }
+            let open = trimmed.index(before: paren)..<trimmed.index(after: paren)
             let inner = trimmed[open.upperBound..<trimmed.index(before: trimmed.endIndex)]
             let words = inner.split(separator: " ")
             if inner == "View Highlight" || inner == "View highlight" { return (String(trimmed[..<open.lowerBound]), nil) }
