@@ -63,7 +63,9 @@ public enum Daemon {
         var routes = APIRouter(control: control)
         routes.reloader = reloader
         let router = routes
-        let server = SocketServer(path: settings.socketPath, mode: settings.socketMode, logger: logger) { router.handle($0) }
+        let server = SocketServer(path: settings.socketPath, mode: settings.socketMode,
+                                  limits: { ServerLimits(requestDeadlineSeconds: box.value.socketRequestTimeoutSeconds) },
+                                  access: router.access, logger: logger) { router.handle($0) }
         do {
             try await server.start()
         } catch {

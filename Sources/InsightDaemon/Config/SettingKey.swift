@@ -45,6 +45,7 @@ struct SettingKey: Sendable {
         strings("watch.ignore") { $0.ignore = $1 },
         octal("socket_mode") { $0.socketMode = $1 },
         string("admin_group", allowed: "a group name") { _ in true } set: { $0.adminGroup = $1 },
+        integer("socket_request_timeout_s", range: 1...300) { $0.socketRequestTimeoutSeconds = $1 },
         boolean("fetch.enabled") { $0.fetchEnabled = $1 },
         boolean("fetch.allow_private_addresses") { $0.fetchAllowPrivateAddresses = $1 },
         integer("fetch.max_article_bytes", range: 1024...(1 << 30)) { $0.fetchMaxArticleBytes = $1 },

@@ -29,6 +29,8 @@ public struct Settings: Sendable, Equatable {
     public var socketMode = 0o660
     /// Members of this group may change state over the socket (add, retry, rescan, pause, resume, reload, forget).
     public var adminGroup = ""
+    /// A socket client must send its whole request within this many seconds of connecting.
+    public var socketRequestTimeoutSeconds = 10
 
     /// Whether links in dropped files are fetched.
     public var fetchEnabled = true

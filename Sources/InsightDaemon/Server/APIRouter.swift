@@ -286,13 +286,9 @@ struct APIRouter: Sendable {
     }
 
     private func retry(_ request: APIRequest) -> APIResponse {
-        let body: RetryRequest
         do {
-            body = try WireJSON.decoder().decode(RetryRequest.self, from: Data(request.body.isEmpty ? Array("{}".utf8) : request.body))
-        } catch {
-            return .error(400, "bad_body", "the body must be {\"path\":\"FILE\"} or {\"all\":true}")
-        }
-        do {
+            let body = try JSONBody.decode(RetryRequest.self, from: request.body, fields: ["path", "all"],
+                                           usage: "{\"path\":\"FILE\"} or {\"all\":true}")
             if body.all == true {
                 let count = try control.retryProblems()
                 return .json(ActionReply(ok: true, message: count == 0 ? "no failed or skipped files to retry"
@@ -301,6 +297,8 @@ struct APIRouter: Sendable {
             guard let path = body.path, !path.isEmpty else {
                 return .error(400, "bad_body", "give {\"path\":\"FILE\"} (relative to the inbox) or {\"all\":true}")
             }
+            // Checked here, before any lookup: a NUL would cut the path short and retry another file.
+            try TextCheck.plain(path, field: "the path")
             let relative = try control.retry(path: path)
             return .json(ActionReply(ok: true, message: "\(relative) queued again"))
         } catch {
@@ -335,8 +333,12 @@ struct APIRouter: Sendable {
     struct RetryLinksRequest: Decodable { var id: Int64? }
 
     private func addLink(_ request: APIRequest) -> APIResponse {
-        guard let body = try? WireJSON.decoder().decode(AddLinkRequest.self, from: Data(request.body)) else {
-            return .error(400, "bad_request", "send {\"url\":\"https://…\"}")
+        let body: AddLinkRequest
+        do {
+            body = try JSONBody.decode(AddLinkRequest.self, from: request.body, fields: ["url"], usage: "{\"url\":\"https://…\"}")
+            try TextCheck.plain(body.url, field: "the url")
+        } catch {
+            return error.response
         }
         let canonical: CanonicalURL
         do {
@@ -355,7 +357,16 @@ struct APIRouter: Sendable {
     }
 
     private func retryLinks(_ request: APIRequest) -> APIResponse {
-        let body = (try? WireJSON.decoder().decode(RetryLinksRequest.self, from: Data(request.body))) ?? RetryLinksRequest(id: nil)
+        let usage = "{\"id\":N} for one link or {} for every failed one"
+        let body: RetryLinksRequest
+        do {
+            body = try JSONBody.decode(RetryLinksRequest.self, from: request.body, fields: ["id"], usage: usage)
+        } catch {
+            return error.response
+        }
+        if let id = body.id, id <= 0 {
+            return .error(400, "bad_body", "the field \"id\" must be a positive number; send \(usage)")
+        }
         do {
             let count = try control.database.retryLinks(id: body.id)
             control.links.poke()

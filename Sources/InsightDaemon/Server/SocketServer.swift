@@ -20,22 +20,97 @@ struct ServerLimits: Sendable {
     var maxHeaderBytes = 32 * 1024
     /// The request body; more gets a 413.
     var maxBodyBytes = 64 * 1024
-    /// Open connections; a client beyond this gets a 503 and a close.
+    /// Open connections; a client beyond this gets a 503 and a close, unless it may use a reserved slot.
     var maxConnections = 128
+    /// Slots beyond `maxConnections` that only root, the daemon's user and `admin_group` may use, so that an
+    /// administrator can still run `status`, `pause` or `reload` while others fill the socket.
+    var reservedConnections = 16
+    /// Open connections of one uid (administrators excepted); more get a 503 and a close.
+    var maxConnectionsPerUser = 16
+    /// The whole request (line, headers and body) must arrive within this many seconds of the accept, however
+    /// steadily its bytes trickle in; otherwise a 408 and a close (`socket_request_timeout_s`).
+    var requestDeadlineSeconds = 10
     /// Streamed replies (export, status --watch) at once; each holds a thread. More get a 503.
     var maxStreams = 16
-    /// A client that sends nothing for this long is dropped.
-    var idleTimeout: TimeAmount = .seconds(30)
     /// A streamed chunk the client does not take within this long ends the reply.
     var writeTimeout: TimeAmount = .seconds(30)
 }
 
+/// Who holds the socket's connections, counted per uid, and when a refusal was last logged.
+///
+/// Refused connections are never counted: a client told to go away holds nothing.
+struct ConnectionTable: Sendable {
+    /// Why a connection was turned away, or that it was not.
+    enum Verdict: Sendable, Equatable {
+        case admitted
+        /// The uid holds `maxConnectionsPerUser` already.
+        case userFull
+        /// Every slot open to this peer is taken.
+        case serverFull(slots: Int)
+    }
+
+    /// What a log line is about; each is logged at most once a minute per uid.
+    enum Offence: Sendable, Hashable {
+        case refused
+        case tooSlow
+    }
+
+    private(set) var total = 0
+    private(set) var byUID: [UInt32: Int] = [:]
+    private var lastLogged: [LogKey: (at: Double, unlogged: Int)] = [:]
+
+    private struct LogKey: Hashable {
+        var uid: UInt32
+        var offence: Offence
+    }
+
+    /// Takes a slot for `uid` when its limits allow. Privileged peers skip the per-user cap and may use the
+    /// reserved slots.
+    mutating func admit(uid: UInt32, privileged: Bool, limits: ServerLimits) -> Verdict {
+        if privileged {
+            let slots = limits.maxConnections + limits.reservedConnections
+            guard total < slots else { return .serverFull(slots: slots) }
+        } else {
+            guard byUID[uid, default: 0] < limits.maxConnectionsPerUser else { return .userFull }
+            guard total < limits.maxConnections else { return .serverFull(slots: limits.maxConnections) }
+        }
+        total += 1
+        byUID[uid, default: 0] += 1
+        return .admitted
+    }
+
+    /// Gives back a slot taken by `admit`.
+    mutating func release(uid: UInt32) {
+        total -= 1
+        let left = byUID[uid, default: 1] - 1
+        byUID[uid] = left > 0 ? left : nil
+    }
+
+    /// How many such events of `uid` to report when one should be logged now (the first of a burst, then at
+    /// most once per `interval`), or nil to stay quiet and count it for the next line.
+    mutating func logDue(uid: UInt32, _ offence: Offence, now: Double, interval: Double = 60) -> Int? {
+        let key = LogKey(uid: uid, offence: offence)
+        if let last = lastLogged[key], now - last.at < interval {
+            lastLogged[key] = (last.at, last.unlogged + 1)
+            return nil
+        }
+        let count = (lastLogged[key]?.unlogged ?? 0) + 1
+        // Bounded memory: forget uids that have been quiet for a whole interval.
+        if lastLogged.count >= 1024 { lastLogged = lastLogged.filter { now - $0.value.at < interval } }
+        lastLogged[key] = (now, 0)
+        return count
+    }
+}
+
 /// Counters shared by every connection.
 final class ServerState: Sendable {
-    let connections = Atomic<Int>(0)
+    let connections = Mutex(ConnectionTable())
     let streams = Atomic<Int>(0)
     let stopping = Atomic<Bool>(false)
 }
+
+/// The uid a connection is counted under when the kernel would not say who it is.
+let unknownPeerUID = UInt32.max
 
 /// A reason the server cannot start, with what to do about it.
 public struct ServerStartError: Error, Sendable, CustomStringConvertible {
@@ -50,18 +125,22 @@ public struct ServerStartError: Error, Sendable, CustomStringConvertible {
 final class SocketServer: Sendable {
     let path: String
     let mode: Int
-    let limits: ServerLimits
+    /// Read for each new connection, so a reload applies to the next one.
+    let limits: @Sendable () -> ServerLimits
+    /// Decides who is an administrator: they may use the reserved slots and are not held to the per-user cap.
+    let access: AccessPolicy
     let logger: Logger
     let router: @Sendable (APIRequest) -> APIResponse
     private let group: MultiThreadedEventLoopGroup
     private let channel: Mutex<(any Channel)?> = Mutex(nil)
     let state = ServerState()
 
-    init(path: String, mode: Int, limits: ServerLimits = ServerLimits(), logger: Logger,
-         router: @escaping @Sendable (APIRequest) -> APIResponse) {
+    init(path: String, mode: Int, limits: @escaping @Sendable () -> ServerLimits = { ServerLimits() }, access: AccessPolicy,
+         logger: Logger, router: @escaping @Sendable (APIRequest) -> APIResponse) {
         self.path = path
         self.mode = mode
         self.limits = limits
+        self.access = access
         self.logger = logger
         self.router = router
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -75,20 +154,9 @@ final class SocketServer: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let open = state.connections.wrappingAdd(1, ordering: .relaxed).newValue
-                    channel.closeFuture.whenComplete { [state] _ in _ = state.connections.wrappingSubtract(1, ordering: .relaxed) }
-                    if open > limits.maxConnections {
-                        try channel.pipeline.syncOperations.addHandler(
-                            RefusingHandler(status: 503, reason: "Service Unavailable", code: "busy",
-                                            message: "insightd has \(limits.maxConnections) connections open; try again shortly"))
-                        return
-                    }
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout))
-                    try channel.pipeline.syncOperations.addHandler(RequestHeadLimiter(limits: limits))
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(
-                        HTTPHandler(router: router, queue: work, limits: limits, state: state, logger: logger))
+                let limits = self.limits()
+                return Self.peerCredentials(of: channel).flatMapThrowing { peer in
+                    try self.admit(channel, peer: peer, limits: limits, work: work)
                 }
             }
         let listening = try await bootstrap.bind(unixDomainSocketPath: path).get()
@@ -96,6 +164,62 @@ final class SocketServer: Sendable {
             throw ServerStartError(message: "cannot set the mode of the socket \(path): \(Errno.current)")
         }
         channel.withLock { $0 = listening }
+    }
+
+    /// Gives the connection a slot and the HTTP pipeline, or a 503 that says why not and a close.
+    private func admit(_ channel: any Channel, peer: PeerCredentials?, limits: ServerLimits, work: DispatchQueue) throws {
+        let uid = peer?.uid ?? unknownPeerUID
+        var verdict = state.connections.withLock { $0.admit(uid: uid, privileged: false, limits: limits) }
+        // The group database is asked only when a limit is reached, so ordinary connections never wait on it.
+        if verdict != .admitted, case .allowed = access.decide(peer) {
+            verdict = state.connections.withLock { $0.admit(uid: uid, privileged: true, limits: limits) }
+        }
+        let operations = channel.pipeline.syncOperations
+        switch verdict {
+        case .admitted:
+            channel.closeFuture.whenComplete { [state] _ in state.connections.withLock { $0.release(uid: uid) } }
+            try operations.addHandler(RequestHeadGuard(limits: limits))
+            try operations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+            try operations.addHandler(HTTPHandler(router: router, queue: work, limits: limits, state: state, peer: peer, logger: logger))
+        case .userFull:
+            warnRefused(uid: uid, "uid \(uid) holds \(limits.maxConnectionsPerUser) connections, the most one user may")
+            try operations.addHandler(RefusingHandler(
+                status: 503, reason: "Service Unavailable", code: "too_many_connections",
+                message: "uid \(uid) already has \(limits.maxConnectionsPerUser) connections open to insightd, the most one user may hold; "
+                    + "close the ones you are not using (each request needs one, for a moment) and try again"))
+        case .serverFull(let slots):
+            warnRefused(uid: uid, "all \(slots) connection slots open to this uid are taken")
+            try operations.addHandler(RefusingHandler(
+                status: 503, reason: "Service Unavailable", code: "busy",
+                message: "insightd has \(slots) connections open; try again shortly"))
+        }
+    }
+
+    /// One warning per uid and minute, however many connections it opens: a flood must not flood the log too.
+    private func warnRefused(uid: UInt32, _ why: String) {
+        guard let count = state.connections.withLock({ $0.logDue(uid: uid, .refused, now: monotonicSeconds()) }) else { return }
+        logger.warning("socket connections refused: \(why)",
+                       metadata: ["uid": "\(uid)", "refused_since_last_warning": "\(count)", "next_warning": "in a minute at the earliest"])
+    }
+
+    /// The peer's uid, gid and groups as the kernel recorded them at connect time (`SO_PEERCRED`,
+    /// `SO_PEERGROUPS`); nil when it will not say.
+    static func peerCredentials(of channel: any Channel) -> EventLoopFuture<PeerCredentials?> {
+        guard let provider = channel as? any SocketOptionProvider else { return channel.eventLoop.makeSucceededFuture(nil) }
+        let credentials: EventLoopFuture<insight_ucred> = provider.unsafeGetSocketOption(
+            level: .socket, name: NIOBSDSocket.Option(rawValue: insight_so_peercred))
+        return credentials.flatMap { value in
+            let peer = PeerCredentials(pid: value.pid, uid: value.uid, gid: value.gid)
+            let groups: EventLoopFuture<insight_peergroups> = provider.unsafeGetSocketOption(
+                level: .socket, name: NIOBSDSocket.Option(rawValue: insight_so_peergroups))
+            return groups.map { list -> PeerCredentials? in
+                // The buffer is zeroed before the call; unused slots stay 0. A peer whose only claim is gid 0
+                // is still found through the group database.
+                var peer = peer
+                peer.groups = withUnsafeBytes(of: list.gids) { Array($0.bindMemory(to: UInt32.self)) }.filter { $0 != 0 }
+                return peer
+            }.recover { _ in peer }
+        }.recover { _ in nil }
     }
 
     /// Stops listening, waits for the listener to close, removes the socket file.
@@ -168,40 +292,58 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     let limits: ServerLimits
     let state: ServerState
     let logger: Logger
-    private var peer: PeerCredentials?
+    /// Who is connecting decides what they may change; the kernel vouches for it (SO_PEERCRED, SO_PEERGROUPS).
+    private let peer: PeerCredentials?
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var overLimit = false
     private var answered = false
+    private var deadline: Scheduled<Void>?
 
     init(router: @escaping @Sendable (APIRequest) -> APIResponse, queue: DispatchQueue,
-         limits: ServerLimits, state: ServerState, logger: Logger) {
+         limits: ServerLimits, state: ServerState, peer: PeerCredentials?, logger: Logger) {
         self.router = router
         self.queue = queue
         self.limits = limits
         self.state = state
+        self.peer = peer
         self.logger = logger
     }
 
-    func channelActive(context: ChannelHandlerContext) {
-        // Who is connecting decides what they may change; the kernel vouches for it (SO_PEERCRED, SO_PEERGROUPS).
-        if let provider = context.channel as? any SocketOptionProvider {
-            let credentials: EventLoopFuture<insight_ucred> = provider.unsafeGetSocketOption(
-                level: .socket, name: NIOBSDSocket.Option(rawValue: insight_so_peercred))
-            let groups: EventLoopFuture<insight_peergroups> = provider.unsafeGetSocketOption(
-                level: .socket, name: NIOBSDSocket.Option(rawValue: insight_so_peergroups))
-            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            credentials.whenSuccess { value in
-                bound.value.peer = PeerCredentials(pid: value.pid, uid: value.uid, gid: value.gid)
-                // The buffer is zeroed before the call; unused slots stay 0. A peer whose only claim is gid 0
-                // is still found through the group database.
-                groups.whenSuccess { list in
-                    let gids = withUnsafeBytes(of: list.gids) { Array($0.bindMemory(to: UInt32.self)) }.filter { $0 != 0 }
-                    bound.value.peer?.groups = gids
-                }
-            }
+    func handlerAdded(context: ChannelHandlerContext) {
+        // Counted from the accept and never reset: a client that sends a byte now and then must still finish
+        // its request in time, or it could hold its slot for ever.
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        deadline = context.eventLoop.scheduleTask(in: .seconds(Int64(limits.requestDeadlineSeconds))) {
+            let (handler, context) = bound.value
+            handler.requestTooSlow(context: context)
         }
-        context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+        context.fireChannelInactive()
+    }
+
+    private func requestTooSlow(context: ChannelHandlerContext) {
+        deadline = nil
+        guard !answered, context.channel.isActive else { return }
+        answered = true
+        let uid = peer?.uid ?? unknownPeerUID
+        if let count = state.connections.withLock({ $0.logDue(uid: uid, .tooSlow, now: monotonicSeconds()) }) {
+            logger.warning("socket connections closed: no complete request within \(limits.requestDeadlineSeconds) s",
+                           metadata: ["uid": "\(uid)", "closed_since_last_warning": "\(count)"])
+        }
+        write(context: context, response: .error(408, "request_timeout",
+                                                  "the request did not arrive in full within \(limits.requestDeadlineSeconds) s of connecting; "
+                                                    + "send the whole request at once"),
+              version: head?.version ?? .http1_1)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -213,9 +355,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             overLimit = false
             if let length = requestHead.headers.first(name: "content-length").flatMap(Int.init), length > limits.maxBodyBytes {
                 // Answer now: waiting for a body we will not read only keeps the client busy.
-                answered = true
-                write(context: context, response: .error(413, "too_large", "the request body is over \(limits.maxBodyBytes) bytes"),
-                      version: requestHead.version)
+                answer(context: context, response: .error(413, "too_large", "the request body is over \(limits.maxBodyBytes) bytes"),
+                       version: requestHead.version)
             }
         case .body(var chunk):
             if overLimit { return }
@@ -228,12 +369,20 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let requestHead = head else { return }
             head = nil
-            answered = true
             if overLimit {
-                write(context: context, response: .error(413, "too_large", "the request body is over \(limits.maxBodyBytes) bytes"), version: requestHead.version)
+                answer(context: context, response: .error(413, "too_large", "the request body is over \(limits.maxBodyBytes) bytes"),
+                       version: requestHead.version)
                 return
             }
-            let request = APIRequest(method: requestHead.method.rawValue, uri: requestHead.uri, body: body, peer: peer)
+            let request: APIRequest
+            do {
+                request = try APIRequest(method: requestHead.method.rawValue, target: requestHead.uri, body: body, peer: peer)
+            } catch {
+                answer(context: context, response: error.response, version: requestHead.version)
+                return
+            }
+            answered = true
+            deadline?.cancel()
             body = []
             let router = self.router
             let loop = context.eventLoop
@@ -248,19 +397,25 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            // A client that sends nothing for the read timeout before its request is complete is dropped; it
-            // cannot hold a connection slot forever. Once the request is in, the client only reads (a long
-            // export, status --watch): the write timeout of the stream guards that part.
-            if !answered { context.close(promise: nil) }
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
+    /// Replies at once, without the router, and stops reading the request.
+    private func answer(context: ChannelHandlerContext, response: APIResponse, version: HTTPVersion) {
+        answered = true
+        deadline?.cancel()
+        write(context: context, response: response, version: version)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         logger.debug("socket client error", metadata: ["error": "\(error)"])
+        if error is HTTPParserError {
+            // Bytes after a complete request do not cost it its reply, which closes the connection anyway.
+            if answered { return }
+            // A request the HTTP parser rejects still gets a JSON error, like every other refusal.
+            if context.channel.isActive {
+                answer(context: context, response: .error(400, "bad_request", "the request is not valid HTTP/1.1 (\(error))"),
+                       version: head?.version ?? .http1_1)
+                return
+            }
+        }
         context.close(promise: nil)
     }
 
@@ -354,17 +509,23 @@ final class RefusingHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }
 
-/// Caps the request line and headers before the HTTP parser sees them: a longer request line gets a 414,
-/// more header bytes a 431, and the connection closes.
-final class RequestHeadLimiter: ChannelInboundHandler, RemovableChannelHandler {
+/// Looks at the request line and headers before the HTTP parser does: a longer request line gets a 414, more
+/// header bytes a 431, `CONNECT` a 405 and a method insightd does not know a 501, each with a JSON error and a
+/// close. The parser itself would answer an unknown method with a bare 400, and `CONNECT` would turn the rest
+/// of the connection into a tunnel.
+final class RequestHeadGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer
+
+    /// The methods of RFC 9110 and PATCH (RFC 5789): the router answers those it has no route for with a 405.
+    static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH"]
 
     let limits: ServerLimits
     private var seen = 0
     private var lineLength = 0
     private var firstLine = true
+    private var method: [UInt8]? = []
     private var headDone = false
     private var refused = false
 
@@ -379,6 +540,7 @@ final class RequestHeadLimiter: ChannelInboundHandler, RemovableChannelHandler {
         }
         for byte in buffer.readableBytesView {
             seen += 1
+            if !checkMethod(context, byte) { return }
             if byte == UInt8(ascii: "\n") {
                 if lineLength == 0 && !firstLine {
                     headDone = true
@@ -390,21 +552,59 @@ final class RequestHeadLimiter: ChannelInboundHandler, RemovableChannelHandler {
                 lineLength += 1
             }
             if firstLine && seen > limits.maxRequestLineBytes {
-                refuse(context, 414, "URI Too Long", "the request line is over \(limits.maxRequestLineBytes) bytes")
+                refuse(context, 414, "URI Too Long", "too_large", "the request line is over \(limits.maxRequestLineBytes) bytes")
                 return
             }
             if seen > limits.maxHeaderBytes {
-                refuse(context, 431, "Request Header Fields Too Large", "the request headers are over \(limits.maxHeaderBytes) bytes")
+                refuse(context, 431, "Request Header Fields Too Large", "too_large", "the request headers are over \(limits.maxHeaderBytes) bytes")
                 return
             }
         }
         context.fireChannelRead(data)
     }
 
-    private func refuse(_ context: ChannelHandlerContext, _ status: Int, _ reason: String, _ message: String) {
+    /// Collects the method up to its space and judges it there; false once the connection is refused.
+    private func checkMethod(_ context: ChannelHandlerContext, _ byte: UInt8) -> Bool {
+        guard var name = method else { return true }
+        if byte != UInt8(ascii: " ") {
+            // Not a token: the parser refuses it. A token over 32 bytes is no method insightd knows; keep no more.
+            guard Self.isTokenByte(byte) else {
+                method = nil
+                return true
+            }
+            if name.count <= 32 { name.append(byte) }
+            method = name
+            return true
+        }
+        method = nil
+        let text = String(decoding: name, as: UTF8.self)
+        if text == "CONNECT" {
+            refuse(context, 405, "Method Not Allowed", "method_not_allowed",
+                   "CONNECT is not allowed: insightd is not a proxy; the API uses GET, POST and DELETE on /v1/…")
+            return false
+        }
+        if !text.isEmpty, !Self.knownMethods.contains(text) {
+            refuse(context, 501, "Not Implemented", "not_implemented",
+                   "\(text) is not a method insightd knows; the API uses GET, POST and DELETE on /v1/…")
+            return false
+        }
+        return true
+    }
+
+    private static let tokenSymbols = Set("!#$%&'*+-.^_`|~".utf8)
+
+    /// A `tchar` of RFC 9110 §5.6.2.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"): return true
+        default: return tokenSymbols.contains(byte)
+        }
+    }
+
+    private func refuse(_ context: ChannelHandlerContext, _ status: Int, _ reason: String, _ code: String, _ message: String) {
         refused = true
         let channel = context.channel
-        let reply = rawErrorReply(status: status, reason: reason, code: "too_large", message: message)
+        let reply = rawErrorReply(status: status, reason: reason, code: code, message: message)
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: reply))).whenComplete { _ in
             channel.close(promise: nil)
         }
