@@ -221,6 +221,16 @@ struct MarkdownFormatsTests {
         #expect(Set(document.insights.map(\.section)) == ["Lessons"])
     }
 
+    @Test func nodesCmarkLeavesWithoutAPositionTakeTheirBlocksLine() {
+        let text = "# T\n\nA paragraph of plain words right above a table.\n| a | b |\n|---|---|\n| 1 | 2 |\n\nSee https://example.com/page for the whole long story.\n"
+        let document = MarkdownParser(minWords: 6).parse(text)
+        #expect(document.insights.map(\.text) == ["A paragraph of plain words right above a table.",
+                                                  "See https://example.com/page for the whole long story."])
+        #expect(document.insights.allSatisfy { (1...8).contains($0.line) })
+        #expect(document.insights.last?.line == 8)
+        #expect(document.links == [ParsedLink(url: "https://example.com/page", line: 8)])
+    }
+
     @Test func crlfAndBomMarkdown() {
         let text = "\u{FEFF}---\r\ndate: 2021-06-01\r\n---\r\n# Heading\r\n\r\nA paragraph written on Windows with CRLF line ends.\r\n"
         let document = MarkdownParser(minWords: 6).parse(text)

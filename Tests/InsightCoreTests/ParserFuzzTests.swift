@@ -103,20 +103,9 @@ func fuzzLines(_ text: String) -> [Substring] {
     return lines
 }
 
-/// The formats read through cmark-gfm.
-let cmarkFormats: Set<DocumentFormat> = [.markdown, .outline, .readwise]
-
-/// Expects `line` to be a line of the file. Line 0 from a format read through cmark-gfm is a known defect: cmark-gfm
-/// gives no source position to a paragraph that a table interrupts (a `| a | b |` line right under it) nor to a
-/// bare URL it turns into a link, and the parsers pass the 0 on.
+/// Expects `line` to be a line of the file.
 func expectLine(_ line: Int, of count: Int, _ format: DocumentFormat, _ what: String) {
-    if cmarkFormats.contains(format), line == 0 {
-        withKnownIssue("cmark-gfm: no source line for a paragraph interrupted by a table, or for an autolink") {
-            #expect((1...count).contains(line), "\(what) on line \(line) of \(count)")
-        }
-    } else {
-        #expect((1...count).contains(line), "\(what) on line \(line) of \(count)")
-    }
+    #expect((1...count).contains(line), "\(what) on line \(line) of \(count) (\(format))")
 }
 
 @Suite("the document parsers on random and mangled input")

@@ -48,7 +48,17 @@ struct MarkdownTree {
 
         var typeName: String { cmark_node_get_type_string(raw).map { String(cString: $0) } ?? "" }
         var children: Children { Children(upcoming: cmark_node_first_child(raw)) }
-        var line: Int { Int(cmark_node_get_start_line(raw)) }
+        /// The 1-based line where the node starts. cmark-gfm gives no position to a paragraph a table interrupts nor
+        /// to a link its autolink extension makes; those take the line of the nearest positioned ancestor.
+        var line: Int {
+            var node: OpaquePointer? = raw
+            while let current = node {
+                let line = Int(cmark_node_get_start_line(current))
+                if line > 0 { return line }
+                node = cmark_node_parent(current)
+            }
+            return 1
+        }
         var headingLevel: Int { Int(cmark_node_get_heading_level(raw)) }
         var literal: String { cmark_node_get_literal(raw).map { String(cString: $0) } ?? "" }
         var url: String { cmark_node_get_url(raw).map { String(cString: $0) } ?? "" }
