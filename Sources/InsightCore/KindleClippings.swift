@@ -211,7 +211,7 @@ public enum KindleClippings {
             for (position, word) in words.enumerated() {
                 let lower = word.lowercased()
                 if lower == "added", position + 1 < words.count, words[position + 1].lowercased() == "on" {
-                    meta.addedAt = isoDate(words[(position + 2)...])
+                    meta.addedAt = EnglishDate.iso(words: words[(position + 2)...])
                     break
                 }
                 guard position + 1 < words.count else { continue }
@@ -242,61 +242,6 @@ public enum KindleClippings {
         return end >= start ? start...end : nil
     }
 
-    /// `Tuesday, March 5, 2019 8:14:02 PM` or `Sunday, 1 January 2023 09:14:55` as `2019-03-05T20:14:02`
-    /// (`YYYY-MM-DD` when no time is given); nil when the words are not an English date.
-    static func isoDate(_ words: ArraySlice<Substring>) -> String? {
-        var year: Int?
-        var month: Int?
-        var day: Int?
-        var time: [Int]?
-        var meridiem: String?
-        for word in words {
-            for token in word.split(separator: ",") {
-                let lower = token.lowercased()
-                if month == nil, let number = months[lower.hasSuffix(".") ? String(lower.dropLast()) : lower] {
-                    month = number
-                } else if lower == "am" || lower == "a.m." || lower == "pm" || lower == "p.m." {
-                    meridiem = lower.hasPrefix("a") ? "am" : "pm"
-                } else if token.contains(":") {
-                    let fields = token.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
-                    guard (2...3).contains(fields.count), fields.allSatisfy({ $0 != nil }) else { return nil }
-                    time = fields.compactMap { $0 }
-                } else if let number = Int(token) {
-                    if token.count == 4 { year = number } else if day == nil { day = number }
-                }
-            }
-        }
-        guard let year, let month, let day, (1...31).contains(day) else { return nil }
-        let date = pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
-        guard let time else { return date }
-        var hour = time[0]
-        let minute = time[1]
-        let second = time.count == 3 ? time[2] : 0
-        switch meridiem {
-        case "am": guard (1...12).contains(hour) else { return date }; if hour == 12 { hour = 0 }
-        case "pm": guard (1...12).contains(hour) else { return date }; if hour != 12 { hour += 12 }
-        default: break
-        }
-        guard (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second) else { return date }
-        return date + "T" + pad(hour, 2) + ":" + pad(minute, 2) + ":" + pad(second, 2)
-    }
-
-    private static let monthNames = ["january", "february", "march", "april", "may", "june", "july", "august",
-                                     "september", "october", "november", "december"]
-    private static let months: [String: Int] = {
-        var months: [String: Int] = [:]
-        for (index, name) in monthNames.enumerated() {
-            months[name] = index + 1
-            months[String(name.prefix(3))] = index + 1
-        }
-        months["sept"] = 9
-        return months
-    }()
-
-    private static func pad(_ value: Int, _ width: Int) -> String {
-        let digits = String(value)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
-    }
 
     static func trim(_ text: Substring) -> Substring {
         var text = text.drop(while: { $0.isWhitespace })

@@ -182,43 +182,67 @@ public enum ReadwiseExport {
     }
 }
 
-/// English dates as exports write them: `March 5, 2023 at 10:14 AM`, `Tuesday, March 5, 2019 8:14:02 PM`,
-/// `Sunday, 1 January 2023 09:14:55`.
+/// English dates as exports write them: `March 5, 2023 at 10:14 AM` (Readwise), `Tuesday, March 5, 2019 8:14:02 PM`
+/// and `Sunday, 1 January 2023 09:14:55` (Kindle).
 public enum EnglishDate {
-    static let months = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-                         "october", "november", "december"]
-
     /// `YYYY-MM-DDTHH:MM:SS` (24-hour), `YYYY-MM-DD` without a time, or nil when no month, day and year are found.
     public static func iso(_ text: String) -> String? {
-        var month: Int?, day: Int?, year: Int?
-        var hour: Int?, minute = 0, second = 0
-        var pm: Bool?
-        for word in text.split(whereSeparator: { $0 == " " || $0 == "," }) {
-            let lower = word.lowercased()
-            if let index = months.firstIndex(where: { $0 == lower || ($0.hasPrefix(lower) && lower.count >= 3) }), month == nil {
-                month = index + 1
-            } else if word.contains(":") {
-                let parts = word.split(separator: ":").map { Int($0) }
-                guard parts.count >= 2, let h = parts[0], let m = parts[1] else { continue }
-                hour = h
-                minute = m
-                if parts.count > 2, let s = parts[2] { second = s }
-            } else if lower == "am" || lower == "a.m." {
-                pm = false
-            } else if lower == "pm" || lower == "p.m." {
-                pm = true
-            } else if let number = Int(word) {
-                if number > 31 { year = number } else if day == nil { day = number }
+        iso(words: text.split(separator: " ")[...])
+    }
+
+    /// `Tuesday, March 5, 2019 8:14:02 PM` or `Sunday, 1 January 2023 09:14:55` as `2019-03-05T20:14:02`
+    /// (`YYYY-MM-DD` when no time is given); nil when the words are not an English date.
+    static func iso(words: ArraySlice<Substring>) -> String? {
+        var year: Int?
+        var month: Int?
+        var day: Int?
+        var time: [Int]?
+        var meridiem: String?
+        for word in words {
+            for token in word.split(separator: ",") {
+                let lower = token.lowercased()
+                if month == nil, let number = months[lower.hasSuffix(".") ? String(lower.dropLast()) : lower] {
+                    month = number
+                } else if lower == "am" || lower == "a.m." || lower == "pm" || lower == "p.m." {
+                    meridiem = lower.hasPrefix("a") ? "am" : "pm"
+                } else if token.contains(":") {
+                    let fields = token.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+                    guard (2...3).contains(fields.count), fields.allSatisfy({ $0 != nil }) else { return nil }
+                    time = fields.compactMap { $0 }
+                } else if let number = Int(token) {
+                    if token.count == 4 { year = number } else if day == nil { day = number }
+                }
             }
         }
-        guard let month, let day, let year, (1...31).contains(day), (1000...9999).contains(year) else { return nil }
-        let date = String(format: "%04d-%02d-%02d", year, month, day)
-        guard var h = hour else { return date }
-        if let pm {
-            if pm && h < 12 { h += 12 }
-            if !pm && h == 12 { h = 0 }
+        guard let year, let month, let day, (1...31).contains(day) else { return nil }
+        let date = pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
+        guard let time else { return date }
+        var hour = time[0]
+        let minute = time[1]
+        let second = time.count == 3 ? time[2] : 0
+        switch meridiem {
+        case "am": guard (1...12).contains(hour) else { return date }; if hour == 12 { hour = 0 }
+        case "pm": guard (1...12).contains(hour) else { return date }; if hour != 12 { hour += 12 }
+        default: break
         }
-        guard (0...23).contains(h), (0...59).contains(minute), (0...60).contains(second) else { return date }
-        return date + String(format: "T%02d:%02d:%02d", h, minute, second)
+        guard (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second) else { return date }
+        return date + "T" + pad(hour, 2) + ":" + pad(minute, 2) + ":" + pad(second, 2)
+    }
+
+    private static let monthNames = ["january", "february", "march", "april", "may", "june", "july", "august",
+                                     "september", "october", "november", "december"]
+    private static let months: [String: Int] = {
+        var months: [String: Int] = [:]
+        for (index, name) in monthNames.enumerated() {
+            months[name] = index + 1
+            months[String(name.prefix(3))] = index + 1
+        }
+        months["sept"] = 9
+        return months
+    }()
+
+    private static func pad(_ value: Int, _ width: Int) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
 }
