@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Runs insightd in the foreground on the embedded default: inbox and state folders inside this checkout.
 #   deploy/run-local.sh [extra insightd flags]
-# Drop .txt or .md files into ./inbox; ask with:  swift run insightctl --socket state/insightd.sock status
+# Drop .txt or .md files into ./inbox; ask with:  .build/release/insightctl --socket state/insightd.sock status
+# A release build: the first one takes about 10 minutes on two cores, later ones only rebuild what changed.
+# (The tests use the debug build; INSIGHTD_BUILD=debug runs that one here instead.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/dev-deps.sh
-swift build --product insightd
-swift build --product insightctl
+configuration=${INSIGHTD_BUILD:-release}
+swift build -c "$configuration" --product insightd
+swift build -c "$configuration" --product insightctl
 mkdir -p inbox state
-exec .build/debug/insightd --config config/insightd.toml --inbox inbox --state-dir state --socket state/insightd.sock "$@"
+exec ".build/$configuration/insightd" --config config/insightd.toml --inbox inbox --state-dir state --socket state/insightd.sock "$@"

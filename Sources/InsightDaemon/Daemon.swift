@@ -11,6 +11,29 @@ import Glibc
 
 /// The composition root: resolves settings, opens the database, starts the socket, the watcher and the
 /// pipeline, and runs them until SIGTERM or SIGINT.
+///
+/// ## How it runs
+/// One `ServiceGroup` runs every long-running part as a `Service`; SIGTERM and SIGINT start a graceful shutdown,
+/// which each service answers by finishing what it has in hand and returning (no cancellation of work in hand).
+/// Blocking C work never runs on Swift's cooperative pool; each service owns the threads it blocks on:
+///
+/// | Service | Threads it owns | What they may block on |
+/// |---|---|---|
+/// | `IngestService` | `insightd-watch`: the watcher | `poll(2)` on inotify and a wake-up pipe; `getdents`/`lstat` in scans |
+/// | | `insightd-parse-N` (one per core) and `insightd-parse-large` | file reads, parsing (cmark-gfm, libxml2), one short store read per file |
+/// | | `insightd-write`: the one writer | SQLite (or PostgreSQL) write transactions; `statvfs` while a full disk holds it up |
+/// | `APIService` | 4 `NIOThreadPool` threads for the router | store reads and writes of API requests |
+/// | `LinkService` | `insightd-fetch-N` (libcurl, `fetch.concurrency`); 2 `NIOThreadPool` threads | `curl_easy_perform`; store calls and article extraction (libxml2) |
+/// | `ReloadService` | 1 `NIOThreadPool` thread | reading the configuration file on SIGHUP |
+///
+/// Socket I/O runs on NIO's shared event loop (`MultiThreadedEventLoopGroup.singleton`), which never blocks;
+/// streamed replies (`status --watch`, `export`) are child tasks of `APIService` that await each write. The
+/// systemd watchdog is pinged from the writer thread, not from a service of its own: a wedged writer then stops
+/// the pings and systemd restarts the daemon.
+///
+/// On SIGTERM the watcher stops, the parse workers take nothing new (a file being parsed is left in the inbox,
+/// the durable queue), the writer finishes the transaction in hand, streams end, the socket file is removed and
+/// the database is closed.
 public enum Daemon {
     /// Runs the daemon in the foreground and returns the process exit code
     /// (0 after a clean stop, 1 when it cannot start, 2 for invalid settings).
@@ -73,7 +96,8 @@ public enum Daemon {
             try? database.close()
             return 1
         }
-        reloader.handleHangupSignal()
+        // SIGHUP reloads (ReloadService); ignored from here on so one that arrives before the service runs cannot end the process.
+        signal(SIGHUP, SIG_IGN)
         logger.info("insightd \(InsightVersion.current) watching \(settings.inbox)",
                     metadata: ["socket": "\(settings.socketPath)", "store": "\(database.kind) \(database.location)"])
         notifier.ready(status: heartbeat.announce())
@@ -82,6 +106,7 @@ public enum Daemon {
             services: [
                 .init(service: APIService(server: server)),
                 .init(service: links),
+                .init(service: ReloadService(reloader: reloader)),
                 .init(service: IngestService(pipeline: pipeline, watcher: watcher, notifier: notifier, logger: logger,
                                              beforeStopping: { reloader.beginShutdown() })),
             ],
@@ -92,7 +117,6 @@ public enum Daemon {
         } catch {
             logger.error("a service ended with an error: \(error)")
         }
-        reloader.stopHandlingHangupSignal()
         do {
             try database.close()
         } catch {

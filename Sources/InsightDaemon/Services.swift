@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// The watcher and the pipeline as one service: on graceful shutdown it stops taking new files and
 /// finishes the file in hand.
@@ -29,7 +30,25 @@ struct APIService: Service {
     let server: SocketServer
 
     func run() async throws {
+        // Streamed replies run as child tasks here; `stop()` ends them (they watch `stopping`) and the stream of jobs.
+        async let streams: Void = server.runStreams()
         try? await gracefulShutdown()
         await server.stop()
+        await streams
+    }
+}
+
+/// Reloads the configuration on SIGHUP until shutdown begins. The reload (a file read) runs on a thread of the
+/// service's own, not on the cooperative pool.
+struct ReloadService: Service {
+    let reloader: Reloader
+
+    func run() async throws {
+        let work = BlockingWork(threads: 1)
+        work.start()
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            _ = try? await work.run { [reloader] in reloader.reload(trigger: "SIGHUP") }
+        }
+        await work.shutdown()
     }
 }

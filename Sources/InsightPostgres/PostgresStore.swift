@@ -86,6 +86,34 @@ public final class PostgresInsightStore: InsightStoring {
         }
     }
 
+    public func recordProblems(_ problems: [ProblemRecord], now: Double) throws(StoreError) {
+        guard !problems.isEmpty else { return }
+        try session("cannot record the state of \(problems.count) files") { session in
+            try session.transaction {
+                for problem in problems {
+                    try session.query("""
+                        INSERT INTO source (origin, host, path, kind, size, mtime, state, error, first_seen_at, updated_at)
+                        VALUES (\(origin), \(host), \(problem.path), 'file', \(problem.size), \(problem.mtime), \(problem.state.rawValue),
+                                \(problem.reason), \(now), \(now))
+                        ON CONFLICT (origin, path) DO UPDATE SET state = excluded.state, error = excluded.error,
+                            size = COALESCE(excluded.size, source.size), mtime = COALESCE(excluded.mtime, source.mtime),
+                            updated_at = excluded.updated_at
+                        """)
+                }
+            }
+        }
+    }
+
+    public func markRemoved(paths: [String], now: Double) throws(StoreError) -> [String] {
+        guard !paths.isEmpty else { return [] }
+        return try session("cannot mark \(paths.count) files removed") { session in
+            try session.query("""
+                UPDATE source SET state = 'removed', updated_at = \(now)
+                WHERE origin = \(origin) AND path = ANY(\(paths)::text[]) AND state <> 'removed' RETURNING path
+                """).map { try $0.decode(String.self) }
+        }
+    }
+
     public func source(path: String) throws(StoreError) -> SourceRecord? {
         try session("cannot read the source \(path)") { session in
             try session.query("SELECT \(unescaped: Self.sourceColumns) FROM source WHERE origin = \(origin) AND path = \(path)")

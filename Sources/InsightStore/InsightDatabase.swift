@@ -354,19 +354,57 @@ public final class InsightDatabase: Sendable {
                               now: Double = Date().timeIntervalSince1970) throws(StoreError) {
         do {
             try pool.write { db in
-                var record = try SourceRecord.filter(Column("path") == path).fetchOne(db) ?? SourceRecord(
-                    id: nil, path: path, size: nil, mtime: nil, sha256: nil, state: state, error: nil, encoding: nil,
-                    documentDate: nil, insightCount: 0, firstSeenAt: now, updatedAt: now, ingestedAt: nil)
-                record.state = state
-                record.error = reason
-                record.size = size ?? record.size
-                record.mtime = mtime ?? record.mtime
-                record.sha256 = sha256 ?? record.sha256
-                record.updatedAt = now
-                try record.save(db)
+                try Self.saveProblem(db, path: path, state: state, reason: reason, size: size, mtime: mtime, sha256: sha256, now: now)
             }
         } catch {
             throw failedWrite(.write, "cannot record the state of \(path)", error)
+        }
+    }
+
+    /// Records several skipped or failed files in one transaction.
+    public func recordProblems(_ problems: [ProblemRecord], now: Double = Date().timeIntervalSince1970) throws(StoreError) {
+        guard !problems.isEmpty else { return }
+        do {
+            try pool.write { db in
+                for problem in problems {
+                    try Self.saveProblem(db, path: problem.path, state: problem.state, reason: problem.reason, size: problem.size,
+                                         mtime: problem.mtime, sha256: nil, now: now)
+                }
+            }
+        } catch {
+            throw failedWrite(.write, "cannot record the state of \(problems.count) files", error)
+        }
+    }
+
+    private static func saveProblem(_ db: Database, path: String, state: SourceState, reason: String, size: Int64?, mtime: Double?,
+                                    sha256: String?, now: Double) throws {
+        var record = try SourceRecord.filter(Column("path") == path).fetchOne(db) ?? SourceRecord(
+            id: nil, path: path, size: nil, mtime: nil, sha256: nil, state: state, error: nil, encoding: nil,
+            documentDate: nil, insightCount: 0, firstSeenAt: now, updatedAt: now, ingestedAt: nil)
+        record.state = state
+        record.error = reason
+        record.size = size ?? record.size
+        record.mtime = mtime ?? record.mtime
+        record.sha256 = sha256 ?? record.sha256
+        record.updatedAt = now
+        try record.save(db)
+    }
+
+    /// Marks the sources of several deleted files removed in one transaction; returns the paths that changed.
+    public func markRemoved(paths: [String], now: Double = Date().timeIntervalSince1970) throws(StoreError) -> [String] {
+        guard !paths.isEmpty else { return [] }
+        do {
+            return try pool.write { db in
+                var changed: [String] = []
+                let statement = try db.cachedStatement(sql: "UPDATE source SET state = 'removed', updatedAt = ? WHERE path = ? AND state <> 'removed'")
+                for path in paths {
+                    try statement.execute(arguments: [now, path])
+                    if db.changesCount > 0 { changed.append(path) }
+                }
+                return changed
+            }
+        } catch {
+            throw failedWrite(.write, "cannot mark \(paths.count) files removed", error)
         }
     }
 

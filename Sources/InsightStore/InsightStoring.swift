@@ -6,6 +6,23 @@ import InsightCore
 /// Every method blocks the calling thread until the database answers, so callers keep it off the cooperative
 /// pool's hot paths, as they would any file I/O. Paths are relative to the calling daemon's inbox; a shared
 /// store keeps each daemon's files apart by host and inbox and shares insights, variants, conflicts and links.
+/// A file that is not stored, with the reason a user reads in `insightctl failed`.
+public struct ProblemRecord: Sendable, Equatable {
+    public var path: String
+    public var state: SourceState
+    public var reason: String
+    public var size: Int64?
+    public var mtime: Double?
+
+    public init(path: String, state: SourceState, reason: String, size: Int64? = nil, mtime: Double? = nil) {
+        self.path = path
+        self.state = state
+        self.reason = reason
+        self.size = size
+        self.mtime = mtime
+    }
+}
+
 public protocol InsightStoring: AnyObject, Sendable {
     /// `sqlite` or `postgresql`.
     var kind: String { get }
@@ -20,8 +37,14 @@ public protocol InsightStoring: AnyObject, Sendable {
     /// Records that a file was skipped or failed, with the reason a user will read in `insightctl failed`.
     func recordProblem(path: String, state: SourceState, reason: String, size: Int64?, mtime: Double?, sha256: String?,
                        now: Double) throws(StoreError)
+    /// Records several skipped or failed files in one transaction (a flood of empty or binary files is one write,
+    /// not thousands).
+    func recordProblems(_ problems: [ProblemRecord], now: Double) throws(StoreError)
     /// Marks a deleted file's source as removed; its insights stay, with their history.
     func markRemoved(path: String, now: Double) throws(StoreError)
+    /// Marks the sources of several deleted files removed in one transaction; returns the paths whose sources
+    /// changed (paths never recorded, or already removed, are left out).
+    func markRemoved(paths: [String], now: Double) throws(StoreError) -> [String]
     /// This daemon's stored source for `path`, if any.
     func source(path: String) throws(StoreError) -> SourceRecord?
     /// This daemon's sources whose files are believed present (every state but removed).

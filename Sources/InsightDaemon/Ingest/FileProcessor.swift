@@ -18,22 +18,7 @@ struct FileProcessor {
     static let linkOnlyExtensions: Set<String> = ["url", "webloc"]
 
     let settings: Settings
-    let database: any InsightStoring
     let logger: Logger
-    /// Told when a stored file queued links, so fetching starts without delay.
-    var onLinksQueued: @Sendable () -> Void = {}
-    /// Take the file again even when it looks unchanged (`insightctl retry`).
-    var force = false
-    /// Runs the store write that records a skipped or failed file and returns its error, if any. The pipeline
-    /// passes one that waits out a full disk or an unreachable database, so the record is not lost.
-    var storeWrite: (_ body: () throws(StoreError) -> Void) -> StoreError? = { body in
-        do throws(StoreError) {
-            try body()
-            return nil
-        } catch {
-            return error
-        }
-    }
 
     /// What became of a file.
     enum Verdict {
@@ -45,35 +30,33 @@ struct FileProcessor {
         case ready(FileIngest)
     }
 
-    /// Reads and parses a file, or decides why it is not stored; does not write the database.
-    func prepare(relativePath path: String, info linkInfo: stat) -> Verdict {
-        decide(path, linkInfo)
+    /// Whether the file looks as it did when it was last handled (stored, or refused with a reason): same size and
+    /// mtime. A short read of the store.
+    static func isUnchanged(_ path: String, _ linkInfo: stat, in database: any InsightStoring) -> Bool {
+        guard let source = try? database.source(path: path), [.ingested, .skipped, .failed].contains(source.state) else { return false }
+        return source.size == Int64(linkInfo.st_size) && source.mtime == linkInfo.modificationTime
     }
 
-    /// Logs and records what became of a file whose verdict is final.
-    func finish(relativePath path: String, info linkInfo: stat, verdict: Verdict) {
+    /// Logs what became of a file whose verdict is final (skips and failures are recorded by the writer).
+    func log(relativePath path: String, verdict: Verdict) {
         switch verdict {
         case .ready:
             logger.error("a file was finished before it was stored", metadata: ["path": "\(path)"])
         case .stored(.stored(let new, let occurrences)):
             logger.info("stored", metadata: ["path": "\(path)", "insights": "\(occurrences)", "new": "\(new)"])
-            onLinksQueued()
         case .stored(.unchanged), .unchanged:
             logger.debug("unchanged", metadata: ["path": "\(path)"])
         case .skipped(let reason):
-            record(path, .skipped, reason, linkInfo)
+            logger.notice("file skipped", metadata: ["path": "\(path)", "reason": "\(reason)"])
         case .failed(let reason):
-            record(path, .failed, reason, linkInfo)
+            logger.notice("file failed", metadata: ["path": "\(path)", "reason": "\(reason)"])
         }
     }
 
-    private func decide(_ path: String, _ linkInfo: stat) -> Verdict {
+    /// Reads and parses a file, or decides why it is not stored. Touches neither the store nor shared state, so
+    /// several run at once.
+    func prepare(relativePath path: String, info linkInfo: stat) -> Verdict {
         let absolutePath = settings.inbox + "/" + path
-        // Same size and mtime as last time: already handled (stored, or refused with a reason).
-        if !force, let source = try? database.source(path: path), [.ingested, .skipped, .failed].contains(source.state),
-           source.size == Int64(linkInfo.st_size), source.mtime == linkInfo.modificationTime {
-            return .unchanged
-        }
         var info = linkInfo
         if linkInfo.isSymlink {
             // Links are followed only to files inside the inbox, which also rules out loops.
@@ -135,15 +118,5 @@ struct FileProcessor {
             encoding: decoded.encoding.rawValue, documentDate: document.date,
             insights: document.insights.map(PreparedInsight.init), links: links, format: document.format.rawValue)
         return .ready(ingest)
-    }
-
-    private func record(_ path: String, _ state: SourceState, _ reason: String, _ info: stat) {
-        logger.notice(state == .failed ? "file failed" : "file skipped", metadata: ["path": "\(path)", "reason": "\(reason)"])
-        let failure = storeWrite { () throws(StoreError) in
-            try database.recordProblem(path: path, state: state, reason: reason, size: Int64(info.st_size), mtime: info.modificationTime)
-        }
-        if let failure {
-            logger.error("cannot record the file's state", metadata: ["path": "\(path)", "error": "\(failure)"])
-        }
     }
 }

@@ -7,66 +7,94 @@ import Logging
 import Glibc
 #endif
 
-/// Takes inbox files once they are complete and stores them, one at a time, on a thread of its own.
+/// Takes inbox files once they are complete and stores them: a settle queue, parse workers and one writer.
 ///
-/// A file is queued on `IN_CLOSE_WRITE`, a rename into the inbox, or a scan; it is taken once its size and
-/// mtime have been stable for the settle time. All file reads and SQLite writes happen on this thread,
-/// away from Swift's cooperative pool.
+/// - **Settle queue** (`SettleQueue`): a path is queued on `IN_CLOSE_WRITE`, a rename into the inbox, a deletion or
+///   a scan, and taken once its size and mtime have stayed the same for the settle time.
+/// - **Parse workers**, one thread per core, read and parse settled files (no store writes; one short read to see
+///   whether a file is unchanged). Files of `largeFileBytes` or more go to a lane of their own, so a large file
+///   never holds up small ones.
+/// - **One writer thread** stores what the workers prepared: up to `batchLimit` files per transaction, each file
+///   whole or not at all; skipped and failed files, and removed ones, in one transaction per round. It waits out a
+///   store that takes no writes (a full disk, a database out of reach) and pings the systemd watchdog.
+///
+/// All file reads and SQLite writes happen on these threads, never on Swift's cooperative pool. On stop, the
+/// writer finishes the transaction in hand and the workers take nothing new; a file being parsed is left in
+/// the inbox, which is the durable queue: the next start's scan takes it.
 final class IngestPipeline: @unchecked Sendable {
-    private struct Pending {
-        var generation: Int
-        var due: Double
-        var queuedAt: Double
-        var size: Int64?
-        var mtime: Double?
+    /// A worker's result, waiting for the writer. Its path stays in hand in the settle queue until written.
+    private enum Prepared {
+        case ready(SettleQueue.Item, FileIngest)
+        case problem(SettleQueue.Item, ProblemRecord)
+        case gone(SettleQueue.Item)
+        case unchanged(SettleQueue.Item)
+
+        var item: SettleQueue.Item {
+            switch self {
+            case .ready(let item, _), .problem(let item, _), .gone(let item), .unchanged(let item): item
+            }
+        }
     }
 
     // Guarded by `condition`.
     private let condition = NSCondition()
-    private var pending: [String: Pending] = [:]
-    private var order: [(path: String, generation: Int)] = []
-    private var orderHead = 0
-    private var nextGeneration = 0
+    private var queue: SettleQueue
+    /// Prepared files in the order they were taken, so the writer stores them in that order (the first file to
+    /// arrive gives an insight its displayed words) even when workers finish out of order: results of the small
+    /// lane by sequence number, nil for one that went back to wait. The large lane's results are not held back.
+    private var ordered: [Int: Prepared?] = [:]
+    private var nextTaken = 0
+    private var nextToWrite = 0
+    private var prepared: [Prepared] = []
     private var paused = false
     /// Set while ingestion waits for the store to take writes again (a shared database out of reach, a full disk,
     /// an unwritable state directory): what holds it up.
     private var hold: StoreError?
-    /// Skipped or failed paths the watcher found (names that are not UTF-8, paths over PATH_MAX), recorded from
-    /// this thread so that a full disk holds them back instead of losing them.
-    private var problems: [String: (state: SourceState, reason: String)] = [:]
+    /// Skipped or failed paths the watcher found (names that are not UTF-8, paths over PATH_MAX), recorded by the
+    /// writer so that a full disk holds them back instead of losing them.
+    private var problems: [String: ProblemRecord] = [:]
+    /// Problems the writer has taken and not yet written (still pending for status).
+    private var problemsInHand = 0
     /// Records of paths too long to open, by the short form they are recorded under: the path they stand for.
     private var unreachable: [String: String] = [:]
     private var stopping = false
-    private var inFlight = 0
-    private var finished = false
+    /// Workers in a store read; the store is not closed under them.
+    private var storeReaders = 0
+    private var writerDone = false
+    private var started = false
     private var finishWaiters: [CheckedContinuation<Void, Never>] = []
     private var settings: Settings
-    private var forced: Set<String> = []
 
     let database: any InsightStoring
     let logger: Logger
-    /// Called after each unit of work, from the pipeline's own thread (the watchdog listens here).
+    /// Called after each unit of work, from the writer thread (the watchdog listens here).
     let onProgress: @Sendable () -> Void
     /// Called when a stored file may have queued links.
     let onLinksQueued: @Sendable () -> Void
-    /// The longest the thread waits idle before calling `onTick`; nil: it may wait indefinitely.
+    /// The longest the writer waits idle before calling `onTick`; nil: it may wait indefinitely.
     let tickInterval: Double?
-    /// Called from the pipeline's own thread at least every `tickInterval` while it is not busy with a file,
-    /// so a wedged pipeline falls silent (the systemd watchdog pings from here).
+    /// Called from the writer thread at least every `tickInterval` while it is not busy with a batch, so a wedged
+    /// writer falls silent (the systemd watchdog pings from here).
     let onTick: @Sendable () -> Void
-    /// Test hook (`INSIGHTD_TEST_WEDGE_FILE`): taking a file of this name blocks the pipeline thread forever,
-    /// which lets tests see the watchdog notice a wedged pipeline. Never set it in production.
+    /// Test hook (`INSIGHTD_TEST_WEDGE_FILE`): writing a file of this name blocks the writer thread forever, which
+    /// lets tests see the watchdog notice a wedged pipeline. Never set it in production.
     let wedgeFileName: String?
-    /// Told, from the pipeline's own thread, when ingestion starts or stops waiting for the store (nil: writes again).
+    /// Told, from the writer thread, when ingestion starts or stops waiting for the store (nil: writes again).
     let onHold: @Sendable (StoreError?) -> Void
     /// The folder of the SQLite database, whose file system is watched while a full disk holds ingestion up, so
     /// freed space is noticed before the next retry is due; nil for a shared database.
     let probeDirectory: String?
+    /// Parse workers for files under `largeFileBytes` (one more thread serves the large ones).
+    let workerCount: Int
+    /// Files of at least this size are parsed in their own lane.
+    let largeFileBytes: Int64
 
     init(settings: Settings, database: any InsightStoring, logger: Logger, onProgress: @escaping @Sendable () -> Void = {},
          onLinksQueued: @escaping @Sendable () -> Void = {},
          tickInterval: Double? = nil, onTick: @escaping @Sendable () -> Void = {},
          onHold: @escaping @Sendable (StoreError?) -> Void = { _ in },
+         workerCount: Int = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)),
+         largeFileBytes: Int64 = 1 << 20,
          wedgeFileName: String? = ProcessInfo.processInfo.environment["INSIGHTD_TEST_WEDGE_FILE"].flatMap { $0.isEmpty ? nil : $0 }) {
         self.onHold = onHold
         probeDirectory = database.kind == "sqlite" ? (database.location as NSString).deletingLastPathComponent : nil
@@ -78,30 +106,53 @@ final class IngestPipeline: @unchecked Sendable {
         self.tickInterval = tickInterval
         self.onTick = onTick
         self.wedgeFileName = wedgeFileName
+        self.workerCount = workerCount
+        self.largeFileBytes = largeFileBytes
+        queue = SettleQueue(settle: Double(settings.settleMilliseconds) / 1000)
     }
 
     // MARK: - Control
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "insightd-ingest"
+        condition.lock()
+        started = true
+        condition.unlock()
+        startThread("insightd-write") { [self] in runWriter() }
+        for index in 1...workerCount {
+            startThread("insightd-parse-\(index)") { [self] in runWorker(large: false) }
+        }
+        startThread("insightd-parse-large") { [self] in runWorker(large: true) }
+    }
+
+    private func startThread(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread(block: body)
+        thread.name = name
         thread.start()
     }
 
-    /// Stops taking new files, finishes the file in hand, and returns once the thread has ended.
+    /// Stops taking new files, lets the writer finish the transaction in hand, and returns once it has ended and no
+    /// worker reads the store. A file being parsed is not waited for: it stays in the inbox.
     func stop() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             condition.lock()
             stopping = true
-            if finished {
+            condition.broadcast()
+            if (writerDone || !started) && storeReaders == 0 {
                 condition.unlock()
                 continuation.resume()
                 return
             }
             finishWaiters.append(continuation)
-            condition.broadcast()
             condition.unlock()
         }
+    }
+
+    /// Resumes `stop()` callers once the writer has ended and no worker reads the store. Called with the lock held.
+    private func resumeStoppedLocked() {
+        guard stopping, writerDone || !started, storeReaders == 0, !finishWaiters.isEmpty else { return }
+        let waiters = finishWaiters
+        finishWaiters = []
+        for waiter in waiters { waiter.resume() }
     }
 
     func setPaused(_ value: Bool) {
@@ -116,6 +167,8 @@ final class IngestPipeline: @unchecked Sendable {
     func update(settings newSettings: Settings) {
         condition.lock()
         settings = newSettings
+        queue.settle = Double(newSettings.settleMilliseconds) / 1000
+        condition.broadcast()
         condition.unlock()
     }
 
@@ -123,43 +176,37 @@ final class IngestPipeline: @unchecked Sendable {
     func pendingSummary(now: Double = monotonicSeconds()) -> (count: Int, oldestAge: Double?) {
         condition.lock()
         defer { condition.unlock() }
-        let oldest = pending.values.map(\.queuedAt).min()
-        return (pending.count + inFlight + problems.count, oldest.map { now - $0 })
+        let oldest = queue.oldestQueuedAt()
+        return (queue.count + problems.count + problemsInHand, oldest.map { now - $0 })
     }
 
     // MARK: - Queueing
 
     /// Queues a path relative to the inbox; it is taken after the settle time if it stays unchanged.
     func enqueue(_ relativePath: String) {
-        let snapshot = try? lstatPath(absolute(relativePath))
-        let now = monotonicSeconds()
-        condition.lock()
-        let settle = Double(settings.settleMilliseconds) / 1000
-        nextGeneration += 1
-        var entry = pending[relativePath] ?? Pending(generation: 0, due: 0, queuedAt: now, size: nil, mtime: nil)
-        entry.generation = nextGeneration
-        entry.due = now + settle
-        entry.size = snapshot.map { Int64($0.st_size) }
-        entry.mtime = snapshot?.modificationTime
-        pending[relativePath] = entry
-        order.append((relativePath, nextGeneration))
-        condition.signal()
-        condition.unlock()
+        enqueue(relativePath, force: false)
     }
 
     /// Queues a path to be taken again even if it looks unchanged (`insightctl retry`).
     func retry(_ relativePath: String) {
-        condition.lock()
-        forced.insert(relativePath)
-        condition.unlock()
-        enqueue(relativePath)
+        enqueue(relativePath, force: true)
     }
 
-    /// Records a path as skipped or failed with `reason`, from the pipeline's thread (see `problems`).
+    private func enqueue(_ relativePath: String, force: Bool) {
+        let snapshot = try? lstatPath(absolute(relativePath))
+        let now = monotonicSeconds()
+        condition.lock()
+        queue.add(relativePath, snapshot: .init(size: snapshot.map { Int64($0.st_size) }, mtime: snapshot?.modificationTime),
+                  now: now, force: force)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Records a path as skipped or failed with `reason`, from the writer thread (see `problems`).
     func recordProblem(path: String, state: SourceState, reason: String) {
         condition.lock()
-        problems[path] = (state, reason)
-        condition.signal()
+        problems[path] = ProblemRecord(path: path, state: state, reason: reason)
+        condition.broadcast()
         condition.unlock()
     }
 
@@ -190,10 +237,98 @@ final class IngestPipeline: @unchecked Sendable {
         return settings.inbox + "/" + relativePath
     }
 
-    // MARK: - The worker
+    // MARK: - Parse workers
 
     /// At most this many settled files share one write transaction.
     static let batchLimit = 64
+    /// Prepared files waiting for the writer, beyond which workers wait (bounds memory when the store is slow).
+    static let preparedLimit = 4 * batchLimit
+
+    private func runWorker(large: Bool) {
+        let threshold = largeFileBytes
+        let accept: (SettleQueue.Item) -> Bool = { item in ((item.snapshot.size ?? 0) >= threshold) == large }
+        let perRound = large ? 1 : 8
+        condition.lock()
+        while !stopping {
+            if paused || prepared.count + ordered.count >= Self.preparedLimit {
+                condition.wait()
+                continue
+            }
+            let now = monotonicSeconds()
+            let items = queue.takeDue(now: now, limit: perRound, accept: accept)
+            let firstSequence = nextTaken
+            if !large { nextTaken += items.count }
+            if items.isEmpty {
+                if let due = queue.nextDue(accept: accept) {
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: max(due - now, 0.001)))
+                } else {
+                    condition.wait()  // nothing for this lane: sleep until something is queued
+                }
+                continue
+            }
+            let settings = self.settings
+            condition.unlock()
+            let results = items.map { prepare($0, settings: settings) }
+            condition.lock()
+            if large {
+                prepared.append(contentsOf: results.compactMap { $0 })
+            } else {
+                for (offset, result) in results.enumerated() { ordered[firstSequence + offset] = .some(result) }
+                while let next = ordered[nextToWrite] {
+                    ordered[nextToWrite] = nil
+                    nextToWrite += 1
+                    if let next { prepared.append(next) }
+                }
+            }
+            condition.broadcast()
+        }
+        condition.unlock()
+    }
+
+    /// Reads and parses one settled path. Returns nil when the path went back to wait (still changing) or the
+    /// pipeline is stopping.
+    private func prepare(_ item: SettleQueue.Item, settings: Settings) -> Prepared? {
+        let path = item.path
+        guard let info = try? lstatPath(settings.inbox + "/" + path) else { return .gone(item) }
+        if info.isDirectory { return .unchanged(item) }
+        let snapshot = SettleQueue.Snapshot(size: Int64(info.st_size), mtime: info.modificationTime)
+        if snapshot != item.snapshot {
+            // Still being written: wait for it to settle.
+            condition.lock()
+            queue.requeue(item, snapshot: snapshot, now: monotonicSeconds())
+            condition.broadcast()
+            condition.unlock()
+            return nil
+        }
+        if !item.force {
+            condition.lock()
+            if stopping {
+                condition.unlock()
+                return nil
+            }
+            storeReaders += 1
+            condition.unlock()
+            let unchanged = FileProcessor.isUnchanged(path, info, in: database)
+            condition.lock()
+            storeReaders -= 1
+            resumeStoppedLocked()
+            condition.unlock()
+            if unchanged { return .unchanged(item) }
+        }
+        let processor = FileProcessor(settings: settings, logger: logger)
+        switch processor.prepare(relativePath: path, info: info) {
+        case .ready(let ingest):
+            return .ready(item, ingest)
+        case .skipped(let reason):
+            return .problem(item, ProblemRecord(path: path, state: .skipped, reason: reason, size: Int64(info.st_size), mtime: info.modificationTime))
+        case .failed(let reason):
+            return .problem(item, ProblemRecord(path: path, state: .failed, reason: reason, size: Int64(info.st_size), mtime: info.modificationTime))
+        case .unchanged, .stored:
+            return .unchanged(item)
+        }
+    }
+
+    // MARK: - The writer
 
     /// Whether a stop was asked for; read between the files of a batch so shutdown does not wait for all of it.
     private var stopRequested: Bool {
@@ -202,11 +337,10 @@ final class IngestPipeline: @unchecked Sendable {
         return stopping
     }
 
-    private func run() {
+    private func runWriter() {
         condition.lock()
         var nextTick = monotonicSeconds()
-        while true {
-            if stopping { break }
+        while !stopping {
             if let tickInterval, monotonicSeconds() >= nextTick {
                 condition.unlock()
                 onTick()
@@ -214,18 +348,7 @@ final class IngestPipeline: @unchecked Sendable {
                 nextTick = monotonicSeconds() + tickInterval
                 continue
             }
-            if !paused, !problems.isEmpty {
-                let taken = problems
-                problems = [:]
-                inFlight = taken.count
-                condition.unlock()
-                recordProblems(taken)
-                onProgress()
-                condition.lock()
-                inFlight = 0
-                continue
-            }
-            guard !paused, orderHead < order.count else {
+            guard !paused, !prepared.isEmpty || !problems.isEmpty else {
                 if tickInterval != nil {
                     _ = condition.wait(until: Date(timeIntervalSinceNow: nextTick - monotonicSeconds()))
                 } else {
@@ -233,120 +356,111 @@ final class IngestPipeline: @unchecked Sendable {
                 }
                 continue
             }
-            let (path, generation) = order[orderHead]
-            guard let entry = pending[path], entry.generation == generation else {
-                advance()
-                continue
-            }
-            let now = monotonicSeconds()
-            if entry.due > now {
-                let until = tickInterval == nil ? entry.due : min(entry.due, nextTick)
-                _ = condition.wait(until: Date(timeIntervalSinceNow: until - now))
-                continue
-            }
-            // Take every file that is due now (up to the batch limit): they are stored in one transaction.
-            var batch: [(path: String, entry: Pending, force: Bool)] = []
-            while batch.count < Self.batchLimit, orderHead < order.count {
-                let (candidate, candidateGeneration) = order[orderHead]
-                guard let pendingEntry = pending[candidate], pendingEntry.generation == candidateGeneration else {
-                    advance()
-                    continue
+            // One round: up to `batchLimit` files to store, with every skip, failure and removal prepared so far.
+            var files: [(SettleQueue.Item, FileIngest)] = []
+            var others: [Prepared] = []
+            var rest: [Prepared] = []
+            for entry in prepared {
+                if case .ready(let item, let ingest) = entry {
+                    if files.count < Self.batchLimit { files.append((item, ingest)) } else { rest.append(entry) }
+                } else {
+                    others.append(entry)
                 }
-                guard pendingEntry.due <= now else { break }
-                advance()
-                pending[candidate] = nil
-                batch.append((candidate, pendingEntry, forced.remove(candidate) != nil))
             }
-            inFlight = batch.count
+            prepared = rest
+            let watcherProblems = Array(problems.values)
+            problems = [:]
+            problemsInHand = watcherProblems.count
             let settings = self.settings
+            condition.broadcast()  // workers waiting on a full `prepared` may go on
             condition.unlock()
-            let requeue = take(batch, settings: settings)
+
+            write(files: files, others: others, watcherProblems: watcherProblems, settings: settings)
             onProgress()
+
             condition.lock()
-            inFlight = 0
-            for (path, snapshot, force) in requeue where pending[path] == nil {
-                if force { forced.insert(path) }
-                nextGeneration += 1
-                pending[path] = Pending(generation: nextGeneration, due: monotonicSeconds() + Double(settings.settleMilliseconds) / 1000,
-                                        queuedAt: snapshot.queuedAt, size: snapshot.size, mtime: snapshot.mtime)
-                order.append((path, nextGeneration))
-            }
+            problemsInHand = 0
+            let now = monotonicSeconds()
+            for (item, _) in files { queue.finish(item.path, now: now) }
+            for entry in others { queue.finish(entry.item.path, now: now) }
+            condition.broadcast()
         }
-        finished = true
-        let waiters = finishWaiters
-        finishWaiters = []
+        writerDone = true
+        resumeStoppedLocked()
         condition.unlock()
-        for waiter in waiters { waiter.resume() }
     }
 
-    private func advance() {
-        orderHead += 1
-        // Compact now and then so the queue does not grow without bound.
-        if orderHead > 4096, orderHead * 2 > order.count {
-            order.removeFirst(orderHead)
-            orderHead = 0
+    /// Stores one round. Files the stop cuts off stay in the inbox, where the next start's scan finds them.
+    private func write(files: [(SettleQueue.Item, FileIngest)], others: [Prepared], watcherProblems: [ProblemRecord], settings: Settings) {
+        if let wedgeFileName,
+           (files.map(\.0) + others.map(\.item)).contains(where: { ($0.path as NSString).lastPathComponent == wedgeFileName }) {
+            logger.warning("test hook INSIGHTD_TEST_WEDGE_FILE: the writer thread now blocks forever", metadata: ["path": "\(wedgeFileName)"])
+            while true { sleep(3600) }
         }
-    }
-
-    /// Handles settled paths: files still changing come back to wait again; the rest are read, parsed and
-    /// stored together, each file whole or not at all.
-    private func take(_ batch: [(path: String, entry: Pending, force: Bool)], settings: Settings)
-        -> [(path: String, snapshot: (queuedAt: Double, size: Int64, mtime: Double), force: Bool)] {
-        var requeue: [(path: String, snapshot: (queuedAt: Double, size: Int64, mtime: Double), force: Bool)] = []
-        var prepared: [(path: String, info: stat, processor: FileProcessor, ingest: FileIngest)] = []
-        for (path, entry, force) in batch {
-            // On shutdown the rest of the batch is left in the inbox; the next start's scan takes it.
-            if stopRequested { break }
-            if let wedgeFileName, (path as NSString).lastPathComponent == wedgeFileName {
-                logger.warning("test hook INSIGHTD_TEST_WEDGE_FILE: the pipeline thread now blocks forever", metadata: ["path": "\(path)"])
-                while true { sleep(3600) }
-            }
-            guard let info = try? lstatPath(settings.inbox + "/" + path) else {
+        let processor = FileProcessor(settings: settings, logger: logger)
+        var records = watcherProblems.sorted { $0.path < $1.path }
+        var gone: [String] = []
+        for entry in others {
+            switch entry {
+            case .problem(_, let record): records.append(record)
+            case .gone(let item):
                 // A record of a path too long to open stays while that path is there: nothing changed for it.
-                if standingFor(path, inbox: settings.inbox) == nil { markRemovedIfKnown(path) }
-                continue
-            }
-            if info.isDirectory { continue }
-            let size = Int64(info.st_size), mtime = info.modificationTime
-            if entry.size != size || entry.mtime != mtime {
-                requeue.append((path, (entry.queuedAt, size, mtime), force))  // still being written: wait for it to settle
-                continue
-            }
-            var processor = FileProcessor(settings: settings, database: database, logger: logger)
-            processor.force = force
-            processor.onLinksQueued = onLinksQueued
-            processor.storeWrite = { [self] body in
-                if case .failure(let error) = writeWaiting(body) { return error }
-                return nil
-            }
-            switch processor.prepare(relativePath: path, info: info) {
-            case .ready(let ingest):
-                prepared.append((path, info, processor, ingest))
-            case let verdict:
-                processor.finish(relativePath: path, info: info, verdict: verdict)
+                if standingFor(item.path, inbox: settings.inbox) == nil { gone.append(item.path) }
+            case .unchanged(let item): processor.log(relativePath: item.path, verdict: .unchanged)
+            case .ready: break
             }
         }
-        guard !prepared.isEmpty else { return requeue }
-        let results: [Result<IngestOutcome, StoreError>]
-        switch writeWaiting({ () throws(StoreError) in try database.ingestBatch(prepared.map(\.ingest)) { [self] in !stopRequested } }) {
-        case .success(let stored):
-            results = stored
-        case .failure(let error):
-            results = Array(repeating: .failure(error), count: prepared.count)
-        case nil:
-            // Stopping while the store takes no writes: the files stay in the inbox, and the next start's scan takes them.
-            return requeue
-        }
-        for (item, result) in zip(prepared, results) {
-            switch result {
-            case .success(let outcome):
-                item.processor.finish(relativePath: item.path, info: item.info, verdict: .stored(outcome))
+        if !files.isEmpty {
+            let batch = files.map(\.1)
+            switch writeWaiting({ () throws(StoreError) in try database.ingestBatch(batch) { [self] in !stopRequested } }) {
+            case .success(let results):
+                var linked = false
+                for ((item, ingest), result) in zip(files, results) {
+                    switch result {
+                    case .success(let outcome):
+                        processor.log(relativePath: item.path, verdict: .stored(outcome))
+                        if case .stored = outcome, !ingest.links.isEmpty { linked = true }
+                    case .failure(let error):
+                        logger.error("cannot store a file", metadata: ["path": "\(item.path)", "error": "\(error)"])
+                        records.append(ProblemRecord(path: item.path, state: .failed, reason: "cannot store the file: \(error)",
+                                                     size: ingest.size, mtime: ingest.mtime))
+                    }
+                }
+                if linked { onLinksQueued() }
             case .failure(let error):
-                logger.error("cannot store a file", metadata: ["path": "\(item.path)", "error": "\(error)"])
-                item.processor.finish(relativePath: item.path, info: item.info, verdict: .failed("cannot store the file: \(error)"))
+                for (item, ingest) in files {
+                    logger.error("cannot store a file", metadata: ["path": "\(item.path)", "error": "\(error)"])
+                    records.append(ProblemRecord(path: item.path, state: .failed, reason: "cannot store the file: \(error)",
+                                                 size: ingest.size, mtime: ingest.mtime))
+                }
+            case nil:
+                return  // stopping while the store takes no writes
             }
         }
-        return requeue
+        if !records.isEmpty {
+            let now = Date().timeIntervalSince1970
+            switch writeWaiting({ () throws(StoreError) in try database.recordProblems(records, now: now) }) {
+            case .success:
+                for record in records {
+                    processor.log(relativePath: record.path, verdict: record.state == .failed ? .failed(record.reason) : .skipped(record.reason))
+                }
+            case .failure(let error):
+                logger.error("cannot record the state of files", metadata: ["files": "\(records.count)", "error": "\(error)"])
+            case nil:
+                return
+            }
+        }
+        if !gone.isEmpty {
+            let now = Date().timeIntervalSince1970
+            switch writeWaiting({ () throws(StoreError) in try database.markRemoved(paths: gone, now: now) }) {
+            case .success(let removed):
+                for path in removed { logger.info("file removed; its insights stay", metadata: ["path": "\(path)"]) }
+            case .failure(let error):
+                logger.error("cannot record removed files", metadata: ["files": "\(gone.count)", "error": "\(error)"])
+            case nil:
+                return
+            }
+        }
     }
 
     /// Runs a store write. While the store cannot take writes for a reason that passes (a shared database out of
@@ -423,41 +537,6 @@ final class IngestPipeline: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return hold
-    }
-
-    /// Records the problems the watcher found, waiting out a store that takes no writes.
-    private func recordProblems(_ taken: [String: (state: SourceState, reason: String)]) {
-        for (path, problem) in taken.sorted(by: { $0.key < $1.key }) {
-            if stopRequested { return }  // the next start's scan finds them again
-            let write = writeWaiting { () throws(StoreError) in try database.recordProblem(path: path, state: problem.state, reason: problem.reason) }
-            switch write {
-            case .success:
-                logger.notice(problem.state == .failed ? "file failed" : "file skipped", metadata: ["path": "\(path)", "reason": "\(problem.reason)"])
-            case .failure(let error):
-                logger.error("cannot record the file's state", metadata: ["path": "\(path)", "error": "\(error)"])
-            case nil:
-                return
-            }
-        }
-    }
-
-    private func markRemovedIfKnown(_ path: String) {
-        let known: Bool
-        do {
-            known = try database.source(path: path).map { $0.state != .removed } ?? false
-        } catch {
-            logger.error("cannot look up a removed file", metadata: ["path": "\(path)", "error": "\(error)"])
-            return
-        }
-        guard known else { return }
-        switch writeWaiting({ () throws(StoreError) in try database.markRemoved(path: path) }) {
-        case .success:
-            logger.info("file removed; its insights stay", metadata: ["path": "\(path)"])
-        case .failure(let error):
-            logger.error("cannot record a removed file", metadata: ["path": "\(path)", "error": "\(error)"])
-        case nil:
-            break
-        }
     }
 }
 

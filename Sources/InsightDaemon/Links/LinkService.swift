@@ -10,7 +10,8 @@ import Synchronization
 ///
 /// The queue lives in SQLite, so it survives restarts; this service only claims what is due, hands it to the
 /// libcurl fetcher (which runs on its own threads), and records each outcome. It sleeps until the next link is
-/// due or a new one is queued: no polling timer while the queue is empty.
+/// due or a new one is queued: no polling timer while the queue is empty. Store calls and article extraction
+/// (libxml2) run on two threads of its own (`BlockingWork`); fetches run on the fetcher's libcurl threads.
 final class LinkService: Service, Sendable {
     let database: any InsightStoring
     let fetcher: Fetcher
@@ -19,6 +20,7 @@ final class LinkService: Service, Sendable {
     private let wake: AsyncStream<Void>
     private let wakeContinuation: AsyncStream<Void>.Continuation
     private let inFlight = Atomic<Int>(0)
+    private let work = BlockingWork(threads: 2)
 
     init(database: any InsightStoring, settings: SettingsBox, logger: Logger) {
         self.database = database
@@ -49,8 +51,11 @@ final class LinkService: Service, Sendable {
     var fetching: Int { inFlight.load(ordering: .relaxed) }
 
     func run() async throws {
+        work.start()
+        defer { fetcher.shutdown() }
+        let database = self.database
         do {
-            try database.requeueInterruptedFetches()
+            try await work.store { () throws(StoreError) in try database.requeueInterruptedFetches() }
         } catch {
             logger.error("cannot requeue interrupted fetches: \(error)")
         }
@@ -63,7 +68,7 @@ final class LinkService: Service, Sendable {
                     var claimed: [LinkRecord] = []
                     if settings.fetchEnabled, free > 0 {
                         do {
-                            claimed = try self.database.claimDueLinks(limit: free)
+                            claimed = try await self.work.store { () throws(StoreError) in try database.claimDueLinks(limit: free) }
                         } catch {
                             self.logger.error("cannot claim links: \(error)")
                         }
@@ -77,17 +82,18 @@ final class LinkService: Service, Sendable {
                         }
                     }
                     // Sleep until something is due, a link is queued, or a fetch ends.
-                    let delay = self.secondsUntilNextDue(enabled: settings.fetchEnabled, claimedAll: claimed.count < free)
+                    let delay = await self.secondsUntilNextDue(enabled: settings.fetchEnabled)
                     await self.waitForWake(&wakeups, timeout: delay)
                 }
             }
         }
-        fetcher.shutdown()
+        await work.shutdown()
     }
 
-    private func secondsUntilNextDue(enabled: Bool, claimedAll: Bool) -> Double? {
+    private func secondsUntilNextDue(enabled: Bool) async -> Double? {
         guard enabled else { return nil }
-        guard let due = try? database.nextLinkDueAt() else { return nil }
+        let database = self.database
+        guard let due = try? await work.store({ () throws(StoreError) in try database.nextLinkDueAt() }) else { return nil }
         return max(0.05, due - Date().timeIntervalSince1970)
     }
 
@@ -109,6 +115,7 @@ final class LinkService: Service, Sendable {
         guard let id = link.id, let url = try? CanonicalURL(link.canonicalURL) else { return }
         let request = FetchRequest(url: url, etag: link.etag, lastModified: link.lastModified, attempt: link.attempts)
         let outcome = await fetcher.fetch(request)
+        let database = self.database
         do {
             switch outcome {
             case .success(let response):
@@ -149,11 +156,11 @@ final class LinkService: Service, Sendable {
     /// Runs a store write. While the store takes no writes for a reason that passes (a full disk, an unreachable
     /// database), waits with backoff (1 s doubling to 30 s) and runs it again, so a fetched article or a failure is
     /// not lost. Gives up on shutdown: the link stays `fetching`, and the next start puts it back in the queue.
-    private func recording<T>(_ body: () throws(StoreError) -> T) async throws(StoreError) -> T {
+    private func recording<T: Sendable>(_ body: @escaping @Sendable () throws(StoreError) -> T) async throws(StoreError) -> T {
         var delay = 1.0
         while true {
             do {
-                return try body()
+                return try await work.store(body)
             } catch where error.isTransient && !Task.isCancelled {
                 if delay == 1 { logger.warning("recording a fetch waits for the store to take writes: \(error)") }
                 try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
@@ -164,6 +171,7 @@ final class LinkService: Service, Sendable {
 
     /// Extracts the article (HTML) or parses the text (text/plain) and stores it with the link's new state.
     private func store(_ response: FetchResponse, link: LinkRecord, id: Int64, settings: Settings) async throws {
+        let database = self.database
         var article: ExtractedArticle?
         let text: String
         let mediaType = response.mediaType?.lowercased() ?? "text/html"
@@ -177,7 +185,9 @@ final class LinkService: Service, Sendable {
             text = decoded.text
         } else {
             do {
-                let extracted = try ArticleExtractor.extract(html: response.body, contentTypeCharset: response.charset, baseURL: response.finalURL)
+                let extracted = try await work.run {
+                    try ArticleExtractor.extract(html: response.body, contentTypeCharset: response.charset, baseURL: response.finalURL)
+                }
                 article = extracted
                 text = extracted.text
             } catch {
@@ -188,7 +198,8 @@ final class LinkService: Service, Sendable {
                 return
             }
         }
-        let document = DocumentParser(minWords: settings.minWords).parse(text)
+        let minWords = settings.minWords
+        let document = try await work.run { DocumentParser(minWords: minWords).parse(text) }
         let date = article?.published.map { String($0.prefix(10)) } ?? document.date
         let content = FileIngest(
             path: link.canonicalURL, size: Int64(response.body.count), mtime: Date().timeIntervalSince1970,

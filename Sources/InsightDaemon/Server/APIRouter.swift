@@ -139,14 +139,14 @@ struct APIRouter: Sendable {
         let control = self.control
         // One JSON line per interval on one connection, until the client leaves or the daemon stops.
         return APIResponse(status: 200, contentType: "application/x-ndjson", body: .stream { sink in
-            let encoder = WireJSON.encoder()
             while !sink.shouldStop {
-                var line = Array(try encoder.encode(control.status()))
+                var line = try await sink.blocking { Array(try WireJSON.encoder().encode(control.status())) }
                 line.append(0x0A)
-                try sink.write(line)
+                try await sink.write(line)
                 let until = monotonicSeconds() + interval
+                // Short sleeps, so a stopping daemon or a departed client ends the stream promptly.
                 while !sink.shouldStop, monotonicSeconds() < until {
-                    usleep(UInt32(min(50_000, max(1_000, (until - monotonicSeconds()) * 1_000_000))))
+                    try await Task.sleep(for: .milliseconds(Int(min(50, max(1, (until - monotonicSeconds()) * 1000)))))
                 }
             }
         })
@@ -254,16 +254,20 @@ struct APIRouter: Sendable {
         }
         let database = control.database
         return APIResponse(status: 200, contentType: writer.contentType, body: .stream { sink in
-            try sink.write(writer.header)
+            try await sink.write(writer.header)
             var after: Int64 = 0
             // Pages keep memory flat however many insights there are.
             while !sink.shouldStop {
-                let page = try database.exportPage(afterID: after, limit: 500, since: since)
-                guard let last = page.last else { break }
-                var chunk: [UInt8] = []
-                for record in page { chunk += try writer.render(record) }
-                try sink.write(chunk)
-                after = last.id
+                let from = after
+                let (chunk, last) = try await sink.blocking { () throws -> ([UInt8], Int64?) in
+                    let page = try database.exportPage(afterID: from, limit: 500, since: since)
+                    var chunk: [UInt8] = []
+                    for record in page { chunk += try writer.render(record) }
+                    return (chunk, page.last?.id)
+                }
+                guard let last else { break }
+                try await sink.write(chunk)
+                after = last
             }
         })
     }

@@ -133,7 +133,10 @@ enum JSONBody {
 
 /// Writes a streamed body chunk by chunk; throws when the client has gone away.
 protocol ChunkSink: Sendable {
-    func write(_ bytes: [UInt8]) throws
+    /// Sends a chunk and returns once it is written, so a slow reader slows the producer.
+    func write(_ bytes: [UInt8]) async throws
+    /// Runs blocking work (a store read) on the server's threads.
+    func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T
     /// True once the client has gone or the daemon is stopping: a long-lived stream should end.
     var shouldStop: Bool { get }
 }
@@ -142,7 +145,7 @@ protocol ChunkSink: Sendable {
 struct APIResponse: Sendable {
     enum Body: Sendable {
         case bytes([UInt8])
-        case stream(@Sendable (any ChunkSink) throws -> Void)
+        case stream(@Sendable (any ChunkSink) async throws -> Void)
     }
     var status: Int
     var contentType: String

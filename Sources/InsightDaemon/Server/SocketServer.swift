@@ -120,8 +120,10 @@ public struct ServerStartError: Error, Sendable, CustomStringConvertible {
 
 /// The HTTP/1.1 API on the Unix socket, served by NIO's handler-based pipeline.
 ///
-/// Handlers run on NIO's event loop only to parse and write; the router's work (SQLite reads) runs on a
-/// dispatch queue, so a slow query never stalls other clients' I/O.
+/// Handlers run on NIO's shared event loop only to parse and write; the router's work (store reads) runs on the
+/// server's own thread pool, so a slow query never stalls other clients' I/O. Streamed replies (`status --watch`,
+/// `export`) are tasks of the API service that await each write: a slow reader slows its producer, and no thread
+/// waits on a future.
 final class SocketServer: Sendable {
     let path: String
     let mode: Int
@@ -131,9 +133,13 @@ final class SocketServer: Sendable {
     let access: AccessPolicy
     let logger: Logger
     let router: @Sendable (APIRequest) -> APIResponse
-    private let group: MultiThreadedEventLoopGroup
     private let channel: Mutex<(any Channel)?> = Mutex(nil)
     let state = ServerState()
+    /// Threads for the router's blocking work (store reads and writes).
+    private let work = NIOThreadPool(numberOfThreads: 4)
+    /// Streamed replies to run, taken by `runStreams()` (the API service's task group).
+    let streams: AsyncStream<@Sendable () async -> Void>
+    private let streamJobs: AsyncStream<@Sendable () async -> Void>.Continuation
 
     init(path: String, mode: Int, limits: @escaping @Sendable () -> ServerLimits = { ServerLimits() }, access: AccessPolicy,
          logger: Logger, router: @escaping @Sendable (APIRequest) -> APIResponse) {
@@ -143,20 +149,20 @@ final class SocketServer: Sendable {
         self.access = access
         self.logger = logger
         self.router = router
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        (streams, streamJobs) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
     }
 
     /// Replaces a stale socket file, refuses to start when another daemon answers on it, then listens.
     func start() async throws {
         try Self.prepareSocketPath(path)
-        // Quick requests run on a dispatch queue; streams get threads of their own (see HTTPHandler.write).
-        let work = DispatchQueue(label: "insightd-api", attributes: .concurrent)
-        let bootstrap = ServerBootstrap(group: group)
+        work.start()
+        let work = self.work, streamJobs = self.streamJobs
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { [self] channel in
                 let limits = self.limits()
                 return Self.peerCredentials(of: channel).flatMapThrowing { peer in
-                    try self.admit(channel, peer: peer, limits: limits, work: work)
+                    try self.admit(channel, peer: peer, limits: limits, work: work, streamJobs: streamJobs)
                 }
             }
         let listening = try await bootstrap.bind(unixDomainSocketPath: path).get()
@@ -167,7 +173,8 @@ final class SocketServer: Sendable {
     }
 
     /// Gives the connection a slot and the HTTP pipeline, or a 503 that says why not and a close.
-    private func admit(_ channel: any Channel, peer: PeerCredentials?, limits: ServerLimits, work: DispatchQueue) throws {
+    private func admit(_ channel: any Channel, peer: PeerCredentials?, limits: ServerLimits, work: NIOThreadPool,
+                       streamJobs: AsyncStream<@Sendable () async -> Void>.Continuation) throws {
         let uid = peer?.uid ?? unknownPeerUID
         var verdict = state.connections.withLock { $0.admit(uid: uid, privileged: false, limits: limits) }
         // The group database is asked only when a limit is reached, so ordinary connections never wait on it.
@@ -180,7 +187,8 @@ final class SocketServer: Sendable {
             channel.closeFuture.whenComplete { [state] _ in state.connections.withLock { $0.release(uid: uid) } }
             try operations.addHandler(RequestHeadGuard(limits: limits))
             try operations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
-            try operations.addHandler(HTTPHandler(router: router, queue: work, limits: limits, state: state, peer: peer, logger: logger))
+            try operations.addHandler(HTTPHandler(router: router, work: work, streamJobs: streamJobs, limits: limits, state: state, peer: peer,
+                                                  logger: logger))
         case .userFull:
             warnRefused(uid: uid, "uid \(uid) holds \(limits.maxConnectionsPerUser) connections, the most one user may")
             try operations.addHandler(RefusingHandler(
@@ -233,7 +241,17 @@ final class SocketServer: Sendable {
         let listening = channel.withLock { value -> (any Channel)? in defer { value = nil }; return value }
         if let listening { try? await listening.close() }
         unlink(path)
-        try? await group.shutdownGracefully()
+        streamJobs.finish()
+        try? await work.shutdownGracefully()
+    }
+
+    /// Runs streamed replies as child tasks until the server stops; the API service calls it.
+    func runStreams() async {
+        await withDiscardingTaskGroup { group in
+            for await job in streams {
+                group.addTask { await job() }
+            }
+        }
     }
 
     /// A socket file that nobody answers on is left over from a crash: remove it. One that answers belongs to
@@ -288,7 +306,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     let router: @Sendable (APIRequest) -> APIResponse
-    let queue: DispatchQueue
+    let work: NIOThreadPool
+    let streamJobs: AsyncStream<@Sendable () async -> Void>.Continuation
     let limits: ServerLimits
     let state: ServerState
     let logger: Logger
@@ -300,10 +319,12 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var answered = false
     private var deadline: Scheduled<Void>?
 
-    init(router: @escaping @Sendable (APIRequest) -> APIResponse, queue: DispatchQueue,
+    init(router: @escaping @Sendable (APIRequest) -> APIResponse, work: NIOThreadPool,
+         streamJobs: AsyncStream<@Sendable () async -> Void>.Continuation,
          limits: ServerLimits, state: ServerState, peer: PeerCredentials?, logger: Logger) {
         self.router = router
-        self.queue = queue
+        self.work = work
+        self.streamJobs = streamJobs
         self.limits = limits
         self.state = state
         self.peer = peer
@@ -387,12 +408,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let router = self.router
             let loop = context.eventLoop
             let bound = NIOLoopBound((self, context), eventLoop: loop)
-            queue.async {
-                let response = router(request)
-                loop.execute {
-                    let (handler, context) = bound.value
-                    handler.write(context: context, response: response, version: requestHead.version)
-                }
+            work.runIfActive(eventLoop: loop) { router(request) }.whenComplete { result in
+                let (handler, context) = bound.value
+                let response = (try? result.get()) ?? .error(503, "stopping", "insightd is stopping; try again once it is back")
+                handler.write(context: context, response: response, version: requestHead.version)
             }
         }
     }
@@ -441,51 +460,56 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .stream(let produce):
             headers.add(name: "Transfer-Encoding", value: "chunked")
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
-            let sink = ChannelChunkSink(channel: channel, state: state, timeout: limits.writeTimeout)
-            // A thread of its own: the producer blocks while a slow client reads, and blocked dispatch workers
-            // would starve every other request (libdispatch does not add threads for blocked ones on Linux).
-            let thread = Thread { [logger, state] in
+            let sink = ChannelChunkSink(channel: channel, state: state, timeout: limits.writeTimeout, work: work)
+            let job: @Sendable () async -> Void = { [logger, state] in
                 defer { state.streams.wrappingSubtract(1, ordering: .relaxed) }
                 do {
-                    try produce(sink)
-                    try sink.finish()
+                    try await produce(sink)
+                    try await sink.finish()
                 } catch {
                     logger.debug("streamed reply ended early", metadata: ["error": "\(error)"])
                 }
                 channel.close(promise: nil)
             }
-            thread.name = "insightd-api-stream"
-            thread.start()
+            if case .terminated = streamJobs.yield(job) {
+                state.streams.wrappingSubtract(1, ordering: .relaxed)
+                channel.close(promise: nil)
+            }
         }
     }
 }
 
-/// Writes chunks from a worker thread, waiting for each write so a slow reader slows the producer
-/// instead of filling memory; a reader that takes nothing for `timeout` is disconnected.
+/// Writes chunks from a streamed reply's task, awaiting each write so a slow reader slows the producer instead
+/// of filling memory; a reader that takes nothing for `timeout` is disconnected.
 struct ChannelChunkSink: ChunkSink {
     let channel: any Channel
     let state: ServerState
     let timeout: TimeAmount
+    let work: NIOThreadPool
 
     var shouldStop: Bool { !channel.isActive || state.stopping.load(ordering: .relaxed) }
 
-    func write(_ bytes: [UInt8]) throws {
-        try send(.body(.byteBuffer(channel.allocator.buffer(bytes: bytes))))
+    func write(_ bytes: [UInt8]) async throws {
+        try await send(.body(.byteBuffer(channel.allocator.buffer(bytes: bytes))))
+    }
+
+    func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await work.runIfActive(body)
     }
 
     /// Ends the chunked reply.
-    func finish() throws {
-        try send(.end(nil))
+    func finish() async throws {
+        try await send(.end(nil))
     }
 
-    private func send(_ part: HTTPServerResponsePart) throws {
+    private func send(_ part: HTTPServerResponsePart) async throws {
         let channel = self.channel, timeout = self.timeout
-        try channel.eventLoop.flatSubmit {
+        try await channel.eventLoop.flatSubmit {
             let written = channel.writeAndFlush(part)
             let guardTask = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
             written.whenComplete { _ in guardTask.cancel() }
             return written
-        }.wait()
+        }.get()
     }
 }
 

@@ -33,9 +33,6 @@ final class Reloader: Sendable {
     let logger: Logger
     /// One reload at a time; SIGHUP and the socket may race. True once shutdown has begun.
     private let serial = Mutex(false)
-    /// Guarded by `sourceLock` (DispatchSource is not Sendable, so no Mutex).
-    nonisolated(unsafe) private var signalSource: (any DispatchSourceSignal)?
-    private let sourceLock = NSLock()
 
     init(sources: SettingsSources, settings: SettingsBox, pipeline: IngestPipeline, watcher: InboxWatcher,
          notifier: SystemdNotifier, heartbeat: ServiceHeartbeat, logLevel: LogLevelBox, logger: Logger) {
@@ -49,27 +46,9 @@ final class Reloader: Sendable {
         self.logger = logger
     }
 
-    /// Reloads on SIGHUP from now on (instead of SIGHUP's default action, which ends the process).
-    func handleHangupSignal() {
-        signal(SIGHUP, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "insightd-sighup"))
-        source.setEventHandler { [self] in _ = reload(trigger: "SIGHUP") }
-        source.resume()
-        sourceLock.withLock { signalSource = source }
-    }
-
-    /// Stops handling SIGHUP (at shutdown; SIGHUP stays ignored).
-    func stopHandlingHangupSignal() {
-        sourceLock.withLock {
-            signalSource?.cancel()
-            signalSource = nil
-        }
-    }
-
     /// Refuses reloads from now on (called when shutdown begins), after waiting for one in progress.
     func beginShutdown() {
         serial.withLock { $0 = true }
-        stopHandlingHangupSignal()
     }
 
     /// Re-reads the configuration and applies it; see `ReloadReply`.

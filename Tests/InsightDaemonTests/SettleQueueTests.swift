@@ -1,0 +1,110 @@
+import Testing
+
+@testable import InsightDaemon
+
+/// The settle queue with a fake clock: time is whatever the test passes in.
+@Suite struct SettleQueueTests {
+    private func snapshot(_ size: Int64, _ mtime: Double = 1) -> SettleQueue.Snapshot { .init(size: size, mtime: mtime) }
+
+    @Test func aPathIsTakenOnlyAfterTheSettleTime() {
+        var queue = SettleQueue(settle: 0.5)
+        queue.add("a.txt", snapshot: snapshot(10), now: 100)
+        #expect(queue.takeDue(now: 100.4, limit: 10).isEmpty)
+        #expect(queue.nextDue() == 100.5)
+        let taken = queue.takeDue(now: 100.5, limit: 10)
+        #expect(taken.map(\.path) == ["a.txt"])
+        #expect(taken.first?.snapshot == snapshot(10))
+        #expect(queue.count == 1, "a path in hand is still pending")
+        queue.finish("a.txt", now: 101)
+        #expect(queue.isEmpty)
+    }
+
+    @Test func queueingAgainCoalescesAndRestartsTheSettleTime() {
+        var queue = SettleQueue(settle: 1)
+        queue.add("a.txt", snapshot: snapshot(1), now: 0)
+        queue.add("b.txt", snapshot: snapshot(1), now: 0.2)
+        queue.add("a.txt", snapshot: snapshot(2), now: 0.9)
+        #expect(queue.count == 2)
+        // b is due first now; a waits until 1.9 and keeps its first queueing time for the age.
+        #expect(queue.takeDue(now: 1.5, limit: 10).map(\.path) == ["b.txt"])
+        #expect(queue.oldestQueuedAt() == 0)
+        let a = queue.takeDue(now: 1.9, limit: 10)
+        #expect(a.map(\.path) == ["a.txt"])
+        #expect(a.first?.snapshot == snapshot(2))
+        #expect(a.first?.queuedAt == 0)
+    }
+
+    @Test func aPathQueuedWhileInHandWaitsUntilFinished() {
+        var queue = SettleQueue(settle: 1)
+        queue.add("a.txt", snapshot: snapshot(1), now: 0)
+        #expect(queue.takeDue(now: 1, limit: 10).count == 1)
+        queue.add("a.txt", snapshot: snapshot(5), now: 1.2)
+        #expect(queue.count == 1, "one path, in hand and queued again, counts once")
+        #expect(queue.takeDue(now: 10, limit: 10).isEmpty, "never handed out twice at once")
+        queue.finish("a.txt", now: 2)
+        #expect(queue.takeDue(now: 2.5, limit: 10).isEmpty)
+        let again = queue.takeDue(now: 3, limit: 10)
+        #expect(again.map(\.path) == ["a.txt"])
+        #expect(again.first?.snapshot == snapshot(5))
+    }
+
+    @Test func aChangingFileIsRequeuedWithItsNewLookAndItsAge() {
+        var queue = SettleQueue(settle: 1)
+        queue.add("a.txt", snapshot: snapshot(1), now: 0)
+        let item = queue.takeDue(now: 1, limit: 1)[0]
+        queue.requeue(item, snapshot: snapshot(7, 2), now: 1.5)
+        #expect(queue.count == 1)
+        #expect(queue.takeDue(now: 2, limit: 1).isEmpty)
+        let again = queue.takeDue(now: 2.5, limit: 1)
+        #expect(again.first?.snapshot == snapshot(7, 2))
+        #expect(again.first?.queuedAt == 0)
+    }
+
+    @Test func retryForcesEvenWhenCoalesced() {
+        var queue = SettleQueue(settle: 0)
+        queue.add("a.txt", snapshot: snapshot(1), now: 0, force: true)
+        queue.add("a.txt", snapshot: snapshot(1), now: 0.1)
+        #expect(queue.takeDue(now: 1, limit: 1).first?.force == true)
+    }
+
+    @Test func lanesTakeOnlyTheirOwnPathsAndKeepTheOrderOfTheRest() {
+        var queue = SettleQueue(settle: 0)
+        queue.add("big.txt", snapshot: snapshot(50_000_000), now: 0)
+        queue.add("s1.txt", snapshot: snapshot(10), now: 0.1)
+        queue.add("s2.txt", snapshot: snapshot(10), now: 0.2)
+        let small: (SettleQueue.Item) -> Bool = { ($0.snapshot.size ?? 0) < 1_000_000 }
+        let large: (SettleQueue.Item) -> Bool = { !small($0) }
+        #expect(queue.takeDue(now: 1, limit: 1, accept: small).map(\.path) == ["s1.txt"])
+        #expect(queue.hasDue(now: 1, accept: large))
+        #expect(queue.nextDue(accept: small) == 0.2)
+        #expect(queue.takeDue(now: 1, limit: 5, accept: large).map(\.path) == ["big.txt"])
+        #expect(queue.takeDue(now: 1, limit: 5, accept: small).map(\.path) == ["s2.txt"])
+        #expect(queue.nextDue(accept: small) == nil)
+    }
+
+    @Test(arguments: [10, 5_000, 20_000])
+    func countAndAgeStayExactThroughAFlood(files: Int) {
+        var queue = SettleQueue(settle: 0.1)
+        for index in 0..<files { queue.add("f\(index).txt", snapshot: snapshot(0), now: Double(index) / 1000) }
+        // Every file deleted: queued again (coalesced) before it is taken.
+        for index in 0..<files { queue.add("f\(index).txt", snapshot: .init(size: nil, mtime: nil), now: 100) }
+        #expect(queue.count == files)
+        var handled = 0
+        var now = 100.1
+        while true {
+            let taken = queue.takeDue(now: now, limit: 64)
+            if taken.isEmpty { break }
+            #expect(queue.count == files - handled)
+            #expect(queue.oldestQueuedAt() == Double(handled) / 1000)
+            for item in taken {
+                #expect(item.snapshot.size == nil)
+                queue.finish(item.path, now: now)
+            }
+            handled += taken.count
+            now += 0.001
+        }
+        #expect(handled == files)
+        #expect(queue.isEmpty)
+        #expect(queue.oldestQueuedAt() == nil)
+    }
+}
