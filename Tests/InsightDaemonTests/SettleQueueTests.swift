@@ -82,6 +82,26 @@ import Testing
         #expect(queue.nextDue(accept: small) == nil)
     }
 
+    @Test func foldersTakeTurnsSoAFloodInOneFolderDoesNotHoldUpAnother() {
+        var queue = SettleQueue(settle: 0)
+        for index in 0..<1_000 { queue.add("restore/e\(index).txt", snapshot: snapshot(0), now: 0) }
+        for index in 0..<3 { queue.add("sync/deep/r\(index).txt", snapshot: snapshot(9), now: 0.5) }
+        queue.add("note.txt", snapshot: snapshot(5), now: 1)
+        let first = queue.takeDue(now: 2, limit: 6).map(\.path)
+        // One from each folder in turn, first in, first out within each.
+        #expect(first == ["restore/e0.txt", "sync/deep/r0.txt", "note.txt", "restore/e1.txt", "sync/deep/r1.txt", "restore/e2.txt"])
+        // Everything is still handed out exactly once.
+        var all = Set(first)
+        while true {
+            let taken = queue.takeDue(now: 2, limit: 50)
+            if taken.isEmpty { break }
+            for item in taken { #expect(all.insert(item.path).inserted) }
+        }
+        #expect(all.count == 1_004)
+        #expect(SettleQueue.folder(of: "a/b/c.txt") == "a/b")
+        #expect(SettleQueue.folder(of: "c.txt") == "")
+    }
+
     @Test(arguments: [10, 5_000, 20_000])
     func countAndAgeStayExactThroughAFlood(files: Int) {
         var queue = SettleQueue(settle: 0.1)
