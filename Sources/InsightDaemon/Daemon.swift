@@ -67,12 +67,13 @@ public enum Daemon {
         }
         let stats = DaemonStats()
         let box = SettingsBox(settings)
-        let links = LinkService(database: database, settings: box, logger: logger)
         let heartbeat = ServiceHeartbeat(notifier: notifier, database: database, inbox: settings.inbox)
+        let links = LinkService(database: database, settings: box, logger: logger, onProgress: { heartbeat.progress() })
         let pipeline = IngestPipeline(settings: settings, database: database, logger: logger,
                                       onProgress: { heartbeat.progress() }, onLinksQueued: { links.poke() },
-                                      tickInterval: heartbeat.tickInterval, onTick: { heartbeat.tick() },
+                                      tickInterval: heartbeat.tickInterval, tickDelay: { heartbeat.tickDelay() }, onTick: { heartbeat.tick() },
                                       onHold: { heartbeat.setHold(state: $0.map(DaemonControl.state(heldBy:)), detail: $0?.message) })
+        heartbeat.setTicker { pipeline.wake() }
         let watcher: InboxWatcher
         do {
             watcher = try InboxWatcher(settings: settings, pipeline: pipeline, database: database, stats: stats, logger: logger)

@@ -71,10 +71,12 @@ final class IngestPipeline: @unchecked Sendable {
     let onProgress: @Sendable () -> Void
     /// Called when a stored file may have queued links.
     let onLinksQueued: @Sendable () -> Void
-    /// The longest the writer waits idle before calling `onTick`; nil: it may wait indefinitely.
+    /// The longest the writer goes without calling `onTick` while it waits for a store that takes no writes.
     let tickInterval: Double?
-    /// Called from the writer thread at least every `tickInterval` while it is not busy with a batch, so a wedged
-    /// writer falls silent (the systemd watchdog pings from here).
+    /// Seconds until `onTick` has work (0: now); nil when it has none, and the writer may sleep until woken.
+    let tickDelay: @Sendable () -> Double?
+    /// Called from the writer thread when `tickDelay` says so, so a wedged writer falls silent (the systemd
+    /// watchdog pings from here).
     let onTick: @Sendable () -> Void
     /// Test hook (`INSIGHTD_TEST_WEDGE_FILE`): writing a file of this name blocks the writer thread forever, which
     /// lets tests see the watchdog notice a wedged pipeline. Never set it in production.
@@ -91,7 +93,7 @@ final class IngestPipeline: @unchecked Sendable {
 
     init(settings: Settings, database: any InsightStoring, logger: Logger, onProgress: @escaping @Sendable () -> Void = {},
          onLinksQueued: @escaping @Sendable () -> Void = {},
-         tickInterval: Double? = nil, onTick: @escaping @Sendable () -> Void = {},
+         tickInterval: Double? = nil, tickDelay: @escaping @Sendable () -> Double? = { nil }, onTick: @escaping @Sendable () -> Void = {},
          onHold: @escaping @Sendable (StoreError?) -> Void = { _ in },
          workerCount: Int = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)),
          largeFileBytes: Int64 = 1 << 20,
@@ -104,6 +106,7 @@ final class IngestPipeline: @unchecked Sendable {
         self.logger = logger
         self.onProgress = onProgress
         self.tickInterval = tickInterval
+        self.tickDelay = tickDelay
         self.onTick = onTick
         self.wedgeFileName = wedgeFileName
         self.workerCount = workerCount
@@ -145,6 +148,13 @@ final class IngestPipeline: @unchecked Sendable {
             finishWaiters.append(continuation)
             condition.unlock()
         }
+    }
+
+    /// Wakes the writer to look again at what `tickDelay` says (the status line changed off its thread).
+    func wake() {
+        condition.lock()
+        condition.broadcast()
+        condition.unlock()
     }
 
     /// Resumes `stop()` callers once the writer has ended and no worker reads the store. Called with the lock held.
@@ -339,20 +349,19 @@ final class IngestPipeline: @unchecked Sendable {
 
     private func runWriter() {
         condition.lock()
-        var nextTick = monotonicSeconds()
         while !stopping {
-            if let tickInterval, monotonicSeconds() >= nextTick {
+            let delay = tickDelay()
+            if let delay, delay <= 0 {
                 condition.unlock()
                 onTick()
                 condition.lock()
-                nextTick = monotonicSeconds() + tickInterval
                 continue
             }
             guard !paused, !prepared.isEmpty || !problems.isEmpty else {
-                if tickInterval != nil {
-                    _ = condition.wait(until: Date(timeIntervalSinceNow: nextTick - monotonicSeconds()))
+                if let delay {
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: delay))
                 } else {
-                    condition.wait()
+                    condition.wait()  // idle: nothing wakes the daemon until work or a status change arrives
                 }
                 continue
             }

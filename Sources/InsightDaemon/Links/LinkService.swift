@@ -21,8 +21,11 @@ final class LinkService: Service, Sendable {
     private let wakeContinuation: AsyncStream<Void>.Continuation
     private let inFlight = Atomic<Int>(0)
     private let work = BlockingWork(threads: 2)
+    /// Told, on one of the service's threads, after each fetch is recorded (the status line counts links).
+    let onProgress: @Sendable () -> Void
 
-    init(database: any InsightStoring, settings: SettingsBox, logger: Logger) {
+    init(database: any InsightStoring, settings: SettingsBox, logger: Logger, onProgress: @escaping @Sendable () -> Void = {}) {
+        self.onProgress = onProgress
         self.database = database
         self.settings = settings
         self.logger = logger
@@ -77,6 +80,7 @@ final class LinkService: Service, Sendable {
                         self.inFlight.wrappingAdd(1, ordering: .relaxed)
                         group.addTask {
                             await self.fetch(link, settings: settings)
+                            _ = try? await self.work.run(self.onProgress)
                             self.inFlight.wrappingSubtract(1, ordering: .relaxed)
                             self.poke()
                         }

@@ -2,9 +2,10 @@ import Foundation
 import InsightStore
 import Synchronization
 
-/// Driven by the ingest pipeline's own thread: sends the watchdog's `WATCHDOG=1` and keeps systemd's
+/// Driven by the ingest pipeline's writer thread: sends the watchdog's `WATCHDOG=1` and keeps systemd's
 /// `STATUS=` current. Because the pings come from the loop that does the work, a wedged pipeline stops
-/// them and systemd restarts the service.
+/// them and systemd restarts the service. It asks for a wake-up only when a ping or a changed status line is
+/// due (`tickDelay`): outside systemd, and idle under systemd without a watchdog, nothing wakes the daemon.
 final class ServiceHeartbeat: Sendable {
     private struct State {
         var lastPing = -Double.infinity
@@ -21,31 +22,53 @@ final class ServiceHeartbeat: Sendable {
     let home: String?
     /// The least time between two `STATUS=` updates, in seconds.
     let statusInterval: Double
-    /// Link fetches finish off the pipeline thread; the status line is re-read this often to follow them.
-    let refreshInterval: Double
     private let state: Mutex<State>
+    /// Wakes the thread that calls `tick()`, so a status change made elsewhere is sent once `statusInterval` allows.
+    private let wakeTicker = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(notifier: SystemdNotifier, database: any InsightStoring, inbox: String, home: String? = ProcessInfo.processInfo.environment["HOME"],
-         statusInterval: Double = 1, refreshInterval: Double = 5) {
+         statusInterval: Double = 1) {
         self.notifier = notifier
         self.database = database
         self.home = home
-        self.refreshInterval = refreshInterval
         self.statusInterval = statusInterval
         state = Mutex(State(inbox: inbox))
     }
 
-    /// How long the pipeline may wait idle before it must call `tick()` again.
+    /// The longest the pipeline may go without calling `tick()` while it waits for a store that takes no writes.
     var tickInterval: Double {
         guard let interval = notifier.watchdogInterval else { return statusInterval }
         // Waking at half the ping interval keeps the longest gap between pings under the interval.
         return max(0.005, min(interval / 2, statusInterval))
     }
 
+    /// Seconds until `tick()` has something to do (a watchdog ping, or a changed status line whose update was held
+    /// back by `statusInterval`), 0 when it has now; nil when nothing is due, so an idle daemon sleeps.
+    func tickDelay(now: Double = monotonicSeconds()) -> Double? {
+        state.withLock { s in
+            var delay: Double?
+            if let interval = notifier.watchdogInterval {
+                // Half the ping interval keeps the longest gap between pings under it.
+                delay = s.lastPing + interval / 2 - now
+            }
+            if notifier.enabled, s.statusDirty {
+                let status = s.lastStatus + statusInterval - now
+                delay = min(delay ?? status, status)
+            }
+            return delay.map { max(0, $0) }
+        }
+    }
+
+    /// Sets what wakes the thread that calls `tick()`.
+    func setTicker(wake: @escaping @Sendable () -> Void) {
+        wakeTicker.withLock { $0 = wake }
+    }
+
     /// Something changed that the status line shows.
     func progress() {
         state.withLock { $0.statusDirty = true }
         tick()
+        if state.withLock({ $0.statusDirty }) { wakeTicker.withLock { $0 }?() }
     }
 
     /// The inbox shown in the status line (it changes only with a restart, but stays right if it did).
@@ -72,7 +95,7 @@ final class ServiceHeartbeat: Sendable {
                 s.lastPing = now
                 ping = true
             }
-            if notifier.enabled, (s.statusDirty && now - s.lastStatus >= statusInterval) || now - s.lastStatus >= refreshInterval {
+            if notifier.enabled, s.statusDirty, now - s.lastStatus >= statusInterval {
                 s.lastStatus = now
                 s.statusDirty = false
                 refresh = true
