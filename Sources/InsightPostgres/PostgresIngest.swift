@@ -57,7 +57,7 @@ extension PostgresInsightStore {
             for insight in file.insights where known[insight.fingerprint] == nil && misses.insert(insight.fingerprint).inserted {
                 lockKeys.insert(Self.fingerprintLockKey(insight.fingerprint))
                 if classifier != nil {
-                    let signature = Signed(insight.text)
+                    let signature = Signed(insight)
                     signed[insight.fingerprint] = signature
                     for key in signature.keys { lockKeys.insert(Int64(key)) }
                 }
@@ -175,7 +175,7 @@ extension PostgresInsightStore {
                 known[insight.fingerprint] = try insertVariant(insight, of: longer, in: session, now: now)
             }
             if known[insight.fingerprint] == nil {
-                let (placed, isNew) = try place(insight, signed: signed[insight.fingerprint] ?? Signed(insight.text), in: session, now: now)
+                let (placed, isNew) = try place(insight, signed: signed[insight.fingerprint] ?? Signed(insight), in: session, now: now)
                 known[insight.fingerprint] = placed
                 if isNew { newInsights += 1 }
             }
@@ -324,6 +324,13 @@ extension PostgresInsightStore {
         init(_ text: String) {
             tokens = NearDuplicateText.tokens(text)
             keys = (try? NearDuplicateIndex.bandKeys(for: MinHashSignature(tokens: tokens), layout: .standard)) ?? []
+        }
+
+        /// The signature the parse stage computed, or one computed now.
+        init(_ insight: PreparedInsight) {
+            let signature = insight.signature ?? NearDuplicateSignature(insight.text)
+            tokens = signature.tokens
+            keys = signature.bandKeys
         }
     }
 

@@ -18,6 +18,16 @@ public struct PreparedInsight: Sendable, Equatable {
     public var addedAt: String?
     /// The ordinal (index in `FileIngest.insights`) of the longer passage this text is stored as a variant of.
     public var variantOf: Int?
+    /// The near-duplicate tokens and LSH band keys (standard layout) of the text, computed by the parse stage so the
+    /// writer only looks them up; nil when not computed (the store computes them then).
+    public var signature: NearDuplicateSignature?
+
+    /// Computes the fingerprint (and, with `sign`, the near-duplicate signature) outside the write transaction, so
+    /// the writer lock is held briefly.
+    public init(_ parsed: ParsedInsight, sign: Bool) {
+        self.init(parsed)
+        if sign { signature = NearDuplicateSignature(parsed.text) }
+    }
 
     /// Computes the fingerprint outside the write transaction, so the writer lock is held briefly.
     public init(_ parsed: ParsedInsight) {
@@ -30,6 +40,17 @@ public struct PreparedInsight: Sendable, Equatable {
         addedAt = parsed.addedAt
         variantOf = parsed.variantOf
         fingerprint = Normalizer.fingerprint(ofKey: Normalizer.key(parsed.text))
+    }
+}
+
+/// A text's near-duplicate tokens and LSH band keys in the standard layout (no keys for a text too short to sign).
+public struct NearDuplicateSignature: Sendable, Equatable {
+    public var tokens: [String]
+    public var bandKeys: [UInt32]
+
+    public init(_ text: String) {
+        tokens = NearDuplicateText.tokens(text)
+        bandKeys = (try? NearDuplicateIndex.bandKeys(for: MinHashSignature(tokens: tokens), layout: .standard)) ?? []
     }
 }
 
@@ -244,7 +265,7 @@ public final class InsightDatabase: Sendable {
             }
             if insightID == nil {
                 // Not seen word for word: the same claim in other words, or a new insight.
-                switch try nearDuplicates?.place(insight.text, in: db) {
+                switch try nearDuplicates?.place(insight.text, signature: insight.signature, in: db) {
                 case .variant(let id):
                     try insertVariant.execute(arguments: [id, fingerprint, insight.text, now])
                     insightID = id

@@ -63,11 +63,19 @@ final class NearDuplicateState: Sendable {
         case new(bandKeys: [UInt32], conflicts: [(id: Int64, kind: ConflictKind)])
     }
 
-    /// Finds where `text` belongs, reading candidate texts through `db`.
-    func place(_ text: String, in db: Database) throws -> Placement {
+    /// Finds where `text` belongs, reading candidate texts through `db`. A `signature` computed by the parse stage
+    /// (in the standard layout) saves tokenizing and signing here, inside the write transaction.
+    func place(_ text: String, signature: NearDuplicateSignature? = nil, in db: Database) throws -> Placement {
         // Normalize once: the tokens feed both the signature and, when there are candidates, the verification.
-        let tokens = NearDuplicateText.tokens(text)
-        let keys = try NearDuplicateIndex.bandKeys(for: MinHashSignature(tokens: tokens), layout: layout)
+        let tokens: [String]
+        let keys: [UInt32]
+        if let signature, layout == .standard {
+            tokens = signature.tokens
+            keys = signature.bandKeys
+        } else {
+            tokens = NearDuplicateText.tokens(text)
+            keys = try NearDuplicateIndex.bandKeys(for: MinHashSignature(tokens: tokens), layout: layout)
+        }
         let statement = try db.cachedStatement(sql: "SELECT text FROM insight WHERE id = ?")
         let match = try detector.withLock { detector -> NearDuplicateMatch? in
             let candidates = detector.index.candidates(forBandKeys: keys)

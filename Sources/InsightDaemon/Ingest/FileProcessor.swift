@@ -116,7 +116,8 @@ struct FileProcessor {
         let ingest = FileIngest(
             path: path, size: contents.size, mtime: contents.mtime, sha256: SHA256.hex(contents.bytes),
             encoding: decoded.encoding.rawValue, documentDate: document.date,
-            insights: document.insights.map(PreparedInsight.init), links: links, format: document.format.rawValue)
+            insights: document.insights.map { PreparedInsight($0, sign: settings.nearDuplicatesEnabled) }, links: links,
+            format: document.format.rawValue)
         return .ready(ingest)
     }
 }

@@ -202,13 +202,16 @@ final class LinkService: Service, Sendable {
                 return
             }
         }
-        let minWords = settings.minWords
-        let document = try await work.run { DocumentParser(minWords: minWords).parse(text) }
+        let minWords = settings.minWords, sign = settings.nearDuplicatesEnabled
+        let (document, prepared) = try await work.run {
+            let document = DocumentParser(minWords: minWords).parse(text)
+            return (document, document.insights.map { PreparedInsight($0, sign: sign) })
+        }
         let date = article?.published.map { String($0.prefix(10)) } ?? document.date
         let content = FileIngest(
             path: link.canonicalURL, size: Int64(response.body.count), mtime: Date().timeIntervalSince1970,
             sha256: SHA256.hex(Array(text.utf8)), encoding: "utf-8", documentDate: date,
-            insights: document.insights.map(PreparedInsight.init), kind: "url")
+            insights: prepared, kind: "url")
         let extracted = article
         let update: @Sendable (inout LinkRecord) -> Void = { record in
             record.attempts += 1
