@@ -75,6 +75,8 @@ let package = Package(
         // End-to-end: the real daemon and the real CLI, as built executables.
         .testTarget(name: "InsightDaemonTests", dependencies: [
             "InsightDaemon", "InsightClient", "InsightPostgres", "PostgresTestSupport", "insightd", "insightctl", "insightbench",
+            // To reach into a running daemon's SQLite file where a test needs what no API does.
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -71,12 +71,23 @@ public struct Control: Sendable {
 
     // MARK: - status
 
-    /// `insightctl status [--json]`.
-    public func status(json: Bool) throws {
-        let (report, raw) = try call("GET", "/v1/status", as: StatusReport.self)
+    /// `insightctl status [--json] [--verify]`. With `verify`, the daemon also counts every row and says whether its
+    /// kept counters agree; a disagreement (or a count that could not be taken) is an error, exit status 1.
+    public func status(json: Bool, verify: Bool = false) throws {
+        let (report, raw) = try call("GET", verify ? "/v1/status?verify=1" : "/v1/status", as: StatusReport.self)
         try checkSchema(report)
-        if json { return emit(raw) }
-        print(render(report))
+        if json { emit(raw) } else { print(render(report)) }
+        guard verify else { return }
+        guard let check = report.verification else {
+            throw ClientError(code: .protocol, message: "the daemon did not check its counters; is it older than this insightctl?")
+        }
+        if let error = check.error {
+            throw ClientError(code: .daemon, message: "cannot check the counters: \(error)")
+        }
+        guard check.agrees else {
+            let list = check.differences.map { "\($0.counter) \($0.kept) (counted \($0.counted))" }.joined(separator: ", ")
+            throw ClientError(code: .daemon, message: "the status counters differ from a full count: \(list)")
+        }
     }
 
     func checkSchema(_ report: StatusReport) throws(ClientError) {
@@ -148,6 +159,17 @@ public struct Control: Sendable {
         }
         if let error = report.lastError {
             rows.append(["last error", output.red("\(error.path): \(error.message)") + " (\(Output.ago(error.at)))"])
+        }
+        if let check = report.verification {
+            let took = " (full count: " + (check.seconds < 1 ? "\(Int((check.seconds * 1000).rounded())) ms" : Output.seconds(check.seconds)) + ")"
+            if let error = check.error {
+                rows.append(["counters", output.red("not checked: \(error)")])
+            } else if check.agrees {
+                rows.append(["counters", output.green("agree with a full count") + took])
+            } else {
+                let list = check.differences.map { "\($0.counter) \(Output.count($0.kept)), counted \(Output.count($0.counted))" }
+                rows.append(["counters", output.red("differ from a full count: " + list.joined(separator: "; ")) + took])
+            }
         }
         let header = "insightd \(report.version) · \(state) · up \(Output.duration(report.uptimeS)) · pid \(report.pid)"
         return header + "\n" + Output.table(rows.map { [output.dim($0[0]), $0[1]] })

@@ -94,6 +94,34 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public init() {}
     }
 
+    /// The counters checked against a full count of the tables (`GET /v1/status?verify=1`).
+    public struct Verification: Codable, Sendable, Equatable {
+        /// A counter whose kept value differs from its full count.
+        public struct Difference: Codable, Sendable, Equatable {
+            /// `sources.STATE` (inbox files in a state), `links.STATE`, `insights.unique`, `insights.occurrences`,
+            /// `insights.variants` or `insights.conflicts`.
+            public var counter: String
+            /// What status shows, from the counters kept with every write.
+            public var kept: Int
+            /// What a count of every row finds.
+            public var counted: Int
+            public init(counter: String, kept: Int, counted: Int) {
+                self.counter = counter
+                self.kept = kept
+                self.counted = counted
+            }
+        }
+
+        /// True when every counter equals its full count.
+        public var agrees = false
+        public var differences: [Difference] = []
+        /// How long the full count took.
+        public var seconds: Double = 0
+        /// Why nothing could be compared (the store could not be read); `agrees` is false then.
+        public var error: String?
+        public init() {}
+    }
+
     public var schema = InsightVersion.apiSchema
     public var version = InsightVersion.current
     /// `running`, `paused` or `stopping`; while ingestion waits for the store to take writes again (new files stay
@@ -112,6 +140,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
     /// Seconds since the epoch of the last stored file.
     public var lastIngestAt: Double?
     public var lastError: LastError?
+    /// Present only when asked for with `verify=1`.
+    public var verification: Verification?
 
     public init() {}
 }

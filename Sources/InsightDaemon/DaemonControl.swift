@@ -27,8 +27,9 @@ final class DaemonControl: Sendable {
         startedMonotonic = monotonicSeconds()
     }
 
-    /// The status report, from the database's counts and the running parts' state.
-    func status() -> StatusReport {
+    /// The status report, from the database's counts and the running parts' state. With `verify`, the counts are
+    /// also taken in full, from the same snapshot, and the report says whether the kept counters agree.
+    func status(verify: Bool = false) -> StatusReport {
         var report = StatusReport()
         let settings = self.settings.value
         report.pid = getpid()
@@ -37,11 +38,24 @@ final class DaemonControl: Sendable {
         report.state = pipeline.isPaused ? "paused" : "running"
         var fresh: StoreCounts?
         var unreachable: String?
+        var verification = verify ? StatusReport.Verification() : nil
         do {
-            fresh = try database.counts()
-        } catch where error.code == .unavailable {
-            unreachable = error.description
-        } catch {}
+            if verify {
+                let start = monotonicSeconds()
+                let (kept, counted) = try database.countsWithFullCount()
+                let differences = kept.differences(from: counted)
+                verification?.seconds = (monotonicSeconds() - start).rounded(toPlaces: 3)
+                verification?.differences = differences
+                verification?.agrees = differences.isEmpty
+                fresh = kept
+            } else {
+                fresh = try database.counts()
+            }
+        } catch {
+            verification?.error = error.description
+            if error.code == .unavailable { unreachable = error.description }
+        }
+        report.verification = verification
         if let fresh { lastCounts.withLock { $0 = fresh } }
         if let counts = fresh ?? lastCounts.withLock({ $0 }) {
             report.files.ingested = counts.sourcesByState[.ingested] ?? 0

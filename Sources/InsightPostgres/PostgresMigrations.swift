@@ -142,6 +142,139 @@ enum PostgresMigrations {
             """,
             "CREATE INDEX occurrence_tag_occurrence ON occurrence_tag (occurrence_id)",
         ]),
+        (3, "status counters kept by triggers", statusCounters),
+    ]
+
+    /// Version 3: the counters status reads, kept by triggers.
+    static let statusCounters: [String] = statsTable + statsTriggers + statsCounted
+
+    static let statsTable: [String] = [
+        // Writers wait until the counters are in place and counted from what they committed: nothing is counted
+        // twice or missed while a daemon of an older version keeps writing.
+        "LOCK TABLE source, link, insight, occurrence, variant, conflict IN SHARE ROW EXCLUSIVE MODE",
+        // What status shows, kept exact by triggers in the transaction of every write. Daemons write at once, so a
+        // counter is the sum of a few rows (shards) that writers pick without waiting for one another; each
+        // daemon's files are counted under its origin, everything else under ''.
+        """
+        CREATE TABLE stats (
+            origin text NOT NULL,
+            -- source.STATE (inbox files only), link.STATE, insight, occurrence, variant, conflict.
+            key text NOT NULL,
+            shard smallint NOT NULL,
+            value bigint NOT NULL,
+            PRIMARY KEY (origin, key, shard)
+        ) WITH (fillfactor = 50)
+        """,
+        // Adds `delta` to a counter: to the row of this connection's shard if no other transaction holds it, else to
+        // any row of the counter that none holds, else to a new row. Two transactions never wait on each other here
+        // unless sixteen hold rows of the same counter, so the counters add no lock waits (nor deadlocks) to writes.
+        """
+        CREATE FUNCTION insightd_stats_add(p_origin text, p_key text, p_delta bigint) RETURNS void LANGUAGE plpgsql AS $$
+        DECLARE
+            home smallint := pg_backend_pid() % 16;
+        BEGIN
+            IF p_delta = 0 THEN RETURN; END IF;
+            UPDATE stats SET value = value + p_delta
+            WHERE (origin, key, shard) = (
+                SELECT origin, key, shard FROM stats WHERE origin = p_origin AND key = p_key
+                ORDER BY shard = home DESC, shard LIMIT 1 FOR UPDATE SKIP LOCKED);
+            IF NOT FOUND THEN
+                INSERT INTO stats (origin, key, shard, value) VALUES (p_origin, p_key, home, p_delta)
+                ON CONFLICT (origin, key, shard) DO UPDATE SET value = stats.value + excluded.value;
+            END IF;
+        END $$
+        """,
+        // Statement-level triggers with transition tables: one counter update per statement, not per row, so a
+        // file's occurrences, inserted in one statement, cost one update. Cascaded deletes run as statements too.
+        """
+        CREATE FUNCTION insightd_stats_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM insightd_stats_add('', TG_ARGV[0], count(*)) FROM new_rows;
+            RETURN NULL;
+        END $$
+        """,
+        """
+        CREATE FUNCTION insightd_stats_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM insightd_stats_add('', TG_ARGV[0], -count(*)) FROM old_rows;
+            RETURN NULL;
+        END $$
+        """,
+        """
+        CREATE FUNCTION insightd_stats_link_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                PERFORM insightd_stats_add('', 'link.' || state, count(*)) FROM new_rows GROUP BY state;
+            ELSIF TG_OP = 'DELETE' THEN
+                PERFORM insightd_stats_add('', 'link.' || state, -count(*)) FROM old_rows GROUP BY state;
+            ELSE
+                PERFORM insightd_stats_add('', key, sum(delta)::int8) FROM (
+                    SELECT 'link.' || o.state AS key, -1 AS delta FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.state <> o.state
+                    UNION ALL
+                    SELECT 'link.' || n.state, 1 FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.state <> o.state
+                ) AS changes GROUP BY key;
+            END IF;
+            RETURN NULL;
+        END $$
+        """,
+        """
+        CREATE FUNCTION insightd_stats_source_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                PERFORM insightd_stats_add(origin, 'source.' || state, count(*)) FROM new_rows WHERE kind = 'file' GROUP BY origin, state;
+            ELSIF TG_OP = 'DELETE' THEN
+                PERFORM insightd_stats_add(origin, 'source.' || state, -count(*)) FROM old_rows WHERE kind = 'file' GROUP BY origin, state;
+            ELSE
+                PERFORM insightd_stats_add(origin, key, sum(delta)::int8) FROM (
+                    SELECT o.origin, 'source.' || o.state AS key, -1 AS delta FROM old_rows o JOIN new_rows n ON n.id = o.id
+                    WHERE o.kind = 'file' AND (n.origin, n.kind, n.state) IS DISTINCT FROM (o.origin, o.kind, o.state)
+                    UNION ALL
+                    SELECT n.origin, 'source.' || n.state, 1 FROM old_rows o JOIN new_rows n ON n.id = o.id
+                    WHERE n.kind = 'file' AND (n.origin, n.kind, n.state) IS DISTINCT FROM (o.origin, o.kind, o.state)
+                ) AS changes GROUP BY origin, key;
+            END IF;
+            RETURN NULL;
+        END $$
+        """,
+    ]
+
+    static let statsTriggers: [String] = {
+        var statements: [String] = []
+        // A trigger with transition tables takes one event, and an UPDATE one no column list.
+        let events: [(name: String, event: String, tables: String)] = [
+            ("inserted", "INSERT", "NEW TABLE AS new_rows"), ("deleted", "DELETE", "OLD TABLE AS old_rows"),
+            ("updated", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+        ]
+        for table in ["source", "link"] {
+            for (name, event, tables) in events {
+                statements.append("CREATE TRIGGER stats_\(table)_\(name) AFTER \(event) ON \(table) REFERENCING \(tables) "
+                                  + "FOR EACH STATEMENT EXECUTE FUNCTION insightd_stats_\(table)_changed()")
+            }
+        }
+        for table in ["insight", "occurrence", "variant", "conflict"] {
+            for (name, event, tables) in events.prefix(2) {
+                statements.append("CREATE TRIGGER stats_\(table)_\(name) AFTER \(event) ON \(table) REFERENCING \(tables) "
+                                  + "FOR EACH STATEMENT EXECUTE FUNCTION insightd_stats_\(name)('\(table)')")
+            }
+        }
+        return statements
+    }()
+
+    static let statsCounted: [String] = [
+        // The counts so far, under the lock taken above.
+        """
+        INSERT INTO stats (origin, key, shard, value)
+        SELECT origin, 'source.' || state, 0, count(*) FROM source WHERE kind = 'file' GROUP BY origin, state
+        """,
+        "INSERT INTO stats (origin, key, shard, value) SELECT '', 'link.' || state, 0, count(*) FROM link GROUP BY state",
+        """
+        INSERT INTO stats (origin, key, shard, value) VALUES
+            ('', 'insight', 0, (SELECT count(*) FROM insight)), ('', 'occurrence', 0, (SELECT count(*) FROM occurrence)),
+            ('', 'variant', 0, (SELECT count(*) FROM variant)), ('', 'conflict', 0, (SELECT count(*) FROM conflict))
+        """,
+        // The rest of status, found without reading every file of the daemon: its newest ingest and newest failure.
+        "CREATE INDEX source_origin_kind_ingested ON source (origin, kind, ingested_at)",
+        "CREATE INDEX source_origin_failed ON source (origin, updated_at) WHERE state = 'failed'",
     ]
 
     /// The newest version this build knows.

@@ -38,9 +38,10 @@ struct PostgresSession {
         _ = try query(PostgresQuery(unsafeSQL: sql))
     }
 
-    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
-    func transaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN")
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws. `begin` may name an
+    /// isolation level (`BEGIN ISOLATION LEVEL REPEATABLE READ`).
+    func transaction<T>(_ begin: String = "BEGIN", _ body: () throws -> T) throws -> T {
+        try execute(begin)
         do {
             let value = try body()
             try execute("COMMIT")

@@ -142,36 +142,66 @@ public final class PostgresInsightStore: InsightStoring {
         return record
     }
 
+    /// Counts for status, from the counters the triggers keep: a few rows per counter, however much is stored.
     public func counts() throws(StoreError) -> StoreCounts {
+        try session("cannot count") { session in try keptCounts(in: session) }
+    }
+
+    /// The kept counts and the same counts taken by reading every row, in one snapshot.
+    public func countsWithFullCount() throws(StoreError) -> (kept: StoreCounts, counted: StoreCounts) {
         try session("cannot count") { session in
-            var counts = StoreCounts()
-            for row in try session.query("SELECT state, COUNT(*) FROM source WHERE origin = \(origin) AND kind = 'file' GROUP BY state") {
-                let (state, count) = try row.decode((String, Int).self)
-                if let state = SourceState(rawValue: state) { counts.sourcesByState[state] = count }
+            try session.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
+                (try keptCounts(in: session), try fullCounts(in: session))
             }
-            for row in try session.query("SELECT state, COUNT(*) FROM link GROUP BY state") {
-                let (state, count) = try row.decode((String, Int).self)
-                if let state = LinkState(rawValue: state) { counts.linksByState[state] = count }
-            }
-            if let row = try session.query("""
-                SELECT (SELECT COUNT(*) FROM insight), (SELECT COUNT(*) FROM occurrence), (SELECT COUNT(*) FROM variant),
-                       (SELECT COUNT(*) FROM conflict),
-                       (SELECT MAX(ingested_at) FROM source WHERE origin = \(origin) AND kind = 'file')
-                """).first {
-                let (insights, occurrences, variants, conflicts, last) = try row.decode((Int, Int, Int, Int, Double?).self)
-                counts.uniqueInsights = insights
-                counts.occurrences = occurrences
-                counts.variants = variants
-                counts.conflicts = conflicts
-                counts.lastIngestAt = last
-            }
-            if let row = try session.query("""
-                SELECT path, error, updated_at FROM source WHERE origin = \(origin) AND state = 'failed' ORDER BY updated_at DESC LIMIT 1
-                """).first {
-                let (path, error, at) = try row.decode((String, String?, Double).self)
-                counts.lastError = StatusReport.LastError(path: path, message: error ?? "", at: at)
-            }
-            return counts
+        }
+    }
+
+    /// This daemon's file counters and the store-wide ones, each the sum of its shards.
+    func keptCounts(in session: PostgresSession) throws -> StoreCounts {
+        var counts = StoreCounts()
+        for row in try session.query("SELECT key, sum(value)::int8 FROM stats WHERE origin IN ('', \(origin)) GROUP BY key") {
+            let (key, value) = try row.decode((String, Int).self)
+            counts.setCounter(key, to: value)
+        }
+        try addLatest(in: session, to: &counts)
+        return counts
+    }
+
+    /// The counts the slow way: every row of every counted table.
+    func fullCounts(in session: PostgresSession) throws -> StoreCounts {
+        var counts = StoreCounts()
+        for row in try session.query("SELECT state, COUNT(*) FROM source WHERE origin = \(origin) AND kind = 'file' GROUP BY state") {
+            let (state, count) = try row.decode((String, Int).self)
+            if let state = SourceState(rawValue: state) { counts.sourcesByState[state] = count }
+        }
+        for row in try session.query("SELECT state, COUNT(*) FROM link GROUP BY state") {
+            let (state, count) = try row.decode((String, Int).self)
+            if let state = LinkState(rawValue: state) { counts.linksByState[state] = count }
+        }
+        if let row = try session.query("""
+            SELECT (SELECT COUNT(*) FROM insight), (SELECT COUNT(*) FROM occurrence), (SELECT COUNT(*) FROM variant),
+                   (SELECT COUNT(*) FROM conflict)
+            """).first {
+            let (insights, occurrences, variants, conflicts) = try row.decode((Int, Int, Int, Int).self)
+            counts.uniqueInsights = insights
+            counts.occurrences = occurrences
+            counts.variants = variants
+            counts.conflicts = conflicts
+        }
+        try addLatest(in: session, to: &counts)
+        return counts
+    }
+
+    /// The newest ingest and the newest failure of this daemon's files, each found through an index.
+    func addLatest(in session: PostgresSession, to counts: inout StoreCounts) throws {
+        counts.lastIngestAt = try session.query("""
+            SELECT MAX(ingested_at) FROM source WHERE origin = \(origin) AND kind = 'file'
+            """).first?.decode(Double?.self)
+        if let row = try session.query("""
+            SELECT path, error, updated_at FROM source WHERE origin = \(origin) AND state = 'failed' ORDER BY updated_at DESC LIMIT 1
+            """).first {
+            let (path, error, at) = try row.decode((String, String?, Double).self)
+            counts.lastError = StatusReport.LastError(path: path, message: error ?? "", at: at)
         }
     }
 

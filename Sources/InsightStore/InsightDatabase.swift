@@ -451,25 +451,47 @@ public final class InsightDatabase: Sendable {
         try read { db in try String.fetchAll(db, sql: "SELECT path FROM source WHERE state <> 'removed'") }
     }
 
-    /// Counts for status.
+    /// Counts for status, from the counters the triggers keep (migration v5): a few rows, however much is stored.
     public func counts() throws(StoreError) -> StoreCounts {
-        try read { db in
-            var counts = StoreCounts()
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM source WHERE kind = 'file' GROUP BY state") {
-                if let state = SourceState(rawValue: row[0]) { counts.sourcesByState[state] = row[1] }
-            }
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM link GROUP BY state") {
-                if let state = LinkState(rawValue: row[0]) { counts.linksByState[state] = row[1] }
-            }
-            counts.uniqueInsights = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM insight") ?? 0
-            counts.occurrences = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM occurrence") ?? 0
-            counts.variants = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM variant") ?? 0
-            counts.conflicts = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM conflict") ?? 0
-            counts.lastIngestAt = try Double.fetchOne(db, sql: "SELECT MAX(ingestedAt) FROM source WHERE kind = 'file'")
-            if let row = try Row.fetchOne(db, sql: "SELECT path, error, updatedAt FROM source WHERE state = 'failed' ORDER BY updatedAt DESC LIMIT 1") {
-                counts.lastError = StatusReport.LastError(path: row[0], message: row[1] ?? "", at: row[2])
-            }
-            return counts
+        try read { db in try Self.keptCounts(in: db) }
+    }
+
+    /// The kept counts and the same counts taken by reading every row, in one snapshot.
+    public func countsWithFullCount() throws(StoreError) -> (kept: StoreCounts, counted: StoreCounts) {
+        try read { db in (try Self.keptCounts(in: db), try Self.fullCounts(in: db)) }
+    }
+
+    static func keptCounts(in db: Database) throws -> StoreCounts {
+        var counts = StoreCounts()
+        for row in try Row.fetchAll(db, sql: "SELECT key, value FROM stats") {
+            counts.setCounter(row[0], to: row[1])
+        }
+        try addLatest(in: db, to: &counts)
+        return counts
+    }
+
+    /// The counts the slow way: every row of every counted table.
+    static func fullCounts(in db: Database) throws -> StoreCounts {
+        var counts = StoreCounts()
+        for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM source WHERE kind = 'file' GROUP BY state") {
+            if let state = SourceState(rawValue: row[0]) { counts.sourcesByState[state] = row[1] }
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM link GROUP BY state") {
+            if let state = LinkState(rawValue: row[0]) { counts.linksByState[state] = row[1] }
+        }
+        counts.uniqueInsights = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM insight") ?? 0
+        counts.occurrences = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM occurrence") ?? 0
+        counts.variants = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM variant") ?? 0
+        counts.conflicts = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM conflict") ?? 0
+        try addLatest(in: db, to: &counts)
+        return counts
+    }
+
+    /// The newest ingest and the newest failure, each found through an index.
+    static func addLatest(in db: Database, to counts: inout StoreCounts) throws {
+        counts.lastIngestAt = try Double.fetchOne(db, sql: "SELECT MAX(ingestedAt) FROM source WHERE kind = 'file'")
+        if let row = try Row.fetchOne(db, sql: "SELECT path, error, updatedAt FROM source WHERE state = 'failed' ORDER BY updatedAt DESC LIMIT 1") {
+            counts.lastError = StatusReport.LastError(path: row[0], message: row[1] ?? "", at: row[2])
         }
     }
 

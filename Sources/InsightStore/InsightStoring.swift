@@ -49,8 +49,12 @@ public protocol InsightStoring: AnyObject, Sendable {
     func source(path: String) throws(StoreError) -> SourceRecord?
     /// This daemon's sources whose files are believed present (every state but removed).
     func activeSourcePaths() throws(StoreError) -> [String]
-    /// Counts for status: this daemon's files, everything else store-wide.
+    /// Counts for status: this daemon's files, everything else store-wide. Read from counters that triggers keep
+    /// in the transaction of every write, so it costs the same however much is stored.
     func counts() throws(StoreError) -> StoreCounts
+    /// The kept counts (as `counts()`) and the same counts taken the slow way, by reading every row, both from one
+    /// snapshot: they differ only if a counter has drifted. `insightctl status --verify` compares them.
+    func countsWithFullCount() throws(StoreError) -> (kept: StoreCounts, counted: StoreCounts)
     /// The size of the stored data in bytes.
     func sizeBytes() -> Int64
 
@@ -101,6 +105,11 @@ public protocol InsightStoring: AnyObject, Sendable {
 }
 
 extension InsightStoring {
+    /// The counts status shows, taken by reading every row, as they were before counters were kept.
+    public func countedInFull() throws(StoreError) -> StoreCounts {
+        try countsWithFullCount().counted
+    }
+
     /// Stores a batch now.
     public func ingestBatch(_ files: [FileIngest]) throws(StoreError) -> [Result<IngestOutcome, StoreError>] {
         try ingestBatch(files, now: Date().timeIntervalSince1970, shouldContinue: { true })

@@ -149,6 +149,84 @@ enum Migrations {
                 CREATE INDEX occurrenceTag_occurrence ON occurrenceTag(occurrenceId);
                 """)
         }
+        migrator.registerMigration("v5: status counters kept by triggers") { db in
+            // What status shows, kept exact by triggers in the transaction of every write, whatever writes, so that
+            // reading it costs the same at ten insights and at ten million. The full count here is exact: a
+            // migration holds the only write transaction.
+            try db.execute(sql: """
+                CREATE TABLE stats (
+                    -- source.STATE (inbox files only), link.STATE, insight, occurrence, variant, conflict.
+                    key TEXT PRIMARY KEY,
+                    value INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                WITH states(state) AS (VALUES ('seen'), ('pending'), ('ingested'), ('failed'), ('skipped'), ('removed'))
+                INSERT INTO stats (key, value)
+                    SELECT 'source.' || state, (SELECT COUNT(*) FROM source WHERE kind = 'file' AND source.state = states.state) FROM states;
+                WITH states(state) AS (VALUES ('queued'), ('fetching'), ('fetched'), ('failed'))
+                INSERT INTO stats (key, value)
+                    SELECT 'link.' || state, (SELECT COUNT(*) FROM link WHERE link.state = states.state) FROM states;
+                INSERT INTO stats (key, value) VALUES
+                    ('insight', (SELECT COUNT(*) FROM insight)),
+                    ('occurrence', (SELECT COUNT(*) FROM occurrence)),
+                    ('variant', (SELECT COUNT(*) FROM variant)),
+                    ('conflict', (SELECT COUNT(*) FROM conflict));
+
+                CREATE TRIGGER stats_source_insert AFTER INSERT ON source WHEN new.kind = 'file' BEGIN
+                    UPDATE stats SET value = value + 1 WHERE key = 'source.' || new.state;
+                END;
+                CREATE TRIGGER stats_source_delete AFTER DELETE ON source WHEN old.kind = 'file' BEGIN
+                    UPDATE stats SET value = value - 1 WHERE key = 'source.' || old.state;
+                END;
+                CREATE TRIGGER stats_source_update AFTER UPDATE OF state, kind ON source
+                WHEN old.state IS NOT new.state OR old.kind IS NOT new.kind BEGIN
+                    UPDATE stats SET value = value - 1 WHERE old.kind = 'file' AND key = 'source.' || old.state;
+                    UPDATE stats SET value = value + 1 WHERE new.kind = 'file' AND key = 'source.' || new.state;
+                END;
+
+                CREATE TRIGGER stats_link_insert AFTER INSERT ON link BEGIN
+                    UPDATE stats SET value = value + 1 WHERE key = 'link.' || new.state;
+                END;
+                CREATE TRIGGER stats_link_delete AFTER DELETE ON link BEGIN
+                    UPDATE stats SET value = value - 1 WHERE key = 'link.' || old.state;
+                END;
+                CREATE TRIGGER stats_link_update AFTER UPDATE OF state ON link WHEN old.state IS NOT new.state BEGIN
+                    UPDATE stats SET value = value - 1 WHERE key = 'link.' || old.state;
+                    UPDATE stats SET value = value + 1 WHERE key = 'link.' || new.state;
+                END;
+
+                -- Rows deleted by ON DELETE CASCADE (forgetting an insight takes its variants and conflicts) fire these too.
+                CREATE TRIGGER stats_insight_insert AFTER INSERT ON insight BEGIN
+                    UPDATE stats SET value = value + 1 WHERE key = 'insight';
+                END;
+                CREATE TRIGGER stats_insight_delete AFTER DELETE ON insight BEGIN
+                    UPDATE stats SET value = value - 1 WHERE key = 'insight';
+                END;
+                CREATE TRIGGER stats_occurrence_insert AFTER INSERT ON occurrence BEGIN
+                    UPDATE stats SET value = value + 1 WHERE key = 'occurrence';
+                END;
+                CREATE TRIGGER stats_occurrence_delete AFTER DELETE ON occurrence BEGIN
+                    UPDATE stats SET value = value - 1 WHERE key = 'occurrence';
+                END;
+                CREATE TRIGGER stats_variant_insert AFTER INSERT ON variant BEGIN
+                    UPDATE stats SET value = value + 1 WHERE key = 'variant';
+                END;
+                CREATE TRIGGER stats_variant_delete AFTER DELETE ON variant BEGIN
+                    UPDATE stats SET value = value - 1 WHERE key = 'variant';
+                END;
+                CREATE TRIGGER stats_conflict_insert AFTER INSERT ON conflict BEGIN
+                    UPDATE stats SET value = value + 1 WHERE key = 'conflict';
+                END;
+                CREATE TRIGGER stats_conflict_delete AFTER DELETE ON conflict BEGIN
+                    UPDATE stats SET value = value - 1 WHERE key = 'conflict';
+                END;
+
+                -- The rest of status, found without reading every source: the newest ingest and the newest failure.
+                -- The second index serves every lookup by state that source_state served.
+                CREATE INDEX source_kind_ingested ON source(kind, ingestedAt);
+                CREATE INDEX source_state_updated ON source(state, updatedAt);
+                DROP INDEX source_state;
+                """)
+        }
         return migrator
     }
 }

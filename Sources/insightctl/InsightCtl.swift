@@ -108,9 +108,12 @@ struct Status: ParsableCommand {
     var watch = false
     @Option(name: .long, help: ArgumentHelp("Seconds between updates with --watch (0.1 to 3600).", valueName: "seconds"))
     var interval = 1.0
+    @Flag(name: .long, help: "Also count every row of the store and check the counters status shows against it; exit status 1 when they differ.")
+    var verify = false
 
     func validate() throws {
         guard (0.1...3600).contains(interval) else { throw ValidationError("--interval must be from 0.1 to 3600 seconds") }
+        guard !(verify && watch) else { throw ValidationError("--verify counts every row once; it cannot be combined with --watch") }
     }
 
     func run() throws {
@@ -118,7 +121,7 @@ struct Status: ParsableCommand {
             if watch {
                 try control.watchStatus(interval: interval, json: json)
             } else {
-                try control.status(json: json)
+                try control.status(json: json, verify: verify)
             }
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import InsightClient
 import InsightCore
 import PostgresTestSupport
@@ -302,6 +303,51 @@ struct CLICommandTests {
         #expect(screen.components(separatedBy: "\u{1B}[H\u{1B}[J").count - 1 >= 3)
         #expect(screen.contains("10 unique"))
         #expect(!screen.contains("{\"database\""), "no JSON on a terminal")
+    }
+
+    @Test(arguments: TestStore.allCases)
+    func statusVerifyChecksTheCountersAgainstAFullCount(store: TestStore) throws {
+        let environment = try store.environment()
+        let daemon = try startedWithFixtures(environment: environment)
+        defer { _ = try? daemon.stop() }
+        let verified = try daemon.ctl(["status", "--verify"])
+        #expect(verified.status == 0, "\(verified.stderr)")
+        #expect(verified.stdout.contains("agree with a full count"))
+        let report = try decode(StatusReport.self, daemon.ctl(["status", "--verify", "--json"]))
+        #expect(report.insights.unique == 10)
+        #expect(report.verification?.agrees == true)
+        #expect(report.verification?.differences == [])
+        #expect(report.verification?.error == nil)
+        #expect(try daemon.status().verification == nil, "only asked for with --verify")
+        #expect(try daemon.ctl(["status", "--verify", "--watch"]).status == 2)
+
+        // A counter knocked off by hand is found, named, and fails the command.
+        let drift = "UPDATE stats SET value = value + 3 WHERE key = 'insight'"
+        switch store {
+        case .sqlite:
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(10)
+            try DatabaseQueue(path: daemon.state + "/insights.sqlite", configuration: configuration).write { try $0.execute(sql: drift) }
+        case .postgresql:
+            let url = try #require(environment["INSIGHTD_STORE_URL"])
+            let database = String(url.split(separator: "?")[0].split(separator: "/").last ?? "")
+            // One shard row of the counter: the sum is what status shows.
+            _ = try SharedPostgres.server.get().psql(database, drift + " AND origin = '' AND shard = (SELECT min(shard) FROM stats WHERE key = 'insight')")
+        }
+        let drifted = try daemon.ctl(["status", "--verify"])
+        #expect(drifted.status == 1)
+        #expect(drifted.stdout.contains("differ from a full count: insights.unique 13, counted 10"), "\(drifted.stdout)")
+        #expect(drifted.stderr.contains("insights.unique 13 (counted 10)"), "\(drifted.stderr)")
+        let json = try daemon.ctl(["status", "--verify", "--json"])
+        #expect(json.status == 1)
+        let driftedReport = try WireJSON.decoder().decode(StatusReport.self, from: Data(json.stdout.utf8))
+        #expect(driftedReport.insights.unique == 13, "status shows the kept counter")
+        #expect(driftedReport.verification?.agrees == false)
+        #expect(driftedReport.verification?.differences == [.init(counter: "insights.unique", kept: 13, counted: 10)])
+        // The API refuses a full count on every interval of a watch.
+        let watching = try SocketClient(path: daemon.socket).request("GET", "/v1/status?watch=1&verify=1")
+        #expect(watching.status == 400)
+        #expect(String(decoding: watching.body, as: UTF8.self).contains("verify_with_watch"))
     }
 
     @Test func statusWatchStreamsLinesAndEndsWhenTheDaemonStops() throws {

@@ -192,6 +192,9 @@ struct SharedStoreTests {
         let report = try daemon.waitForStatus(timeout: 300, "the burst is ingested after 10 kills") { $0.files.ingested == burst.files.count }
         #expect(report.insights.unique == burst.expectedUnique)
         #expect(report.insights.occurrences == burst.expectedOccurrences)
+        // The status counters are written in the same transactions, so no kill leaves them off.
+        let verified = try daemon.ctl(["status", "--verify"])
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
         #expect(try daemon.stop() == 0)
         // Every source's count matches its occurrence rows: no file stored twice or in part.
         let server = try SharedPostgres.server.get()

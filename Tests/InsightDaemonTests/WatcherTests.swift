@@ -49,6 +49,9 @@ struct WatcherTests {
         try daemon.stop()
         let database = try InsightDatabase(path: daemon.state + "/insights.sqlite")
         #expect(try database.integrityCheck() == "ok")
+        // The status counters are written in the same transactions, so no kill leaves them off.
+        let (kept, counted) = try database.countsWithFullCount()
+        #expect(kept == counted, "\(kept.differences(from: counted))")
         try expectSourcesMatch(burst, database: daemon.state + "/insights.sqlite")
     }
 

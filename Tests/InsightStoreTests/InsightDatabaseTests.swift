@@ -226,3 +226,73 @@ struct ReadingNotesSQLiteTests {
         #expect(try temp.database.integrityCheck() == "ok")
     }
 }
+
+@Suite("Status counters kept by triggers in the SQLite file")
+struct StatusCountersSQLiteTests {
+    @Test func aDatabaseFromBeforeTheCountersIsCountedWhenMigratedAndKeptAfter() throws {
+        let folder = NSTemporaryDirectory() + "insightd-v4-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/insights.sqlite"
+        do {
+            let old = try DatabaseQueue(path: path)
+            try Migrations.migrator.migrate(old, upTo: "v4: formats, tags and reading notes")
+            try old.write { db in
+                try db.execute(sql: """
+                    INSERT INTO source (id, path, sha256, state, insightCount, firstSeenAt, updatedAt, ingestedAt) VALUES
+                        (1, 'a.txt', 'x', 'ingested', 2, 1, 1, 1), (2, 'b.txt', 'y', 'ingested', 1, 1, 1, 5);
+                    INSERT INTO source (id, path, state, error, firstSeenAt, updatedAt) VALUES
+                        (3, 'c.bin', 'skipped', 'a binary file', 1, 1), (4, 'd.txt', 'failed', 'permission denied', 1, 2),
+                        (5, 'e.txt', 'removed', NULL, 1, 1);
+                    INSERT INTO source (id, path, kind, sha256, state, firstSeenAt, updatedAt, ingestedAt) VALUES
+                        (6, 'https://example.org/a', 'url', 'z', 'ingested', 1, 1, 9);
+                    INSERT INTO insight (id, fingerprint, text, createdAt) VALUES
+                        (1, randomblob(16), 'The first insight.', 1), (2, randomblob(16), 'The second insight.', 1),
+                        (3, randomblob(16), 'The third insight.', 1);
+                    INSERT INTO variant (id, insightId, fingerprint, text, createdAt) VALUES (1, 1, randomblob(16), 'The first insight!', 1);
+                    INSERT INTO occurrence (insightId, sourceId, ordinal, line, variantId) VALUES
+                        (1, 1, 0, 1, NULL), (1, 1, 1, 2, 1), (2, 2, 0, 1, NULL), (3, 6, 0, 1, NULL);
+                    INSERT INTO conflict (insightId, otherId, kind, createdAt) VALUES (1, 2, 'number', 1);
+                    INSERT INTO link (id, canonicalURL, givenURL, state, createdAt, updatedAt) VALUES
+                        (1, 'https://example.org/a', 'https://example.org/a', 'fetched', 1, 1),
+                        (2, 'https://example.org/b', 'https://example.org/b', 'queued', 1, 1);
+                    INSERT INTO link (id, canonicalURL, givenURL, state, failure, error, createdAt, updatedAt) VALUES
+                        (3, 'https://example.org/c', 'https://example.org/c', 'failed', 'permanent', 'HTTP 404', 1, 1);
+                    """)
+            }
+        }
+        let database = try InsightDatabase(path: path)
+        let (kept, counted) = try database.countsWithFullCount()
+        #expect(kept == counted, "\(kept.differences(from: counted))")
+        #expect(kept.sourcesByState == [.ingested: 2, .skipped: 1, .failed: 1, .removed: 1])
+        #expect(kept.linksByState == [.queued: 1, .fetched: 1, .failed: 1])
+        #expect(kept.uniqueInsights == 3)
+        #expect(kept.occurrences == 4)
+        #expect(kept.variants == 1)
+        #expect(kept.conflicts == 1)
+        // The fetched article's later ingest is not an inbox file's.
+        #expect(kept.lastIngestAt == 5)
+        #expect(kept.lastError?.path == "d.txt")
+
+        // New content for b.txt orphans the second insight, and its conflict goes with it.
+        _ = try database.ingest(file("b.txt", ["Something else entirely, said in other words than any before."]))
+        try database.markRemoved(path: "a.txt")
+        _ = try database.claimDueLinks(limit: 5)
+        let after = try database.countsWithFullCount()
+        #expect(after.kept == after.counted, "\(after.kept.differences(from: after.counted))")
+        #expect(after.kept.sourcesByState == [.ingested: 1, .skipped: 1, .failed: 1, .removed: 2])
+        #expect(after.kept.linksByState == [.fetching: 1, .fetched: 1, .failed: 1])
+        #expect(after.kept.uniqueInsights == 3)
+        #expect(after.kept.conflicts == 0)
+        #expect(try database.integrityCheck() == "ok")
+    }
+
+    @Test func aCounterThatDriftedIsReportedAgainstTheFullCount() throws {
+        let temp = try TemporaryDatabase()
+        _ = try temp.database.ingest(file("one.txt", ["Open models shift value from software vendors to chip makers."]))
+        try temp.database.pool.write { db in try db.execute(sql: "UPDATE stats SET value = value + 2 WHERE key = 'occurrence'") }
+        let (kept, counted) = try temp.database.countsWithFullCount()
+        #expect(kept.differences(from: counted) == [.init(counter: "insights.occurrences", kept: 3, counted: 1)])
+        #expect(try temp.database.counts().occurrences == 3)
+    }
+}

@@ -205,6 +205,84 @@ struct StoreContractTests {
         #expect(counts.occurrences == results.count * 2)
         #expect(counts.uniqueInsights == results.count + 1)
     }
+
+    @Test(arguments: StoreKind.allCases)
+    func keptCountersEqualAFullCountAfterEveryKindOfWrite(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        /// The counters status reads against a count of every row, and the plain read against both.
+        func check(_ step: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let (kept, counted) = try store.countsWithFullCount()
+            #expect(kept == counted, "after \(step): \(kept.differences(from: counted))", sourceLocation: sourceLocation)
+            #expect(try store.counts() == kept, "after \(step)", sourceLocation: sourceLocation)
+        }
+        try check("opening an empty store")
+
+        _ = try store.ingestOne(try linkedFile("one.txt", [a, b, a.uppercased()], links: ["https://example.org/a", "https://example.org/b"]))
+        try check("a first ingest")
+        #expect(try store.ingestOne(try linkedFile("one.txt", [a, b, a.uppercased()], links: ["https://example.org/a", "https://example.org/b"]))
+                == .unchanged)
+        try check("the same file again")
+        _ = try store.ingestOne(try linkedFile("one.txt", [c, b], links: ["https://example.org/b", "https://example.org/c"]))
+        try check("new content for a path, dropping an orphaned insight")
+        _ = try store.ingestOne(file("first.txt", [claim]))
+        _ = try store.ingestOne(file("second.txt", [typo]))
+        _ = try store.ingestOne(file("fourth.txt", [changed]))
+        try check("a variant and a conflict")
+        _ = try store.ingestOne(file("second.txt", [b]))
+        try check("new content dropping an orphaned variant")
+
+        var broken = file("broken.txt", [a, "Tidal power stations remain rare because suitable estuaries are rare too."])
+        // An empty text violates the schema half-way through the file, whose writes are undone.
+        broken.insights.append(PreparedInsight(ParsedInsight(text: "", line: 9, section: nil)))
+        let batch = try store.ingestBatch([file("batch/1.txt", [a]), broken, file("batch/2.txt", [typo, c])], now: 100, shouldContinue: { true })
+        #expect(batch.map { if case .success = $0 { true } else { false } } == [true, false, true])
+        try check("a batch with a file rolled back")
+
+        try store.recordProblem(path: "image.png", state: .skipped, reason: "a .png file", size: 3, mtime: 1, sha256: nil, now: 101)
+        try store.recordProblem(path: "first.txt", state: .failed, reason: "permission denied", size: nil, mtime: nil, sha256: nil, now: 102)
+        try store.recordProblem(path: "image.png", state: .skipped, reason: "still a .png file", size: 3, mtime: 2, sha256: nil, now: 103)
+        try check("problems recorded, new and over a stored file")
+        try store.markRemoved(path: "fourth.txt", now: 104)
+        try store.markRemoved(path: "fourth.txt", now: 105)
+        try store.markRemoved(path: "image.png", now: 106)
+        try check("files removed")
+        _ = try store.ingestOne(file("fourth.txt", [changed]), now: 107)
+        try check("a removed file back")
+
+        let claimID = try #require(try store.search("stock market", limit: 5).results.first { $0.text == claim }?.id)
+        #expect(try store.forget(id: claimID) != nil)
+        try check("forgetting an insight with its variant and conflict")
+
+        let claimed = try store.claimDueLinks(limit: 10, now: 200)
+        #expect(claimed.count == 3)
+        try check("claiming links")
+        let ids = claimed.compactMap(\.id)
+        try store.failFetch(linkID: ids[0], permanent: false, reason: "HTTP 503", nextAttemptAt: 250, now: 201)
+        try store.failFetch(linkID: ids[1], permanent: true, reason: "HTTP 404", nextAttemptAt: nil, now: 202)
+        try store.deferFetch(linkID: ids[2], nextAttemptAt: 240, now: 203)
+        try check("failed and deferred fetches")
+        #expect(try store.claimDueLinks(limit: 10, now: 260).count == 2)
+        let article = FileIngest(path: "https://example.org/a", size: 10, mtime: 0, sha256: "article", encoding: "utf-8", documentDate: nil,
+                                 insights: [PreparedInsight(ParsedInsight(text: a, line: 1, section: nil)),
+                                            PreparedInsight(ParsedInsight(text: "Rail freight wins over trucks on long distances.", line: 2, section: nil))],
+                                 kind: "url")
+        #expect(try store.completeFetch(linkID: ids[0], content: article, now: 261) { $0.title = "A" } != nil)
+        try check("a fetched article stored")
+        try store.requeueInterruptedFetches(now: 262)
+        #expect(try store.retryLinks(id: nil, now: 263) == 1)
+        #expect(try store.addLink(canonical: "https://example.org/d", given: "https://example.org/d", now: 264).created)
+        try check("links requeued, retried and added")
+
+        // What the counters should say, worked out by hand, so the check above cannot pass with both sides wrong.
+        let counts = try store.counts()
+        #expect(counts.sourcesByState == [.ingested: 5, .failed: 1, .removed: 1])
+        #expect(counts.linksByState == [.queued: 3, .fetched: 1])
+        #expect(counts.uniqueInsights == 5)
+        #expect(counts.occurrences == 8)
+        #expect(counts.variants == 0)
+        #expect(counts.conflicts == 0)
+    }
 }
 
 /// A file of insights carrying what readers' exports add: tags, notes, locations, dates and longer passages.

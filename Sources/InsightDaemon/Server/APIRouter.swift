@@ -129,9 +129,12 @@ struct APIRouter: Sendable {
     // MARK: - Reads
 
     private func status(_ request: APIRequest) -> APIResponse {
+        let verify = request.query["verify"].map { $0 == "1" || $0 == "true" } ?? false
         guard let watch = request.query["watch"], watch == "1" || watch == "true" else {
-            return .json(control.status())
+            return .json(control.status(verify: verify))
         }
+        // A full count reads every row: asked for once, not every interval.
+        if verify { return .error(400, "verify_with_watch", "verify=1 counts every row and cannot be combined with watch=1") }
         let text = request.query["interval"] ?? "1"
         guard let interval = Double(text), (0.1...3600).contains(interval) else {
             return .error(400, "bad_interval", "interval must be seconds from 0.1 to 3600, not \"\(text)\"")
