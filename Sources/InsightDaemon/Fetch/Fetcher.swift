@@ -27,7 +27,9 @@ public final class Fetcher: Sendable {
             let scheduler = self.scheduler
             let settings = self.settings
             let thread = Thread {
-                let easy = CurlEasy()
+                // Made with the thread's first job: libcurl's global set-up (TLS libraries and all) waits until a
+                // link is fetched, instead of costing every daemon that never fetches one.
+                var handle: CurlEasy?
                 while let (job, pausedUntil) = scheduler.next() {
                     let outcome: FetchOutcome
                     if job.cancellation.isSet {
@@ -35,6 +37,8 @@ public final class Fetcher: Sendable {
                     } else if let pausedUntil {
                         outcome = FetchScheduler.backingOffOutcome(job.request, until: pausedUntil)
                     } else {
+                        let easy = handle ?? CurlEasy()
+                        handle = easy
                         outcome = easy.perform(job.request, settings: settings, cancellation: job.cancellation)
                     }
                     scheduler.finished(job, contacted: pausedUntil == nil && !job.cancellation.isSet,
