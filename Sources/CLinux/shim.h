@@ -2,6 +2,7 @@
 #define INSIGHT_CLINUX_SHIM_H
 #include <sys/vfs.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 
 /* The file-system type (f_type of statfs) of path, or -1 with errno set. */
 static inline long long insight_fs_type(const char *path) {
@@ -27,6 +28,11 @@ struct insight_peergroups {
     unsigned int gids[256];
 };
 static const int insight_so_peergroups = SO_PEERGROUPS;
+
+/* Names the calling thread (prctl PR_SET_NAME keeps the first 15 bytes); 0, or -1 with errno set. */
+static inline int insight_set_thread_name(const char *name) {
+    return prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
+}
 
 /* SOCK_STREAM | SOCK_CLOEXEC as one int (Glibc's enum is not visible to every module that imports curl). */
 static const int insight_sock_stream_cloexec = SOCK_STREAM | SOCK_CLOEXEC;

@@ -26,7 +26,7 @@ public final class Fetcher: Sendable {
         for index in 0..<settings.globalConcurrency {
             let scheduler = self.scheduler
             let settings = self.settings
-            let thread = Thread {
+            Thread.startNamed("insightd-fetch\(index)") {
                 // Made with the thread's first job: libcurl's global set-up (TLS libraries and all) waits until a
                 // link is fetched, instead of costing every daemon that never fetches one.
                 var handle: CurlEasy?
@@ -46,8 +46,6 @@ public final class Fetcher: Sendable {
                     job.resume(outcome)
                 }
             }
-            thread.name = "insightd-fetch-\(index)"
-            thread.start()
         }
     }
 
