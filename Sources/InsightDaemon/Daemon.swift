@@ -20,7 +20,7 @@ import Glibc
 /// | Service | Threads it owns | What they may block on |
 /// |---|---|---|
 /// | `IngestService` | `insightd-watch`: the watcher | `poll(2)` on inotify and a wake-up pipe; `getdents`/`lstat` in scans |
-/// | | `insightd-parse-N` (one per core) and `insightd-parse-large` | file reads, parsing (cmark-gfm, libxml2), one short store read per file |
+/// | | `insightd-parseN` (one per core) and `insightd-large` | file reads, parsing (cmark-gfm, libxml2), one short store read per file |
 /// | | `insightd-write`: the one writer | SQLite (or PostgreSQL) write transactions; `statvfs` while a full disk holds it up |
 /// | `APIService` | 4 `NIOThreadPool` threads for the router | store reads and writes of API requests |
 /// | `LinkService` | `insightd-fetch-N` (libcurl, `fetch.concurrency`); 2 `NIOThreadPool` threads | `curl_easy_perform`; store calls and article extraction (libxml2) |

@@ -57,9 +57,7 @@ final class InboxWatcher: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "insightd-watch"
-        thread.start()
+        Thread.startNamed("insightd-watch") { [self] in run() }
     }
 
     /// Asks for a full scan of the inbox.
