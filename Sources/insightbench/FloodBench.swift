@@ -15,13 +15,13 @@ struct FloodBench: ParsableCommand {
     @OptionGroup var common: CommonOptions
     @Option(help: "Empty files in the restored folder (quick: 500).") var empties: Int?
     @Option(help: "Real files, a few insights each (quick: 200).") var files: Int?
-    @Option(help: "Size of the single-line file in MiB (quick: 1).") var largeMiB: Int?
+    @Option(help: "Size of the single-line file in MB, under the default max_file_bytes of 10 MiB (quick: 1).") var largeMB: Int?
 
     func run() throws {
         let context = common.context()
         let empties = self.empties ?? (common.quick ? 500 : 20_000)
         let files = self.files ?? (common.quick ? 200 : 20_000)
-        let largeBytes = (largeMiB ?? (common.quick ? 1 : 10)) << 20
+        let largeBytes = (largeMB ?? (common.quick ? 1 : 10)) * 1_000_000
         let workspace = try Workspace("flood")
         defer { if !common.keep { workspace.remove() } }
 
@@ -44,7 +44,7 @@ struct FloodBench: ParsableCommand {
 
         let daemon = try DaemonProcess(binary: context.insightd, workspace: workspace)
         try daemon.waitReady()
-        context.log("flood: \(empties) empty files, \(files) real files, one \(largeBytes >> 20) MiB single-line file")
+        context.log("flood: \(empties) empty files, \(files) real files, one \(largeBytes / 1_000_000) MB single-line file")
         let start = now()
         try renameFile(workspace.staging + "/large.txt", workspace.inbox + "/large.txt")
         try FileManager.default.createDirectory(atPath: workspace.inbox + "/restore", withIntermediateDirectories: true)
