@@ -36,6 +36,9 @@ final class DaemonControl: Sendable {
         report.uptimeS = (monotonicSeconds() - startedMonotonic).rounded(toPlaces: 3)
         report.inbox = settings.inbox
         report.state = pipeline.isPaused ? "paused" : "running"
+        // Pending first, counts after: a file leaves `pending` only once its record is committed, so read in this order
+        // every file is in one or the other (in the other order, one written between the two reads is in neither).
+        let pending = pipeline.pendingSummary()
         var fresh: StoreCounts?
         var unreachable: String?
         var verification = verify ? StatusReport.Verification() : nil
@@ -75,7 +78,6 @@ final class DaemonControl: Sendable {
             report.links.fetched = counts.linksByState[.fetched] ?? 0
             report.links.failed = counts.linksByState[.failed] ?? 0
         }
-        let pending = pipeline.pendingSummary()
         report.files.pending = pending.count
         report.database.kind = database.kind
         report.database.path = database.location
