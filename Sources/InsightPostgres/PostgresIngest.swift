@@ -260,7 +260,7 @@ extension PostgresInsightStore {
         var best: (id: Int64, jaccard: Double)?
         var conflicts: [(id: Int64, kind: ConflictKind, jaccard: Double)] = []
         if !keys.isEmpty {
-            let prepared = PreparedText(tokens: tokens)
+            let prepared = PreparedText(tokens: tokens, text: insight.text)
             // Most shared bands first, as the in-memory index orders its candidates.
             for row in try session.query("""
                 SELECT b.insight_id, i.text FROM (

@@ -80,7 +80,7 @@ final class NearDuplicateState: Sendable {
         let match = try detector.withLock { detector -> NearDuplicateMatch? in
             let candidates = detector.index.candidates(forBandKeys: keys)
             guard !candidates.isEmpty else { return nil }
-            return try detector.verify(PreparedText(tokens: tokens), candidates: candidates) { id in
+            return try detector.verify(PreparedText(tokens: tokens, text: text), candidates: candidates) { id in
                 try String.fetchOne(statement, arguments: [id])
             }
         }

@@ -87,6 +87,8 @@ public struct TokenDifference: Sendable, Hashable {
     /// How the difference was judged.
     public enum Kind: String, Sendable, Hashable {
         case typo, functionWord, repeatedWord, spacing, negation, number, contentWord
+        /// An ordinary word (an adjective, an adverb, a small word; never a claim word or a name) dropped or added.
+        case ordinaryWord
     }
 
     /// Tokens of the first text in this span.
@@ -117,16 +119,27 @@ public struct PreparedText: Sendable, Hashable {
     public let tokens: [String]
     /// The character 5-gram set of the normalized text.
     public let shingles: ShingleSet
+    /// The names the text mentions (capitalised words inside a sentence), lower-case; nil when only the tokens were
+    /// given, and then no word of the text counts as ordinary.
+    public let names: Set<String>?
 
     /// Normalizes and shingles `text`.
     public init(_ text: String) {
-        self.init(tokens: NearDuplicateText.tokens(text))
+        self.init(tokens: NearDuplicateText.tokens(text), text: text)
     }
 
-    /// Shingles tokens from ``NearDuplicateText/tokens(_:)``.
+    /// Shingles tokens from ``NearDuplicateText/tokens(_:)`` of `text` (computed before, to be reused).
+    public init(tokens: [String], text: String) {
+        self.tokens = tokens
+        self.shingles = ShingleSet(tokens: tokens)
+        self.names = ClaimCheck.names(text, sentenceStarts: true)
+    }
+
+    /// Shingles tokens from ``NearDuplicateText/tokens(_:)``, without the text: names are unknown.
     public init(tokens: [String]) {
         self.tokens = tokens
         self.shingles = ShingleSet(tokens: tokens)
+        self.names = nil
     }
 }
 
@@ -166,20 +179,26 @@ public struct PairClassifier: Sendable {
         var differences: [TokenDifference] = []
         var conflictKinds = Set<ConflictKind>()
         var surfaceTokens = 0
+        var ordinaryTokens = 0
         for hunk in hunks {
             changedTokens += max(hunk.removedRange.count, hunk.addedRange.count)
-            let judged = judge(hunk, a.tokens, b.tokens)
+            let judged = judge(hunk, a, b)
             for difference in judged {
                 differences.append(difference)
                 switch difference.kind {
                 case .negation: conflictKinds.insert(.negation)
                 case .number: conflictKinds.insert(.number)
                 case .contentWord: conflictKinds.insert(.contentWord)
+                case .ordinaryWord:
+                    ordinaryTokens += difference.removed.count + difference.added.count
+                    surfaceTokens += max(difference.removed.count, difference.added.count)
                 case .typo, .functionWord, .repeatedWord, .spacing:
                     surfaceTokens += max(difference.removed.count, difference.added.count)
                 }
             }
         }
+        // A reader still calls it the same insight when about one word in twenty is dropped; more is another text.
+        if ordinaryTokens > max(1, longer / Self.wordsPerDroppedWord) { conflictKinds.insert(.contentWord) }
         let tokenSimilarity = longer == 0 ? 1 : Double(longer - changedTokens) / Double(longer)
         let conflicts = conflictKinds.sorted()
         let verdict: PairVerdict
@@ -197,7 +216,11 @@ public struct PairClassifier: Sendable {
 
     // MARK: Judging one differing span
 
-    func judge(_ hunk: TokenAlignment.Hunk, _ a: [String], _ b: [String]) -> [TokenDifference] {
+    /// At most one dropped or added ordinary word per this many words of the longer text.
+    static let wordsPerDroppedWord = 20
+
+    func judge(_ hunk: TokenAlignment.Hunk, _ preparedA: PreparedText, _ preparedB: PreparedText) -> [TokenDifference] {
+        let a = preparedA.tokens, b = preparedB.tokens
         var out: [TokenDifference] = []
         // 1. A phrase repeated right beside itself ("10% 10%") is an echo.
         let removedIsEcho = hunk.removedRange.count > 1 && WordLists.isRepeatedPhrase(a, hunk.removedRange)
@@ -271,7 +294,16 @@ public struct PairClassifier: Sendable {
             out.append(TokenDifference(removed: contentRemoved, added: contentAdded, kind: .spacing))
             return out
         }
-        // 6. Content words must pair up one to one as typos.
+        // 6. Ordinary words only dropped (or only added), none a claim word or a name: the same claim, worded shorter.
+        // Only where the span is a pure drop: a word put in another word's place is a substitution, judged below.
+        if hunk.removedRange.isEmpty != hunk.addedRange.isEmpty, contentRemoved.isEmpty != contentAdded.isEmpty {
+            let (words, names) = contentRemoved.isEmpty ? (contentAdded, preparedB.names) : (contentRemoved, preparedA.names)
+            if let names, words.allSatisfy({ WordLists.isOrdinary($0) && !names.contains($0) }) {
+                out.append(TokenDifference(removed: contentRemoved, added: contentAdded, kind: .ordinaryWord))
+                return out
+            }
+        }
+        // 7. Content words must pair up one to one as typos.
         guard contentRemoved.count == contentAdded.count else {
             out.append(TokenDifference(removed: contentRemoved, added: contentAdded, kind: .contentWord))
             return out

@@ -32,6 +32,29 @@ enum WordLists {
         "$", "€", "£", "¥", "₹", "₩", "₽", "₿",
     ]
 
+    /// Words that carry a claim although they are not negations or numbers: quantifiers, modals, frequency and
+    /// certainty, comparison, condition and contrast, order in time. Dropping one changes what is claimed.
+    static let claimWords: Set<String> = [
+        "all", "some", "most", "many", "much", "few", "fewer", "more", "less", "least", "only", "every", "each", "any",
+        "both", "either", "several", "enough", "whole", "entire", "majority", "minority",
+        "always", "often", "sometimes", "usually", "rarely", "seldom", "occasionally", "frequently", "ever", "again",
+        "may", "might", "will", "would", "can", "could", "must", "should", "shall", "cannot", "probably", "possibly",
+        "likely", "unlikely", "certainly", "definitely", "perhaps", "maybe", "almost", "nearly", "barely", "hardly",
+        "roughly", "approximately", "about", "around", "over", "under", "above", "below", "than", "up", "down",
+        "before", "after", "since", "until", "still", "yet", "already", "no", "longer", "if", "unless", "but",
+        "because", "although", "though", "while", "whether", "or", "against", "despite", "except", "instead",
+        "first", "last", "next", "previous", "former", "latter", "new", "old", "same", "different", "other",
+        "higher", "lower", "larger", "smaller", "bigger", "better", "worse", "best", "worst", "faster", "slower",
+        "increase", "decrease", "rise", "fall", "too",
+    ]
+
+    /// A word that may be dropped or added without changing the claim: a plain word (letters only, three or more)
+    /// that is no function word (those are judged apart), negation, number or claim word.
+    static func isOrdinary(_ word: String) -> Bool {
+        word.utf8.count >= 3 && word.unicodeScalars.allSatisfy { $0.properties.isAlphabetic }
+            && !negations.contains(word) && !isNumeric(word) && !claimWords.contains(word) && !functionWords.contains(word)
+    }
+
     /// Prefixes that negate the stem they attach to ("likely" / "unlikely", "legal" / "illegal").
     static let negatingPrefixes = ["non", "un", "in", "im", "il", "ir", "dis"]
 

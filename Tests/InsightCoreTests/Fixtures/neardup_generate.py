@@ -177,6 +177,51 @@ def edit_drop(text, rng, candidates):
     return out[0].upper() + out[1:] if s[0] == 0 else out
 
 
+# Adjectives, adverbs and small words a reader drops without changing what is said.
+ORDINARY = ["new", "large", "small", "big", "major", "recent", "significant", "strong", "clear", "simple", "important",
+            "key", "real", "huge", "modern", "global", "local", "public", "private", "digital", "main", "current",
+            "popular", "typical", "common", "basic", "whole", "entire", "overall", "general", "several", "certain",
+            "now", "here", "well", "still", "largely", "mostly", "widely", "quickly", "slowly", "simply", "clearly",
+            "directly", "actually", "already", "often", "usually", "mainly", "truly", "fully", "steadily", "sharply"]
+CLAIM_LIKE = {"whole", "entire", "several", "certain", "still", "already", "often", "usually", "new", "quickly", "slowly",
+              "mostly", "largely", "mainly"}
+
+
+def drop_ordinary(text, rng, entities):
+    """Drops about one word in 25 (at least one) from ORDINARY, never the first word, never two side by side."""
+    def ordinary(word):
+        adverb = word.endswith("ly") and len(word) >= 6 and word.islower() and word not in (
+            "only", "likely", "unlikely", "early", "roughly", "nearly", "approximately", "barely", "hardly", "probably",
+            "possibly", "certainly", "definitely", "rarely", "frequently", "occasionally")
+        return (word in ORDINARY or adverb) and word not in CLAIM_LIKE
+    candidates = [s for s in words(text)[1:] if ordinary(text[s[0]:s[1]])]
+    if not candidates:
+        return None
+    count = max(1, len(words(text)) // 25)
+    chosen = []
+    for s in rng.sample(candidates, len(candidates)):
+        if len(chosen) == count:
+            break
+        if all(abs(s[0] - c[0]) > 20 for c in chosen):
+            chosen.append(s)
+    out = text
+    for s in sorted(chosen, reverse=True):
+        end = s[1] + 1 if s[1] < len(out) and out[s[1]] == " " else s[1]
+        out = out[:s[0]] + out[end:]
+    return out
+
+
+def drop_matching(text, rng, pattern):
+    """Drops one match of `pattern` (and the space after it)."""
+    matches = list(re.finditer(pattern, text))
+    if not matches:
+        return None
+    m = rng.choice(matches)
+    end = m.end() + 1 if m.end() < len(text) and text[m.end()] == " " else m.end()
+    out = text[:m.start()] + text[end:]
+    return out[0].upper() + out[1:] if m.start() == 0 and out else out
+
+
 def change_number(text, rng):
     nums = [m for m in re.finditer(r"\d+(?:[.,]\d+)*", text)]
     if nums and rng.random() < 0.75:
@@ -290,6 +335,19 @@ def main():
         add(text, change_content(text, rng, vocabulary), "changed", "content_word")
         siblings = [t for j, (tp, t) in enumerate(rows) if tp == topic and j != index]
         add(text, rng.choice(siblings), "unrelated", "sibling")
+
+    # Dropped words, from a generator of their own so the pairs above stay as they were: ordinary words (about one
+    # in 25) keep the claim; a dropped figure, name or claim word changes it.
+    rng = random.Random(SEED + 1)
+    entities = {e for group in ENTITIES for e in group}
+    for topic, text in rows:
+        add(text, drop_ordinary(text, rng, entities), "same", "dropped_ordinary_word")
+        add(text, drop_matching(text, rng, r"\b\d+(?:[.,]\d+)*%?"), "changed", "dropped_number")
+        present = [e for e in entities if re.search(r"\b" + re.escape(e) + r"\b", text)]
+        if present:
+            add(text, drop_matching(text, rng, r"\b" + re.escape(rng.choice(sorted(present))) + r"\b"), "changed", "dropped_entity")
+        add(text, drop_matching(text, rng, r"\b(?:only|most|all|may|might|always|often|rarely|more|less|fewer|almost)\b"),
+            "changed", "dropped_claim_word")
 
     with open(os.path.join(HERE, "neardup_pairs.jsonl"), "w", encoding="utf-8") as f:
         for p in pairs:

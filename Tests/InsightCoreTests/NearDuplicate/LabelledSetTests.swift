@@ -37,6 +37,7 @@ enum NearDuplicateFixtures {
         var confusion: [String: [String: Int]] = [:]
         var sameTotal = 0, sameMerged = 0, changedTotal = 0, changedMerged = 0, unrelatedMerged = 0
         var changedDetectedAsConflict = 0
+        var droppedTotal = 0, droppedMerged = 0
         var misses: [String] = []
         for pair in pairs {
             let comparison = classifier.compare(PreparedText(pair.a), PreparedText(pair.b))
@@ -51,6 +52,10 @@ enum NearDuplicateFixtures {
             switch pair.label {
             case "same":
                 sameTotal += 1
+                if pair.kind == "dropped_ordinary_word" {
+                    droppedTotal += 1
+                    if merged { droppedMerged += 1 }
+                }
                 if merged { sameMerged += 1 } else { misses.append("MISSED \(pair.kind): \(comparison.differences)") }
             case "changed":
                 changedTotal += 1
@@ -67,6 +72,9 @@ enum NearDuplicateFixtures {
         let recall = Double(sameMerged) / Double(sameTotal)
         let mergeRate = Double(changedMerged) / Double(changedTotal)
         print("neardup labelled: same-claim recall \(sameMerged)/\(sameTotal) = \(recall); changed-claim merged \(changedMerged)/\(changedTotal) = \(mergeRate); changed flagged as conflict \(changedDetectedAsConflict)/\(changedTotal); unrelated merged \(unrelatedMerged)")
+        print("neardup labelled: dropped ordinary words merged \(droppedMerged)/\(droppedTotal)")
+        #expect(droppedTotal >= 50)
+        #expect(Double(droppedMerged) >= 0.99 * Double(droppedTotal))
         #expect(recall >= 0.99)
         #expect(mergeRate <= 0.02)
         #expect(unrelatedMerged == 0)
