@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         // GitHub's CommonMark + GFM parser, for Markdown notes.
         .systemLibrary(name: "CCmarkGFM", providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]),
+        // Debian's OpenBLAS: cblas_sgemm for the sentence encoder's matrix products.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // Pure logic: parsing (Markdown through cmark-gfm), normalization, fingerprints, wire types, config grammar.
         .target(name: "InsightCore", dependencies: ["CCmarkGFM"]),
@@ -41,6 +43,8 @@ let package = Package(
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Sentence embeddings (all-MiniLM-L6-v2 in Swift) and the int8 nearest-neighbour index; nothing from the daemon.
+        .target(name: "InsightSemantic", dependencies: ["COpenBLAS"]),
         // The socket client and the commands of insightctl.
         .target(name: "InsightClient", dependencies: ["InsightCore"]),
         // Watcher, fetcher, socket server, systemd glue, config: the composition root.
@@ -69,6 +73,8 @@ let package = Package(
 
         .testTarget(name: "InsightCoreTests", dependencies: ["InsightCore"], exclude: ["Fixtures"]),
         .testTarget(name: "InsightExtractTests", dependencies: ["InsightExtract"]),
+        // Parity with the Python reference (fixtures computed by Fixtures/reference.py); needs the fetched model.
+        .testTarget(name: "InsightSemanticTests", dependencies: ["InsightSemantic"], exclude: ["Fixtures"]),
         // Starts a real PostgreSQL server in a temporary folder for the tests that need one.
         .target(name: "PostgresTestSupport", dependencies: ["InsightStore"], path: "Tests/PostgresTestSupport"),
         .testTarget(name: "InsightStoreTests", dependencies: ["InsightStore", "InsightPostgres", "PostgresTestSupport"]),

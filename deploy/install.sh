@@ -84,6 +84,12 @@ if deploy/generate-docs.sh "$docs" "$bindir/insightctl" >/dev/null; then
     install -D -m 0644 "$docs/man1/insightctl.1" "$share/man/man1/insightctl.1"
 fi
 rm -rf "$docs"
+# The sentence-embedding model for the semantic features (pinned and hash-checked); without it they stay off.
+if [[ $mode == system ]]; then model_args=(--system); else model_args=(); fi
+if ! model_dir=$(deploy/fetch-model.sh "${model_args[@]}"); then
+    echo "install.sh: the embedding model is not installed; semantic features stay off until deploy/fetch-model.sh ${model_args[*]} succeeds" >&2
+    model_dir=""
+fi
 if [[ $mode == system ]]; then
     install -m 0644 deploy/insightd.service "$unitdir/insightd.service"
     install -D -m 0644 deploy/insightd.sysusers.conf /usr/lib/sysusers.d/insightd.conf
@@ -115,6 +121,6 @@ if [[ $start == 1 ]]; then
     "${systemctl[@]}" enable --now insightd.service
     "${systemctl[@]}" --no-pager status insightd.service | head -5 || true
 fi
-echo "installed: $bindir/insightd, $bindir/insightctl, $unitdir/insightd.service; inbox $default_inbox"
+echo "installed: $bindir/insightd, $bindir/insightctl, $unitdir/insightd.service; inbox $default_inbox${model_dir:+; model $model_dir}"
 [[ $mode == system ]] && echo "add people to the group insightd (usermod -aG insightd NAME) so they can use insightctl and the inbox"
 exit 0

@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The tests start throwaway PostgreSQL servers for the shared store, so they need the server packages too.
 EXTRA_PACKAGES="postgresql ${EXTRA_PACKAGES:-}" deploy/dev-deps.sh
+# The semantic tests need the embedding model: fetched once, then found (hash-checked) in the user data folder.
+if [[ -n ${INSIGHTD_MODEL_DIR:-} ]]; then deploy/fetch-model.sh --dir "$INSIGHTD_MODEL_DIR" >/dev/null; else deploy/fetch-model.sh >/dev/null; fi
 swift build --build-tests
 deploy/verify-units.sh
 log=$(mktemp)
