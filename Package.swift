@@ -44,12 +44,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Sentence embeddings (all-MiniLM-L6-v2 in Swift) and the int8 nearest-neighbour index; nothing from the daemon.
-        .target(name: "InsightSemantic", dependencies: ["COpenBLAS"]),
+        // Optimised in every build: unoptimised, its loops make the test suite's daemons embed a hundred times slower.
+        .target(name: "InsightSemantic", dependencies: ["COpenBLAS"], swiftSettings: [.unsafeFlags(["-O"])]),
         // The socket client and the commands of insightctl.
         .target(name: "InsightClient", dependencies: ["InsightCore"]),
         // Watcher, fetcher, socket server, systemd glue, config: the composition root.
         .target(name: "InsightDaemon", dependencies: [
-            "InsightCore", "InsightExtract", "InsightStore", "InsightPostgres", "CCurl", "CSystemd", "CLinux",
+            "InsightCore", "InsightExtract", "InsightStore", "InsightPostgres", "InsightSemantic", "CCurl", "CSystemd", "CLinux",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -68,6 +69,7 @@ let package = Package(
         // PostgresTestSupport: the throwaway PostgreSQL server that serves the tests also serves `insightbench postgres`.
         .executableTarget(name: "insightbench", dependencies: [
             "InsightCore", "InsightExtract", "InsightStore", "InsightClient", "PostgresTestSupport",
+            "InsightSemantic", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -3,6 +3,9 @@
 #include <sys/vfs.h>
 #include <sys/socket.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* The file-system type (f_type of statfs) of path, or -1 with errno set. */
 static inline long long insight_fs_type(const char *path) {
@@ -32,6 +35,12 @@ static const int insight_so_peergroups = SO_PEERGROUPS;
 /* Names the calling thread (prctl PR_SET_NAME keeps the first 15 bytes); 0, or -1 with errno set. */
 static inline int insight_set_thread_name(const char *name) {
     return prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
+}
+
+/* Sets the calling thread's nice value (Linux schedules threads apart, so this leaves the rest of the process
+   as it is); 0, or -1 with errno set. */
+static inline int insight_set_thread_nice(int nice) {
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
 }
 
 /* SOCK_STREAM | SOCK_CLOEXEC as one int (Glibc's enum is not visible to every module that imports curl). */

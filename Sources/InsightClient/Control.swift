@@ -157,6 +157,7 @@ public struct Control: Sendable {
         if report.watch.overflows > 0 || report.watch.rescans > 0 {
             rows.append(["rescans", "\(Output.count(report.watch.rescans)) (\(Output.count(report.watch.overflows)) after queue overflow)"])
         }
+        if let semantic = report.semantic { rows.append(["meaning", renderSemantic(semantic)]) }
         if let error = report.lastError {
             rows.append(["last error", output.red("\(error.path): \(error.message)") + " (\(Output.ago(error.at)))"])
         }
@@ -175,12 +176,32 @@ public struct Control: Sendable {
         return header + "\n" + Output.table(rows.map { [output.dim($0[0]), $0[1]] })
     }
 
+    /// The sentence-vector line of status: why it is off, or how far embedding has come, with a bar while a
+    /// backlog runs.
+    func renderSemantic(_ semantic: SemanticStatus) -> String {
+        if semantic.state == "off" { return output.yellow("off: " + (semantic.reason ?? "no sentence model")) }
+        if semantic.state == "loading" { return "loading \(semantic.model ?? "the sentence model")" }
+        let total = semantic.embedded + semantic.pending
+        var line = "\(Output.count(semantic.embedded)) of \(Output.count(total)) insights embedded"
+        if semantic.pending > 0 {
+            let done = total == 0 ? 1 : Double(semantic.embedded) / Double(total)
+            let width = 20, filled = Int((done * Double(width)).rounded(.down))
+            line = "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "] "
+                + "\(Int((done * 100).rounded(.down)))% · " + line
+            if let rate = semantic.ratePerS { line += " · \(rate)/s" }
+            if let eta = semantic.etaS { line += " · \(Output.duration(eta)) left" }
+        }
+        return line + output.dim(" · \(semantic.model ?? "")")
+    }
+
     // MARK: - search, recent, show
 
     /// `insightctl search [WORDS] [--tag T] [--since] [--source] [--limit] [--json]`: words ranked best first, or,
     /// with only a tag, that tag's insights newest first.
-    public func search(_ query: String, tag: String? = nil, limit: Int, since: Double?, source: String?, json: Bool) throws {
+    public func search(_ query: String, tag: String? = nil, limit: Int, since: Double?, source: String?, mode: String? = nil,
+                       json: Bool) throws {
         var target = "/v1/search?q=\(Self.encode(query))&limit=\(limit)"
+        if let mode { target += "&mode=\(mode)" }
         if let tag { target += "&tag=\(Self.encode(tag))" }
         if let since { target += "&since=\(since)" }
         if let source { target += "&source=\(Self.encode(source))" }
@@ -199,6 +220,7 @@ public struct Control: Sendable {
         }
         print(Output.table(rows))
         print(output.dim("\(Output.count(reply.results.count)) result\(reply.results.count == 1 ? "" : "s")\(reply.results.count == limit ? " (limit reached; --limit shows more)" : "")"))
+        if let note = reply.note { print(output.dim(note)) }
         if let window = reply.rankedAmongNewest {
             print(output.dim("these words are in very many insights: ranked among the newest \(Output.count(window)) matches; more words narrow it down"))
         }
@@ -303,7 +325,44 @@ public struct Control: Sendable {
                 lines.append("  #\(conflict.id) \(conflict.text)  " + output.dim("(\(conflict.kind) differs)"))
             }
         }
+        if !detail.related.isEmpty {
+            lines.append("")
+            lines.append("related:")
+            for related in detail.related {
+                lines.append("  " + output.dim("#\(related.id)") + " \(Output.truncate(related.text, 100))  " + output.dim(Self.score(related.score)))
+            }
+        }
         print(lines.joined(separator: "\n"))
+    }
+
+    static func score(_ score: Double) -> String { String(format: "%.2f", score) }
+
+    /// `insightctl related ID [--limit N] [--json]`: the insights closest in meaning.
+    public func related(id: Int64, limit: Int, json: Bool) throws {
+        let (reply, raw) = try call("GET", "/v1/insights/\(id)/related?limit=\(limit)", as: RelatedReply.self)
+        if json { return emit(raw) }
+        if reply.related.isEmpty {
+            print("no other insight is close in meaning yet")
+            return
+        }
+        print(Output.table(reply.related.map { [output.dim("#\($0.id)"), Self.score($0.score), Output.truncate($0.text, 110)] }))
+    }
+
+    /// `insightctl paraphrases [--limit N] [--json]`: open suggestions, newest first.
+    public func paraphrases(limit: Int, json: Bool) throws {
+        let (reply, raw) = try call("GET", "/v1/paraphrases?limit=\(limit)", as: ParaphrasesReply.self)
+        if json { return emit(raw) }
+        if reply.paraphrases.isEmpty {
+            print("no paraphrase suggestions")
+            return
+        }
+        for pair in reply.paraphrases {
+            print(output.bold("#\(pair.insight.id) says #\(pair.of.id) again") + output.dim(" · \(Self.score(pair.score)) · \(Output.ago(pair.createdAt))"))
+            print(Output.table([[output.dim("#\(pair.insight.id)"), Output.truncate(pair.insight.text, 110)],
+                               [output.dim("#\(pair.of.id)"), Output.truncate(pair.of.text, 110)]]))
+            print(output.dim("  insightctl merge \(pair.insight.id) \(pair.of.id)   or   insightctl keep-apart \(pair.insight.id) \(pair.of.id)"))
+            print("")
+        }
     }
 
     // MARK: - sources, failed, links

@@ -142,6 +142,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var lastError: LastError?
     /// Present only when asked for with `verify=1`.
     public var verification: Verification?
+    /// Sentence vectors: the model, how far embedding has come, or why meaning features are off.
+    public var semantic: SemanticStatus?
 
     public init() {}
 }
@@ -242,6 +244,10 @@ public struct ExportRecord: Codable, Sendable, Equatable {
     public var conflicts: [Int64]
     /// The tags of every place it was seen, sorted.
     public var tags: [String]
+    /// Ids of the insights closest in meaning, best first (empty without sentence vectors).
+    public var related: [Int64] = []
+    /// The older insight this one is an open paraphrase suggestion of.
+    public var paraphraseOf: Int64?
     public init(id: Int64, text: String, createdAt: Double, sources: [SourceRef], variants: [VariantRef] = [], conflicts: [Int64] = []) {
         self.id = id
         self.text = text
@@ -261,6 +267,8 @@ public struct ExportRecord: Codable, Sendable, Equatable {
         variants = try container.decodeIfPresent([VariantRef].self, forKey: .variants) ?? []
         conflicts = try container.decodeIfPresent([Int64].self, forKey: .conflicts) ?? []
         tags = try container.decodeIfPresent([String].self, forKey: .tags) ?? []
+        related = try container.decodeIfPresent([Int64].self, forKey: .related) ?? []
+        paraphraseOf = try container.decodeIfPresent(Int64.self, forKey: .paraphraseOf)
     }
 }
 
@@ -326,6 +334,11 @@ public struct SearchReply: Codable, Sendable, Equatable {
     /// Set when the query matched so many insights that they were ranked among this many newest matches;
     /// absent when every match was ranked.
     public var rankedAmongNewest: Int?
+    /// How results were ranked: `words` (full text), `meaning` (sentence vectors) or `hybrid` (both, fused);
+    /// absent from older daemons, which rank by words.
+    public var mode: String?
+    /// Why a meaning search fell back to words, or could not run.
+    public var note: String?
     public init(query: String, tag: String? = nil, results: [SearchResult], rankedAmongNewest: Int? = nil) {
         self.query = query
         self.tag = tag
@@ -395,6 +408,8 @@ public struct InsightDetail: Codable, Sendable, Equatable {
     public var conflicts: [InsightConflict] = []
     /// The tags of every place it was seen, sorted.
     public var tags: [String]
+    /// The insights closest in meaning, best first (when sentence vectors are on).
+    public var related: [RelatedInsight] = []
     public init(id: Int64, text: String, createdAt: Double, sources: [SourceRef]) {
         self.id = id
         self.text = text
@@ -413,6 +428,7 @@ public struct InsightDetail: Codable, Sendable, Equatable {
         variants = try container.decode([VariantRef].self, forKey: .variants)
         conflicts = try container.decode([InsightConflict].self, forKey: .conflicts)
         tags = try container.decodeIfPresent([String].self, forKey: .tags) ?? SourceRef.unionOfTags(sources)
+        related = try container.decodeIfPresent([RelatedInsight].self, forKey: .related) ?? []
     }
 }
 

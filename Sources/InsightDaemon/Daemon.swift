@@ -25,6 +25,7 @@ import Glibc
 /// | `APIService` | 4 `NIOThreadPool` threads for the router | store reads and writes of API requests |
 /// | `LinkService` | `insightd-fetch-N` (libcurl, `fetch.concurrency`); 2 `NIOThreadPool` threads | `curl_easy_perform`; store calls and article extraction (libxml2) |
 /// | `ReloadService` | 1 `NIOThreadPool` thread | reading the configuration file on SIGHUP |
+/// | `SemanticService` | `insightd-embed` (nice 10) | the sentence model (OpenBLAS), store calls for vectors |
 ///
 /// Socket I/O runs on NIO's shared event loop (`MultiThreadedEventLoopGroup.singleton`), which never blocks;
 /// streamed replies (`status --watch`, `export`) are child tasks of `APIService` that await each write. The
@@ -68,12 +69,17 @@ public enum Daemon {
         let stats = DaemonStats()
         let box = SettingsBox(settings)
         let heartbeat = ServiceHeartbeat(notifier: notifier, database: database, inbox: settings.inbox)
-        let links = LinkService(database: database, settings: box, logger: logger, onProgress: { heartbeat.progress() })
+        let semanticState = SemanticState()
+        let pending = PendingProbe()
+        let semantic = SemanticService(database: database, settings: box, state: semanticState, logger: logger,
+                                       ingestBacklog: { pending.count() })
+        let links = LinkService(database: database, settings: box, logger: logger, onProgress: { heartbeat.progress(); semantic.poke() })
         let pipeline = IngestPipeline(settings: settings, database: database, logger: logger,
-                                      onProgress: { heartbeat.progress() }, onLinksQueued: { links.poke() },
+                                      onProgress: { heartbeat.progress(); semantic.poke() }, onLinksQueued: { links.poke() },
                                       tickInterval: heartbeat.tickInterval, tickDelay: { heartbeat.tickDelay() }, onTick: { heartbeat.tick() },
                                       onHold: { heartbeat.setHold(state: $0.map(DaemonControl.state(heldBy:)), detail: $0?.message) })
         heartbeat.setTicker { pipeline.wake() }
+        pending.attach { pipeline.pendingSummary().count }
         let watcher: InboxWatcher
         do {
             watcher = try InboxWatcher(settings: settings, pipeline: pipeline, database: database, stats: stats, logger: logger)
@@ -81,7 +87,8 @@ public enum Daemon {
             logger.critical("cannot start the inbox watcher: \(error)")
             return 1
         }
-        let control = DaemonControl(database: database, pipeline: pipeline, watcher: watcher, links: links, stats: stats, settings: box)
+        let control = DaemonControl(database: database, pipeline: pipeline, watcher: watcher, links: links, stats: stats, settings: box,
+                                   semantic: semanticState)
         let reloader = Reloader(sources: sources, settings: box, pipeline: pipeline, watcher: watcher, notifier: notifier,
                                 heartbeat: heartbeat, logLevel: logLevel, logger: logger)
         var routes = APIRouter(control: control)
@@ -107,6 +114,7 @@ public enum Daemon {
             services: [
                 .init(service: APIService(server: server)),
                 .init(service: links),
+                .init(service: semantic),
                 .init(service: ReloadService(reloader: reloader)),
                 .init(service: IngestService(pipeline: pipeline, watcher: watcher, notifier: notifier, logger: logger,
                                              beforeStopping: { reloader.beginShutdown() })),

@@ -11,12 +11,15 @@ final class DaemonControl: Sendable {
     let links: LinkService
     let stats: DaemonStats
     let settings: SettingsBox
+    let semantic: SemanticQueries
     let startedAt: Double
     let startedMonotonic: Double
     /// The last counts read, shown while a shared database cannot be reached.
     private let lastCounts = Mutex<StoreCounts?>(nil)
 
-    init(database: any InsightStoring, pipeline: IngestPipeline, watcher: InboxWatcher, links: LinkService, stats: DaemonStats, settings: SettingsBox) {
+    init(database: any InsightStoring, pipeline: IngestPipeline, watcher: InboxWatcher, links: LinkService, stats: DaemonStats,
+         settings: SettingsBox, semantic: SemanticState) {
+        self.semantic = SemanticQueries(database: database, state: semantic)
         self.links = links
         self.database = database
         self.pipeline = pipeline
@@ -101,6 +104,7 @@ final class DaemonControl: Sendable {
         report.watch.oldestPendingS = pending.oldestAge.map { $0.rounded(toPlaces: 3) }
         report.watch.polled = watch.polledFolders
         report.watch.warning = watch.watchWarning
+        report.semantic = semantic.state.status(counts: fresh ?? lastCounts.withLock { $0 })
         return report
     }
 }

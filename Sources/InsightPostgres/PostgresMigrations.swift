@@ -143,6 +143,51 @@ enum PostgresMigrations {
             "CREATE INDEX occurrence_tag_occurrence ON occurrence_tag (occurrence_id)",
         ]),
         (3, "status counters kept by triggers", statusCounters),
+        (4, "sentence vectors and paraphrase suggestions", [
+            // One vector per insight (int8 values, one scale). An insight without one waits to be embedded.
+            """
+            CREATE TABLE embedding (
+                insight_id bigint PRIMARY KEY REFERENCES insight (id) ON DELETE CASCADE,
+                model text NOT NULL,
+                scale real NOT NULL CHECK (scale >= 0),
+                vector bytea NOT NULL,
+                embedded_at double precision NOT NULL
+            )
+            """,
+            "CREATE INDEX embedding_embedded_at ON embedding (embedded_at)",
+            // Daemons sharing the database lease insights to embed, so each is embedded once; a lease that ends
+            // (a daemon killed while embedding) makes the insight claimable again. A done insight keeps its row
+            // with an endless lease, so a daemon whose snapshot predates the vector cannot claim it again.
+            """
+            CREATE TABLE embedding_claim (
+                insight_id bigint PRIMARY KEY REFERENCES insight (id) ON DELETE CASCADE,
+                claimed_by text NOT NULL,
+                until double precision NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE paraphrase (
+                insight_id bigint NOT NULL REFERENCES insight (id) ON DELETE CASCADE,
+                other_id bigint NOT NULL REFERENCES insight (id) ON DELETE CASCADE,
+                score double precision NOT NULL,
+                state text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'apart')),
+                created_at double precision NOT NULL,
+                PRIMARY KEY (insight_id, other_id),
+                CHECK (insight_id <> other_id)
+            )
+            """,
+            "CREATE INDEX paraphrase_other ON paraphrase (other_id)",
+            "CREATE INDEX paraphrase_open ON paraphrase (state, created_at)",
+            "INSERT INTO stats (origin, key, shard, value) VALUES ('', 'embedding', 0, 0)",
+            """
+            CREATE TRIGGER stats_embedding_inserted AFTER INSERT ON embedding REFERENCING NEW TABLE AS new_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION insightd_stats_inserted('embedding')
+            """,
+            """
+            CREATE TRIGGER stats_embedding_deleted AFTER DELETE ON embedding REFERENCING OLD TABLE AS old_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION insightd_stats_deleted('embedding')
+            """,
+        ]),
     ]
 
     /// Version 3: the counters status reads, kept by triggers.

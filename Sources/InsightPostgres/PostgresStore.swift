@@ -180,9 +180,10 @@ public final class PostgresInsightStore: InsightStoring {
         }
         if let row = try session.query("""
             SELECT (SELECT COUNT(*) FROM insight), (SELECT COUNT(*) FROM occurrence), (SELECT COUNT(*) FROM variant),
-                   (SELECT COUNT(*) FROM conflict)
+                   (SELECT COUNT(*) FROM conflict), (SELECT COUNT(*) FROM embedding)
             """).first {
-            let (insights, occurrences, variants, conflicts) = try row.decode((Int, Int, Int, Int).self)
+            let (insights, occurrences, variants, conflicts, embedded) = try row.decode((Int, Int, Int, Int, Int).self)
+            counts.embeddedInsights = embedded
             counts.uniqueInsights = insights
             counts.occurrences = occurrences
             counts.variants = variants

@@ -2,7 +2,7 @@ import InsightCore
 
 extension StoreCounts {
     /// Sets a counter read from the `stats` table by its key: `source.STATE`, `link.STATE`, `insight`, `occurrence`,
-    /// `variant` or `conflict`. A state counted zero is left out, as a count grouped by state leaves it out; a key
+    /// `variant`, `conflict` or `embedding`. A state counted zero is left out, as a count grouped by state leaves it out; a key
     /// this version does not know is ignored.
     package mutating func setCounter(_ key: String, to value: Int) {
         switch key {
@@ -10,6 +10,7 @@ extension StoreCounts {
         case "occurrence": occurrences = value
         case "variant": variants = value
         case "conflict": conflicts = value
+        case "embedding": embeddedInsights = value
         default:
             if key.hasPrefix("source."), let state = SourceState(rawValue: String(key.dropFirst("source.".count))) {
                 sourcesByState[state] = value == 0 ? nil : value
@@ -21,12 +22,12 @@ extension StoreCounts {
 
     /// Every counter status is made from: `sources.STATE` (this daemon's inbox files in each state, as
     /// `insightctl sources --state` lists them), `links.STATE`, and `insights.unique`, `.occurrences`, `.variants`
-    /// and `.conflicts` as in the status report.
+    /// `.conflicts` and `.embedded` (insights with a sentence vector) as in the status report.
     public var counters: [(name: String, value: Int)] {
         SourceState.allCases.map { ("sources.\($0.rawValue)", sourcesByState[$0] ?? 0) }
             + LinkState.allCases.map { ("links.\($0.rawValue)", linksByState[$0] ?? 0) }
             + [("insights.unique", uniqueInsights), ("insights.occurrences", occurrences), ("insights.variants", variants),
-               ("insights.conflicts", conflicts)]
+               ("insights.conflicts", conflicts), ("insights.embedded", embeddedInsights)]
     }
 
     /// The counters whose value here (kept) differs from `counted` (a full count); empty when they agree.

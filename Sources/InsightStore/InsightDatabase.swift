@@ -128,6 +128,8 @@ public struct StoreCounts: Sendable, Equatable {
     public var variants = 0
     /// Pairs of near-identical insights that state different claims.
     public var conflicts = 0
+    /// Insights with a sentence vector (of the model in use).
+    public var embeddedInsights = 0
     public var lastIngestAt: Double?
     public var lastError: StatusReport.LastError?
 
@@ -483,6 +485,7 @@ public final class InsightDatabase: Sendable {
         counts.occurrences = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM occurrence") ?? 0
         counts.variants = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM variant") ?? 0
         counts.conflicts = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM conflict") ?? 0
+        counts.embeddedInsights = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embedding") ?? 0
         try addLatest(in: db, to: &counts)
         return counts
     }

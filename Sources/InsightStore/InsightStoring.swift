@@ -23,7 +23,7 @@ public struct ProblemRecord: Sendable, Equatable {
     }
 }
 
-public protocol InsightStoring: AnyObject, Sendable {
+public protocol InsightStoring: EmbeddingStoring {
     /// `sqlite` or `postgresql`.
     var kind: String { get }
     /// Where the data lives: a file path, or a database URL without its password.

@@ -227,6 +227,42 @@ enum Migrations {
                 DROP INDEX source_state;
                 """)
         }
+        migrator.registerMigration("v6: sentence vectors and paraphrase suggestions") { db in
+            try db.execute(sql: """
+                -- One vector per insight, from the sentence model named in `model`: int8 values with one scale each
+                -- (value * scale is the float), 384 bytes for all-MiniLM-L6-v2. Written after the insight's commit by
+                -- the embedding worker; an insight without a row is waiting to be embedded.
+                CREATE TABLE embedding (
+                    insightId INTEGER PRIMARY KEY REFERENCES insight(id) ON DELETE CASCADE,
+                    model TEXT NOT NULL,
+                    scale REAL NOT NULL CHECK (scale >= 0),
+                    vector BLOB NOT NULL,
+                    embeddedAt REAL NOT NULL
+                );
+
+                -- A newer insight close in meaning to an older one: `open` until someone merges the two (the row
+                -- goes with the merged insight) or keeps them apart (`apart`, never suggested again).
+                CREATE TABLE paraphrase (
+                    insightId INTEGER NOT NULL REFERENCES insight(id) ON DELETE CASCADE,
+                    otherId INTEGER NOT NULL REFERENCES insight(id) ON DELETE CASCADE,
+                    score REAL NOT NULL,
+                    state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'apart')),
+                    createdAt REAL NOT NULL,
+                    PRIMARY KEY (insightId, otherId),
+                    CHECK (insightId <> otherId)
+                ) WITHOUT ROWID;
+                CREATE INDEX paraphrase_other ON paraphrase(otherId);
+                CREATE INDEX paraphrase_open ON paraphrase(state, createdAt);
+
+                INSERT INTO stats (key, value) VALUES ('embedding', 0);
+                CREATE TRIGGER stats_embedding_insert AFTER INSERT ON embedding BEGIN
+                    UPDATE stats SET value = value + 1 WHERE key = 'embedding';
+                END;
+                CREATE TRIGGER stats_embedding_delete AFTER DELETE ON embedding BEGIN
+                    UPDATE stats SET value = value - 1 WHERE key = 'embedding';
+                END;
+                """)
+        }
         return migrator
     }
 }

@@ -27,8 +27,9 @@ struct InsightCtl: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Status.self, Search.self, Tags.self, Recent.self, Show.self, Conflicts.self, Sources.self, Failed.self, Links.self, Export.self,
-            Add.self, Retry.self, Rescan.self, Pause.self, Resume.self, Reload.self, Forget.self,
+            Status.self, Search.self, Tags.self, Recent.self, Show.self, Related.self, Conflicts.self, Paraphrases.self, Sources.self,
+            Failed.self, Links.self, Export.self,
+            Add.self, Retry.self, Rescan.self, Pause.self, Resume.self, Reload.self, Forget.self, Merge.self, KeepApart.self,
             GenerateManual.self,
         ]
     )
@@ -142,20 +143,33 @@ struct Search: ParsableCommand {
     var source: String?
     @Option(name: .long, help: "At most this many results (1 to 1000).")
     var limit = 20
+    @Flag(name: .customLong("words"), help: "Rank by words only (full text), even when sentence vectors exist.")
+    var wordsOnly = false
+    @Option(name: .customLong("meaning"), help: ArgumentHelp("Rank by meaning only: the insights closest to this text.", valueName: "text"))
+    var meaning: String?
     @Flag(name: .long, help: "Print the results as JSON.")
     var json = false
 
     func validate() throws {
+        if wordsOnly, meaning != nil { throw ValidationError("--words and --meaning exclude each other") }
+        if let meaning, meaning.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--meaning needs a text") }
+        if meaning != nil, !words.isEmpty { throw ValidationError("give the text with --meaning \"TEXT\" and no other words") }
+        if meaning != nil { return try validateLimits() }
         if let tag, Control.tagName(tag) == nil { throw ValidationError("--tag needs a tag name, such as --tag economics") }
         guard !words.isEmpty || tag != nil else { throw ValidationError("give at least one word to search for, or --tag") }
+        try validateLimits()
+    }
+
+    func validateLimits() throws {
         guard (1...1000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
         _ = try parseSince(since)
     }
 
     func run() throws {
         let since = try parseSince(since)
+        let mode = meaning != nil ? "meaning" : wordsOnly ? "words" : nil
         try finish(connection) {
-            try $0.search(words.joined(separator: " "), tag: tag, limit: limit, since: since, source: source, json: json)
+            try $0.search(meaning ?? words.joined(separator: " "), tag: tag, limit: limit, since: since, source: source, mode: mode, json: json)
         }
     }
 }
@@ -400,5 +414,89 @@ struct Reload: ParsableCommand {
     var json = false
     func run() throws {
         try finish(connection) { try $0.action("POST", "/v1/reload", json: json) }
+    }
+}
+
+struct Related: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The insights closest in meaning to one insight, with their similarity (1 is the same meaning).",
+        discussion: "Needs the sentence model (see `insightctl status`); an insight stored a moment ago may not have its vector yet.")
+    @OptionGroup var connection: Connection
+    @Argument(help: "The insight's id.")
+    var id: Int64
+    @Option(name: .long, help: "At most this many insights (1 to 1000).")
+    var limit = 10
+    @Flag(name: .long, help: "Print the insights as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard id > 0 else { throw ValidationError("an insight id is a positive number") }
+        guard (1...1000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
+    }
+
+    func run() throws {
+        try finish(connection) { try $0.related(id: id, limit: limit, json: json) }
+    }
+}
+
+struct Paraphrases: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Newer insights that say an older one again in other words, waiting for merge or keep-apart.")
+    @OptionGroup var connection: Connection
+    @Option(name: .long, help: "At most this many suggestions (1 to 1000).")
+    var limit = 50
+    @Flag(name: .long, help: "Print the suggestions as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard (1...1000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
+    }
+
+    func run() throws {
+        try finish(connection) { try $0.paraphrases(limit: limit, json: json) }
+    }
+}
+
+struct Merge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make one insight another wording of another, with every place it was seen.",
+        discussion: "The first insight's text becomes a variant of the second; its sources, tags and notes move to it.")
+    @OptionGroup var connection: Connection
+    @Argument(help: "The insight to merge.")
+    var id: Int64
+    @Argument(help: "The insight it says again.")
+    var into: Int64
+    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard id > 0, into > 0 else { throw ValidationError("insight ids are positive numbers") }
+        guard id != into else { throw ValidationError("an insight cannot be merged into itself") }
+    }
+
+    func run() throws {
+        try finish(connection) { try $0.action("POST", "/v1/merge", body: Array("{\"id\":\(id),\"into\":\(into)}".utf8), json: json) }
+    }
+}
+
+struct KeepApart: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keep-apart",
+        abstract: "Dismiss a paraphrase suggestion: the two insights say different things and are not suggested again.")
+    @OptionGroup var connection: Connection
+    @Argument(help: "One insight.")
+    var id: Int64
+    @Argument(help: "The other insight.")
+    var other: Int64
+    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard id > 0, other > 0 else { throw ValidationError("insight ids are positive numbers") }
+        guard id != other else { throw ValidationError("give two different insights") }
+    }
+
+    func run() throws {
+        try finish(connection) { try $0.action("POST", "/v1/keep-apart", body: Array("{\"id\":\(id),\"other\":\(other)}".utf8), json: json) }
     }
 }

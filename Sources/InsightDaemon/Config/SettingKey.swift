@@ -62,6 +62,12 @@ struct SettingKey: Sendable {
         fraction("near_duplicates.max_surface_edit_fraction") { $0.nearDuplicateThresholds.maxSurfaceEditFraction = $1 },
         integer("near_duplicates.two_edit_min_length", range: 1...100) { $0.nearDuplicateThresholds.twoEditMinLength = $1 },
         integer("near_duplicates.any_edit_min_length", range: 1...100) { $0.nearDuplicateThresholds.anyEditMinLength = $1 },
+        boolean("semantic.enabled") { $0.semanticEnabled = $1 },
+        string("semantic.model_dir", allowed: "a folder holding model.safetensors and vocab.txt, or \"\" for the default places") { _ in
+            true
+        } set: { if !$1.isEmpty { $0.semanticModelDirectory = absolute($1) } else { $0.semanticModelDirectory = "" } },
+        fraction("semantic.paraphrase_threshold") { $0.paraphraseThreshold = $1 },
+        integer("semantic.batch_size", range: 1...256) { $0.semanticBatchSize = $1 },
     ]
 
     static let byName: [String: SettingKey] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })

@@ -58,6 +58,26 @@ public struct Settings: Sendable, Equatable {
     /// The near-duplicate classifier's thresholds.
     public var nearDuplicateThresholds = NearDuplicateThresholds()
 
+    /// Whether insights get sentence vectors: related insights, search by meaning, paraphrase suggestions.
+    public var semanticEnabled = true
+    /// The folder holding the sentence model (`model.safetensors`, `vocab.txt`); empty for the first of
+    /// `semanticModelSearchPath` that holds one.
+    public var semanticModelDirectory = ""
+    /// Where the model is looked for when `semanticModelDirectory` is empty: the user's data folder, then the system's.
+    public var semanticModelSearchPath: [String] = []
+    /// A new insight at least this close in meaning (cosine) to an older one is suggested as its paraphrase.
+    public var paraphraseThreshold = 0.85
+    /// Insights embedded in one batch.
+    public var semanticBatchSize = 32
+
+    /// The model folder to load: the configured one, else the first default place holding a model, else the
+    /// user's default place (where `deploy/fetch-model.sh` installs it).
+    public var resolvedModelDirectory: String {
+        if !semanticModelDirectory.isEmpty { return semanticModelDirectory }
+        return semanticModelSearchPath.first { FileManager.default.fileExists(atPath: $0 + "/model.safetensors") }
+            ?? semanticModelSearchPath.first ?? ""
+    }
+
     /// A `postgres://` URL to store into a PostgreSQL database shared with other daemons; empty for the
     /// embedded SQLite database in the state directory.
     public var storeURL = ""
@@ -129,6 +149,7 @@ public struct SettingsSources: Sendable {
             inbox: expandHome("~/Insights"),
             stateDirectory: defaultStateDirectory(),
             socketPath: SocketPath.resolve(environment: environment))
+        settings.semanticModelSearchPath = defaultModelDirectories()
         if let file = resolvedConfigFile {
             let text: String
             do {
@@ -165,6 +186,13 @@ public struct SettingsSources: Sendable {
         if let dir = environment["STATE_DIRECTORY"], !dir.isEmpty { return dir.split(separator: ":").first.map(String.init) ?? dir }
         if let xdg = environment["XDG_STATE_HOME"], !xdg.isEmpty { return xdg + "/insightd" }
         return expandHome("~/.local/state/insightd")
+    }
+
+    /// The user's data folder (`$XDG_DATA_HOME`, else `~/.local/share`), then the system's, each with
+    /// `insightd/models/all-MiniLM-L6-v2`.
+    func defaultModelDirectories() -> [String] {
+        let data = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? expandHome("~/.local/share")
+        return [data + "/insightd/models/all-MiniLM-L6-v2", "/usr/share/insightd/models/all-MiniLM-L6-v2"]
     }
 
     func expandHome(_ path: String) -> String {

@@ -54,6 +54,12 @@ struct APIRouter: Sendable {
         Route(method: "GET", pattern: "/v1/recent", access: .read) { router, request, _ in router.recent(request) },
         Route(method: "GET", pattern: "/v1/insights/:id", access: .read) { router, _, captured in router.show(captured["id"] ?? "") },
         Route(method: "DELETE", pattern: "/v1/insights/:id", access: .write) { router, _, captured in router.forget(captured["id"] ?? "") },
+        Route(method: "GET", pattern: "/v1/insights/:id/related", access: .read) { router, request, captured in
+            router.related(captured["id"] ?? "", request)
+        },
+        Route(method: "GET", pattern: "/v1/paraphrases", access: .read) { router, request, _ in router.paraphrases(request) },
+        Route(method: "POST", pattern: "/v1/merge", access: .write) { router, request, _ in router.merge(request) },
+        Route(method: "POST", pattern: "/v1/keep-apart", access: .write) { router, request, _ in router.keepApart(request) },
         Route(method: "GET", pattern: "/v1/conflicts", access: .read) { router, request, _ in router.conflicts(request) },
         Route(method: "GET", pattern: "/v1/sources", access: .read) { router, request, _ in router.sources(request) },
         Route(method: "GET", pattern: "/v1/failed", access: .read) { router, _, _ in router.failed() },
@@ -168,8 +174,35 @@ struct APIRouter: Sendable {
         do {
             let limit = try limit(request, default: 20).get()
             let since = try since(request).get()
-            let found = try control.database.search(query, limit: limit, since: since, source: request.query["source"], tag: tag)
-            return .json(SearchReply(query: query, tag: tag, results: found.results, rankedAmongNewest: found.rankedAmongNewest))
+            let source = request.query["source"]
+            let asked = request.query["mode"] ?? ""
+            guard ["", "words", "meaning", "hybrid"].contains(asked) else {
+                return .error(400, "bad_mode", "mode must be words, meaning or hybrid, not \"\(asked)\"")
+            }
+            let semantic = control.semantic
+            // Without words to embed (a tag alone) or without a model, words rank alone.
+            let canMean = !query.trimmingCharacters(in: .whitespaces).isEmpty && semantic.unavailable == nil && semantic.state.index.count > 0
+            if asked == "meaning" {
+                guard canMean else {
+                    let why = semantic.unavailable ?? (query.trimmingCharacters(in: .whitespaces).isEmpty
+                        ? "a search by meaning needs words (?q=)" : "no insight has a sentence vector yet; see `insightctl status`")
+                    return .error(409, "meaning_unavailable", "cannot search by meaning: \(why)")
+                }
+                var reply = SearchReply(query: query, tag: tag, results: try semantic.meaningSearch(query, limit: limit, since: since, source: source, tag: tag))
+                reply.mode = "meaning"
+                return .json(reply)
+            }
+            if asked != "words", canMean {
+                let found = try semantic.hybridSearch(query, limit: limit, since: since, source: source, tag: tag)
+                var reply = SearchReply(query: query, tag: tag, results: found.results, rankedAmongNewest: found.rankedAmongNewest)
+                reply.mode = "hybrid"
+                return .json(reply)
+            }
+            let found = try control.database.search(query, limit: limit, since: since, source: source, tag: tag)
+            var reply = SearchReply(query: query, tag: tag, results: found.results, rankedAmongNewest: found.rankedAmongNewest)
+            reply.mode = "words"
+            if asked == "hybrid", !canMean { reply.note = "ranked by words only: " + (semantic.unavailable ?? "no insight has a sentence vector yet") }
+            return .json(reply)
         } catch let error as APIError {
             return error.response
         } catch {
@@ -213,9 +246,10 @@ struct APIRouter: Sendable {
             return .error(400, "bad_id", "an insight id is a positive number, not \"\(idText)\"")
         }
         do {
-            guard let detail = try control.database.insight(id: id) else {
+            guard var detail = try control.database.insight(id: id) else {
                 return .error(404, "no_such_insight", "there is no insight \(id); `insightctl search` or `insightctl recent` show ids")
             }
+            detail.related = try control.semantic.related(to: id, limit: 5, closeOnly: true)
             return .json(detail)
         } catch {
             return .store(error)
@@ -256,6 +290,7 @@ struct APIRouter: Sendable {
         case .failure(let error): return error.response
         }
         let database = control.database
+        let semantic = control.semantic
         return APIResponse(status: 200, contentType: writer.contentType, body: .stream { sink in
             try await sink.write(writer.header)
             var after: Int64 = 0
@@ -263,7 +298,8 @@ struct APIRouter: Sendable {
             while !sink.shouldStop {
                 let from = after
                 let (chunk, last) = try await sink.blocking { () throws -> ([UInt8], Int64?) in
-                    let page = try database.exportPage(afterID: from, limit: 500, since: since)
+                    var page = try database.exportPage(afterID: from, limit: 500, since: since)
+                    try semantic.annotate(&page)
                     var chunk: [UInt8] = []
                     for record in page { chunk += try writer.render(record) }
                     return (chunk, page.last?.id)
@@ -275,7 +311,82 @@ struct APIRouter: Sendable {
         })
     }
 
+    private func related(_ idText: String, _ request: APIRequest) -> APIResponse {
+        guard let id = Int64(idText), id > 0 else {
+            return .error(400, "bad_id", "an insight id is a positive number, not \"\(idText)\"")
+        }
+        do {
+            let limit = try limit(request, default: 10).get()
+            guard try control.database.insight(id: id) != nil else {
+                return .error(404, "no_such_insight", "there is no insight \(id); `insightctl search` or `insightctl recent` show ids")
+            }
+            if let why = control.semantic.unavailable {
+                return .error(409, "meaning_unavailable", "cannot find related insights: \(why)")
+            }
+            guard try control.semantic.vector(of: id) != nil else {
+                return .error(409, "not_embedded", "insight \(id) has no sentence vector yet; `insightctl status` shows how many wait")
+            }
+            return .json(RelatedReply(id: id, related: try control.semantic.related(to: id, limit: limit)))
+        } catch let error as APIError {
+            return error.response
+        } catch {
+            return .store(error)
+        }
+    }
+
+    private func paraphrases(_ request: APIRequest) -> APIResponse {
+        do {
+            let limit = try limit(request, default: 50).get()
+            return .json(ParaphrasesReply(paraphrases: try control.semantic.paraphrases(limit: limit)))
+        } catch let error as APIError {
+            return error.response
+        } catch {
+            return .store(error)
+        }
+    }
+
     // MARK: - Writes
+
+    struct MergeRequest: Decodable { var id: Int64?; var into: Int64? }
+    struct KeepApartRequest: Decodable { var id: Int64?; var other: Int64? }
+
+    private func merge(_ request: APIRequest) -> APIResponse {
+        let usage = "{\"id\":N,\"into\":M} to make insight N another wording of insight M"
+        do {
+            let body = try JSONBody.decode(MergeRequest.self, from: request.body, fields: ["id", "into"], usage: usage)
+            guard let id = body.id, let into = body.into, id > 0, into > 0, id != into else {
+                return .error(400, "bad_body", "give two different positive ids; send \(usage)")
+            }
+            guard try control.semantic.merge(id, into: into) else {
+                return .error(404, "no_such_insight", "insight \(id) or \(into) does not exist; `insightctl paraphrases` lists suggestions")
+            }
+            logger.notice("insights merged", metadata: ["id": "\(id)", "into": "\(into)"])
+            return .json(ActionReply(ok: true, message: "insight \(id) is now another wording of insight \(into), with its sources"))
+        } catch let error as APIError {
+            return error.response
+        } catch {
+            return .store(error)
+        }
+    }
+
+    private func keepApart(_ request: APIRequest) -> APIResponse {
+        let usage = "{\"id\":N,\"other\":M} to stop suggesting that N and M say the same"
+        do {
+            let body = try JSONBody.decode(KeepApartRequest.self, from: request.body, fields: ["id", "other"], usage: usage)
+            guard let id = body.id, let other = body.other, id > 0, other > 0, id != other else {
+                return .error(400, "bad_body", "give two different positive ids; send \(usage)")
+            }
+            guard try control.database.keepApart(id, other, now: Date().timeIntervalSince1970) else {
+                return .error(404, "no_such_insight", "insight \(id) or \(other) does not exist")
+            }
+            return .json(ActionReply(ok: true, message: "insights \(id) and \(other) are kept apart and not suggested again"))
+        } catch let error as APIError {
+            return error.response
+        } catch {
+            return .store(error)
+        }
+    }
+
 
     private func forget(_ idText: String) -> APIResponse {
         guard let id = Int64(idText), id > 0 else {
@@ -285,6 +396,7 @@ struct APIRouter: Sendable {
             guard let occurrences = try control.database.forget(id: id) else {
                 return .error(404, "no_such_insight", "there is no insight \(id); `insightctl search` or `insightctl recent` show ids")
             }
+            control.semantic.forgotten(id)
             logger.notice("insight forgotten", metadata: ["id": "\(id)", "occurrences": "\(occurrences)"])
             return .json(ActionReply(ok: true, message: "forgot insight \(id) and its \(occurrences) occurrence\(occurrences == 1 ? "" : "s")"))
         } catch {

@@ -113,6 +113,9 @@ final class Reloader: Sendable {
         keep("fetch.backoff_base_ms", \.fetchBackoffBaseMilliseconds)
         keep("near_duplicates.enabled", \.nearDuplicatesEnabled)
         keep("near_duplicates thresholds", \.nearDuplicateThresholds)
+        // The sentence model is loaded once.
+        keep("semantic.enabled", \.semanticEnabled)
+        keep("semantic.model_dir", \.semanticModelDirectory)
         // The store is opened once.
         keep("store.url", \.storeURL)
         keep("store.host", \.storeHost)
@@ -129,6 +132,8 @@ final class Reloader: Sendable {
         check("watch.poll_interval_s", \.pollIntervalSeconds)
         check("fetch.enabled", \.fetchEnabled)
         check("fetch.max_attempts", \.fetchMaxAttempts)
+        check("semantic.paraphrase_threshold", \.paraphraseThreshold)
+        check("semantic.batch_size", \.semanticBatchSize)
         // A setting added later and not named above still applies; say so rather than "nothing changed".
         if applied.isEmpty, next != current { applied.append("other settings") }
         return (next, applied, restart)

@@ -108,6 +108,9 @@ final class DaemonHarness: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "NOTIFY_SOCKET")
         env["INSIGHTD_LOG_LEVEL"] = "debug"
+        // Sentence vectors only where a test asks for them (SemanticTests): elsewhere they would add CPU work and
+        // meaning hits to searches whose word results a test checks.
+        env["INSIGHTD_SEMANTIC_ENABLED"] = "false"
         env.merge(environment) { $1 }
         process.environment = env
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))

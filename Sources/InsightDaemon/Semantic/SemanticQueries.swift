@@ -1,0 +1,167 @@
+import Foundation
+import InsightCore
+import InsightSemantic
+import InsightStore
+
+/// The meaning features as the API serves them: related insights, search by meaning and by words and meaning
+/// together, paraphrase suggestions, merge and keep-apart.
+struct SemanticQueries: Sendable {
+    let database: any InsightStoring
+    let state: SemanticState
+
+    /// Below this cosine two insights share little more than the language they are written in (all-MiniLM-L6-v2
+    /// scores unrelated sentences from about -0.1 to 0.25): such neighbours are not shown as related or mixed into
+    /// a word search.
+    static let minimumRelatedScore: Float = 0.3
+
+    /// Why meaning features cannot answer right now, as a user reads it; nil when they can.
+    var unavailable: String? {
+        guard state.encoder != nil else {
+            return state.status(counts: nil).reason ?? "the sentence model is still loading; try again in a moment"
+        }
+        return nil
+    }
+
+    /// The insight's stored vector as floats, or nil when it has none yet.
+    func vector(of id: Int64) throws(StoreError) -> [Float]? {
+        guard let stored = try database.vectors(model: SentenceEncoder.modelName, afterID: id - 1, embeddedSince: nil, limit: 1).first,
+              stored.insightID == id else { return nil }
+        let quantized = QuantizedVector(scale: stored.scale, bytes: stored.bytes)
+        return quantized.values.map { Float($0) * quantized.scale }
+    }
+
+    /// The insights closest in meaning to insight `id` (never itself), best first; empty when it has no vector yet.
+    /// With `closeOnly`, only those at least `minimumRelatedScore` close.
+    func related(to id: Int64, limit: Int, closeOnly: Bool = false) throws(StoreError) -> [RelatedInsight] {
+        guard state.encoder != nil, let vector = try vector(of: id) else { return [] }
+        let hits = state.index.nearest(to: vector, limit: limit, excluding: [id])
+        return try described(closeOnly ? hits.filter { $0.score >= Self.minimumRelatedScore } : hits)
+    }
+
+    /// The insights closest in meaning to a free text, best first.
+    func nearest(toText text: String, limit: Int) throws(StoreError) -> [RelatedInsight] {
+        guard let encoder = state.encoder, let vector = encoder.embed([text]).first else { return [] }
+        return try described(state.index.nearest(to: vector, limit: limit))
+    }
+
+    private func described(_ hits: [(id: Int64, score: Float)]) throws(StoreError) -> [RelatedInsight] {
+        var related: [RelatedInsight] = []
+        for hit in hits {
+            // An insight forgotten a moment ago may still be in the index: leave it out.
+            guard let detail = try database.insight(id: hit.id) else { continue }
+            related.append(RelatedInsight(id: hit.id, text: detail.text, score: Double(hit.score).rounded(toPlaces: 4)))
+        }
+        return related
+    }
+
+    /// Search by words and meaning together: the full-text ranking and the vector ranking fused by reciprocal
+    /// rank (k = 60), so an insight found by both ranks above one found by either alone.
+    func hybridSearch(_ query: String, limit: Int, since: Double?, source: String?, tag: String?) throws(StoreError)
+        -> (results: [SearchResult], rankedAmongNewest: Int?) {
+        let pool = max(limit * 3, 30)
+        let words = try database.search(query, limit: pool, since: since, source: source, tag: tag)
+        var meaning = try nearest(toText: query, limit: pool * 2).filter { $0.score >= Double(Self.minimumRelatedScore) }
+        // Filters apply to both lists: a meaning hit must pass what the word search was asked to keep.
+        if since != nil || source != nil || tag != nil {
+            let allowed = try filterable(meaning.map(\.id), since: since, source: source, tag: tag)
+            meaning = meaning.filter { allowed.contains($0.id) }
+        }
+        var fused: [Int64: Double] = [:]
+        var byID: [Int64: SearchResult] = [:]
+        for (rank, result) in words.results.enumerated() {
+            fused[result.id, default: 0] += 1 / Double(60 + rank + 1)
+            byID[result.id] = result
+        }
+        for (rank, hit) in meaning.prefix(pool).enumerated() {
+            fused[hit.id, default: 0] += 1 / Double(60 + rank + 1)
+            if byID[hit.id] == nil {
+                byID[hit.id] = SearchResult(id: hit.id, text: hit.text, snippet: InsightDatabase.snippet(hit.text, query: query), score: 0,
+                                            createdAt: 0)
+            }
+        }
+        let ranked = fused.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(limit)
+        var results: [SearchResult] = []
+        for (id, score) in ranked {
+            guard var result = byID[id] else { continue }
+            if result.createdAt == 0, let detail = try database.insight(id: id) {
+                result.createdAt = detail.createdAt
+                result.tags = detail.tags
+            }
+            result.score = (score * 1000).rounded() / 1000
+            results.append(result)
+        }
+        return (results, words.rankedAmongNewest)
+    }
+
+    /// Search by meaning alone.
+    func meaningSearch(_ query: String, limit: Int, since: Double?, source: String?, tag: String?) throws(StoreError) -> [SearchResult] {
+        var hits = try nearest(toText: query, limit: since != nil || source != nil || tag != nil ? limit * 10 : limit)
+        if since != nil || source != nil || tag != nil {
+            let allowed = try filterable(hits.map(\.id), since: since, source: source, tag: tag)
+            hits = hits.filter { allowed.contains($0.id) }
+        }
+        var results: [SearchResult] = []
+        for hit in hits.prefix(limit) {
+            guard let detail = try database.insight(id: hit.id) else { continue }
+            results.append(SearchResult(id: hit.id, text: hit.text, snippet: InsightDatabase.snippet(hit.text, query: ""), score: hit.score,
+                                        createdAt: detail.createdAt, tags: detail.tags))
+        }
+        return results
+    }
+
+    /// The ids among `ids` that pass the filters (stored since `since`, seen in a source whose path starts with
+    /// `source`, tagged `tag`).
+    private func filterable(_ ids: [Int64], since: Double?, source: String?, tag: String?) throws(StoreError) -> Set<Int64> {
+        var kept = Set<Int64>()
+        for id in ids {
+            guard let detail = try database.insight(id: id) else { continue }
+            if let since, detail.createdAt < since { continue }
+            if let source, !detail.sources.contains(where: { $0.path.hasPrefix(source) }) { continue }
+            if let tag, !detail.tags.contains(tag) { continue }
+            kept.insert(id)
+        }
+        return kept
+    }
+
+    /// Open paraphrase suggestions, newest first.
+    func paraphrases(limit: Int) throws(StoreError) -> [ParaphraseSuggestion] {
+        var suggestions: [ParaphraseSuggestion] = []
+        for pair in try database.openParaphrases(limit: limit) {
+            guard let insight = try database.insight(id: pair.insightID), let other = try database.insight(id: pair.otherID) else { continue }
+            suggestions.append(ParaphraseSuggestion(insight: Self.summary(insight), of: Self.summary(other), score: pair.score,
+                                                    createdAt: pair.createdAt))
+        }
+        return suggestions
+    }
+
+    static func summary(_ detail: InsightDetail) -> InsightSummary {
+        InsightSummary(id: detail.id, text: detail.text, createdAt: detail.createdAt, occurrences: detail.sources.count, tags: detail.tags)
+    }
+
+    /// Merges insight `id` into `target`; the merged insight leaves the index at once.
+    func merge(_ id: Int64, into target: Int64) throws(StoreError) -> Bool {
+        guard try database.merge(id, into: target, now: Date().timeIntervalSince1970) else { return false }
+        state.index.remove(id: id)
+        return true
+    }
+
+    /// Adds to a page of the export the ids closest in meaning (up to five at least `minimumRelatedScore` close) and the insight each is an
+    /// open paraphrase of. One vector read per record: an export of many insights takes longer with vectors on.
+    func annotate(_ records: inout [ExportRecord]) throws(StoreError) {
+        let targets = try database.openParaphraseTargets(of: records.map(\.id))
+        let embedding = state.encoder != nil
+        for index in records.indices {
+            let id = records[index].id
+            records[index].paraphraseOf = targets[id]
+            if embedding, let vector = try vector(of: id) {
+                records[index].related = state.index.nearest(to: vector, limit: 5, excluding: [id])
+                    .filter { $0.score >= Self.minimumRelatedScore }.map(\.id)
+            }
+        }
+    }
+
+    /// Takes a forgotten insight out of the index.
+    func forgotten(_ id: Int64) {
+        state.index.remove(id: id)
+    }
+}
