@@ -25,11 +25,13 @@ let package = Package(
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         // GitHub's CommonMark + GFM parser, for Markdown notes.
         .systemLibrary(name: "CCmarkGFM", providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]),
+        // GNU libidn2: host names through the full UTS #46 mapping and IDNA2008 (libcurl links it too).
+        .systemLibrary(name: "CIDN2", pkgConfig: "libidn2", providers: [.apt(["libidn2-dev"])]),
         // Debian's OpenBLAS: cblas_sgemm for the sentence encoder's matrix products.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // Pure logic: parsing (Markdown through cmark-gfm), normalization, fingerprints, wire types, config grammar.
-        .target(name: "InsightCore", dependencies: ["CCmarkGFM"]),
+        .target(name: "InsightCore", dependencies: ["CCmarkGFM", "CIDN2"]),
         // HTML to main text and metadata.
         .target(name: "InsightExtract", dependencies: ["InsightCore", "CLibXML2"]),
         // The SQLite database: migrations, records, FTS5, the ingest transaction.

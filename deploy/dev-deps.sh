@@ -3,7 +3,7 @@
 # As root it runs apt-get itself; otherwise it prints the exact command and fails.
 set -euo pipefail
 
-packages=(libsqlite3-dev libcurl4-openssl-dev libsystemd-dev libxml2-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libopenblas-dev pkg-config sqlite3 ${EXTRA_PACKAGES:-})
+packages=(libsqlite3-dev libcurl4-openssl-dev libsystemd-dev libxml2-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libidn2-dev libopenblas-dev pkg-config sqlite3 ${EXTRA_PACKAGES:-})
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,9 +1,10 @@
+import CIDN2
 import Foundation
 
 /// An absolute `http`/`https` URL in canonical form, so that the same article reached through
 /// differently written links is fetched and stored once.
 ///
-/// Canonicalisation: scheme and host lower-cased, Unicode host labels converted to punycode,
+/// Canonicalisation: scheme and host lower-cased, international host names through UTS #46 (libidn2) to punycode,
 /// default port, fragment, user info and a trailing dot on the host dropped, tracking
 /// parameters (`utm_*`, `fbclid`, `gclid`, ...) removed, the remaining query parameters sorted
 /// by name (stable, so repeated names keep their order), an empty path written as `/`,
@@ -140,8 +141,9 @@ public struct CanonicalURL: Sendable, Hashable, Comparable, Codable, CustomStrin
         }
         // Hosts may arrive percent-encoded; decode to Unicode before IDNA.
         let decoded = PercentCoding.decodeAll(raw)
-        // IDNA treats the ideographic and full-width full stops as dots too.
-        let dotted = String(decoded.map { "\u{3002}\u{FF0E}\u{FF61}".contains($0) ? "." : $0 })
+        // An international name goes through UTS #46 (mapping: full-width forms, case, compatibility characters,
+        // ignored code points; then IDNA2008 and punycode), as browsers and libcurl resolve it.
+        let dotted = decoded.unicodeScalars.allSatisfy(\.isASCII) ? decoded : try Self.idnaToASCII(decoded, input: input)
         var labels = dotted.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         if labels.count > 1, labels.last == "" { labels.removeLast() }  // "example.com." is "example.com"
         guard !labels.isEmpty, !labels.contains(where: \.isEmpty) else {
@@ -153,16 +155,7 @@ public struct CanonicalURL: Sendable, Hashable, Comparable, Codable, CustomStrin
             guard label.unicodeScalars.count <= 63 else {
                 throw LinkError(.invalidHost, "A host label is longer than 63 characters, which DNS does not allow", input: input)
             }
-            let lower = label.lowercased()
-            let ascii: String
-            if lower.unicodeScalars.allSatisfy(\.isASCII) {
-                ascii = lower
-            } else {
-                let nfc = lower.precomposedStringWithCanonicalMapping
-                do { ascii = "xn--" + (try Punycode.encode(nfc)) } catch {
-                    throw LinkError(.invalidHost, "The host label '\(label)' cannot be converted to punycode", input: input)
-                }
-            }
+            let ascii = label.lowercased()
             guard ascii.utf8.count <= 63,
                   ascii.utf8.allSatisfy({ PercentCoding.isHostByte($0) }) else {
                 throw LinkError(.invalidHost, "The host label '\(label)' contains characters a host name may not have, or is longer than 63 bytes", input: input)
@@ -170,6 +163,18 @@ public struct CanonicalURL: Sendable, Hashable, Comparable, Codable, CustomStrin
             out.append(ascii)
         }
         return out.joined(separator: ".")
+    }
+
+    /// UTS #46 non-transitional processing of a host with non-ASCII characters (libidn2), to its ASCII form.
+    static func idnaToASCII(_ host: String, input: String) throws(LinkError) -> String {
+        var output: UnsafeMutablePointer<CChar>?
+        let status = idn2_to_ascii_8z(host, &output, Int32(IDN2_NONTRANSITIONAL.rawValue | IDN2_NFC_INPUT.rawValue))
+        defer { free(output) }
+        guard status == IDN2_OK.rawValue, let output else {
+            let reason = String(cString: idn2_strerror(status))
+            throw LinkError(.invalidHost, "The host '\(host)' is not a valid international domain name (\(reason))", input: input)
+        }
+        return String(cString: output)
     }
 
     // MARK: - Path and query

@@ -21,6 +21,17 @@ struct CanonicalURLTests {
         ("https://MÜNCHEN.de/stadt", "https://xn--mnchen-3ya.de/stadt"),
         ("https://日本語。jp/", "https://xn--wgv71a119e.jp/"),
         ("https://b%C3%BCcher.example/", "https://xn--bcher-kva.example/"),
+        // UTS #46 mapping before IDNA2008: full-width forms and dots, compatibility characters, ignored code points,
+        // final sigma and ß kept (non-transitional), combining marks composed first
+        ("https://ｅｘａｍｐｌｅ.com/a", "https://example.com/a"),
+        ("https://ＡＢＣ．ｃｏｍ/", "https://abc.com/"),
+        ("https://①.com/", "https://1.com/"),
+        ("https://ﬁle.example/", "https://file.example/"),
+        ("https://ex\u{AD}ample.com/", "https://example.com/"),
+        ("https://faß.de/", "https://xn--fa-hia.de/"),
+        ("https://ΣΟΦΟΣ.gr/", "https://xn--0xaakcn.gr/"),
+        ("https://bu\u{308}cher.example/", "https://xn--bcher-kva.example/"),
+        ("https://%EF%BD%85%EF%BD%98%EF%BD%81%EF%BD%8D%EF%BD%90%EF%BD%8C%EF%BD%85.com/", "https://example.com/"),
         // IPv6
         ("http://[2001:DB8::1]:8080/x", "http://[2001:db8::1]:8080/x"),
         // tracking parameters removed, remaining query sorted (stable for repeated names)
@@ -82,6 +93,10 @@ struct CanonicalURLTests {
         ("https://[zz::1]/", .invalidHost),
         ("https://" + String(repeating: "a", count: 64) + ".com/", .invalidHost),
         ("https://" + String(repeating: "ü", count: 64) + ".com/", .invalidHost),
+        // UTS #46 disallowed characters and IDNA2008 label rules
+        ("https://a\u{2028}b.com/", .invalidHost),
+        ("https://a\u{2100}b.com/", .invalidHost),
+        ("https://-bücher.example/", .invalidHost),
     ]
 
     @Test("rejects with a coded error and a readable message", arguments: rejected)
