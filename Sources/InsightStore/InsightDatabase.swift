@@ -150,6 +150,8 @@ public final class InsightDatabase: Sendable {
     /// The database file.
     public let path: String
     let pool: DatabasePool
+    /// The device and inode of the database file as opened: a write commits only while `path` still names it.
+    let opened: FileIdentity?
     /// Near-duplicate detection, or nil when it is turned off.
     let nearDuplicates: NearDuplicateState?
 
@@ -169,6 +171,18 @@ public final class InsightDatabase: Sendable {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch {
             throw StoreError(.open, "cannot open the database at \(path); check that the state directory exists and is writable", underlying: error)
+        }
+        let opened = FileIdentity(path: path)
+        self.opened = opened
+        if let opened {
+            // The pool's one writer connection: every write transaction checks the file before it commits.
+            do {
+                try pool.writeWithoutTransaction { db in
+                    db.add(transactionObserver: OpenFileGuard(path: path, opened: opened), extent: .databaseLifetime)
+                }
+            } catch {
+                throw StoreError(.open, "cannot open the database at \(path)", underlying: error)
+            }
         }
         do {
             try Migrations.migrator.migrate(pool)
