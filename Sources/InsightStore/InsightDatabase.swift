@@ -591,10 +591,15 @@ public final class InsightDatabase: Sendable {
         try read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
     }
 
-    /// Checkpoints the write-ahead log and closes the database.
+    /// Checkpoints the write-ahead log (when the file system takes writes) and closes the database.
     public func close() throws(StoreError) {
         do {
-            try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            do {
+                try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            } catch where StorageCondition.classify(error, databasePath: path, opened: opened) != nil {
+                // A read-only or vanished state directory: what was committed stays in the write-ahead log, which the
+                // next open replays, so stopping is still clean.
+            }
             try pool.close()
         } catch {
             throw StoreError(.write, "cannot close the database cleanly", underlying: error)
