@@ -176,12 +176,8 @@ public final class InsightDatabase: Sendable {
         self.opened = opened
         if let opened {
             // The pool's one writer connection: every write transaction checks the file before it commits.
-            do {
-                try pool.writeWithoutTransaction { db in
-                    db.add(transactionObserver: OpenFileGuard(path: path, opened: opened), extent: .databaseLifetime)
-                }
-            } catch {
-                throw StoreError(.open, "cannot open the database at \(path)", underlying: error)
+            pool.writeWithoutTransaction { db in
+                db.add(transactionObserver: OpenFileGuard(path: path, opened: opened), extent: .databaseLifetime)
             }
         }
         do {
