@@ -152,6 +152,8 @@ public final class InsightDatabase: Sendable {
     /// The database file.
     public let path: String
     let pool: DatabasePool
+    /// The device and inode of the database file as opened: a write commits only while `path` still names it.
+    let opened: FileIdentity?
     /// Near-duplicate detection, or nil when it is turned off.
     let nearDuplicates: NearDuplicateState?
 
@@ -171,6 +173,14 @@ public final class InsightDatabase: Sendable {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch {
             throw StoreError(.open, "cannot open the database at \(path); check that the state directory exists and is writable", underlying: error)
+        }
+        let opened = FileIdentity(path: path)
+        self.opened = opened
+        if let opened {
+            // The pool's one writer connection: every write transaction checks the file before it commits.
+            pool.writeWithoutTransaction { db in
+                db.add(transactionObserver: OpenFileGuard(path: path, opened: opened), extent: .databaseLifetime)
+            }
         }
         do {
             try Migrations.migrator.migrate(pool)
@@ -580,10 +590,15 @@ public final class InsightDatabase: Sendable {
         try read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
     }
 
-    /// Checkpoints the write-ahead log and closes the database.
+    /// Checkpoints the write-ahead log (when the file system takes writes) and closes the database.
     public func close() throws(StoreError) {
         do {
-            try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            do {
+                try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            } catch where StorageCondition.classify(error, databasePath: path, opened: opened) != nil {
+                // A read-only or vanished state directory: what was committed stays in the write-ahead log, which the
+                // next open replays, so stopping is still clean.
+            }
             try pool.close()
         } catch {
             throw StoreError(.write, "cannot close the database cleanly", underlying: error)

@@ -145,7 +145,8 @@ public final class PostgresTestServer: @unchecked Sendable {
         return text
     }
 
-    static func findBinaries() -> URL? {
+    /// The bin folder of the newest PostgreSQL server installed under /usr/lib/postgresql; nil when there is none.
+    public static func findBinaries() -> URL? {
         let root = URL(fileURLWithPath: "/usr/lib/postgresql")
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
         for version in versions.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) {

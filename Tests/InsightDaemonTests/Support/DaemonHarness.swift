@@ -72,12 +72,14 @@ final class DaemonHarness: @unchecked Sendable {
     var runAsUID: UInt32?
     private(set) var process: Process?
 
-    init(extraArguments: [String] = [], environment: [String: String] = [:]) throws {
+    /// - Parameter socketOutsideState: put the socket beside the state folder instead of in it, for tests that
+    ///   move or delete the state folder while the daemon runs.
+    init(extraArguments: [String] = [], environment: [String: String] = [:], socketOutsideState: Bool = false) throws {
         // Short root: Unix socket paths are limited to 107 bytes.
         root = "/tmp/insightd-test-" + String(UUID().uuidString.prefix(8))
         inbox = root + "/inbox"
         state = root + "/state"
-        socket = root + "/state/insightd.sock"
+        socket = socketOutsideState ? root + "/insightd.sock" : root + "/state/insightd.sock"
         logPath = root + "/daemon.log"
         self.extraArguments = extraArguments
         self.environment = environment
