@@ -68,6 +68,7 @@ let package = Package(
         // PostgresTestSupport: the throwaway PostgreSQL server that serves the tests also serves `insightbench postgres`.
         .executableTarget(name: "insightbench", dependencies: [
             "InsightCore", "InsightExtract", "InsightStore", "InsightClient", "PostgresTestSupport",
+            "InsightSemantic", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -27,9 +27,14 @@ struct VectorIndexTests {
 
     /// Float brute force: ids by descending dot product with `query`, ties by id.
     private func bruteForce(_ query: [Float], _ vectors: [(Int64, [Float])], limit: Int) -> [Int64] {
-        vectors.map { id, v in (id, zip(query, v).reduce(Float(0)) { $0 + $1.0 * $1.1 }) }
-            .sorted { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
-            .prefix(limit).map(\.0)
+        var scored: [(id: Int64, score: Float)] = []
+        for (id, v) in vectors {
+            var dot: Float = 0
+            for i in 0..<query.count { dot += query[i] * v[i] }
+            scored.append((id, dot))
+        }
+        scored.sort { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
+        return scored.prefix(limit).map(\.id)
     }
 
     @Test("top 10 equals a float brute force", arguments: [1, 2, 3])
