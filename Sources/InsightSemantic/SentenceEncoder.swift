@@ -19,6 +19,8 @@ public final class SentenceEncoder: @unchecked Sendable {
     private let heads = 12
     private let intermediate = 1536
     private let layerCount = 6
+    private let vocabularySize = 30522
+    private let unknownToken: Int32 = 100
     private let layerNormEpsilon: Float = 1e-12
     private let file: SafeTensorsFile  // owns the mapping the pointers below point into
     private let wordEmbeddings: UnsafePointer<Float>
@@ -59,7 +61,7 @@ public final class SentenceEncoder: @unchecked Sendable {
         let file = try SafeTensorsFile(path: folder.appendingPathComponent("model.safetensors").path)
         self.file = file
         let h = hidden, i = intermediate
-        wordEmbeddings = try file.float32("embeddings.word_embeddings.weight", shape: [30522, h])
+        wordEmbeddings = try file.float32("embeddings.word_embeddings.weight", shape: [vocabularySize, h])
         positionEmbeddings = try file.float32("embeddings.position_embeddings.weight", shape: [512, h])
         tokenTypeEmbeddings = try file.float32("embeddings.token_type_embeddings.weight", shape: [2, h])
         func norm(_ prefix: String) throws(SemanticModelError) -> Norm {
@@ -121,7 +123,12 @@ public final class SentenceEncoder: @unchecked Sendable {
     }
 
     /// Embeds texts already turned into token ids by `tokenizer` (each with `[CLS]` and `[SEP]`).
-    public func embed(tokenized: [[Int32]]) -> [[Float]] {
+    /// Ids outside the vocabulary become `[UNK]` and a text keeps at most `maxTokens`, so no input can read
+    /// past a table.
+    public func embed(tokenized input: [[Int32]]) -> [[Float]] {
+        let tokenized = input.map { ids in
+            ids.prefix(Self.maxTokens).map { $0 >= 0 && $0 < Int32(vocabularySize) ? $0 : unknownToken }
+        }
         var results: [[Float]] = []
         results.reserveCapacity(tokenized.count)
         var start = 0

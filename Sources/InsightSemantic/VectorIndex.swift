@@ -1,3 +1,5 @@
+import COpenBLAS
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -49,9 +51,18 @@ public final class VectorIndex: @unchecked Sendable {
     private var values: [Int8] = []
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
 
-    public init(dimensions: Int) {
+    /// Threads a search over a large index splits its scan across (the calling thread is one of them).
+    public let scanThreads: Int
+    /// Below this many vectors a search stays on the calling thread: starting a thread would cost more.
+    private let vectorsPerExtraThread = 100_000
+
+    /// - Parameter scanThreads: threads for a search over a large index; default: up to 2, as cores allow.
+    ///   The scan reads every vector (384 MB at 1M), so a second core helps when one cannot use all the
+    ///   memory bandwidth.
+    public init(dimensions: Int, scanThreads: Int? = nil) {
         precondition(dimensions > 0)
         self.dimensions = dimensions
+        self.scanThreads = max(1, scanThreads ?? min(2, ProcessInfo.processInfo.activeProcessorCount))
         lock = .allocate(capacity: 1)
         pthread_rwlock_init(lock, nil)
     }
@@ -148,8 +159,13 @@ public final class VectorIndex: @unchecked Sendable {
         let unit = query.map { $0 / norm.squareRoot() }
         let q = QuantizedVector(unit)
         return reading { () -> [(id: Int64, score: Float)] in
-            let candidates = Scan.top(limit + excluding.count + 16, query: q.values, values: values, scales: scales,
-                                      count: ids.count, dimensions: dimensions)
+            let k = limit + excluding.count + 16
+            let parts = min(scanThreads, max(1, ids.count / vectorsPerExtraThread))
+            let candidates = values.withUnsafeBufferPointer { all in
+                scales.withUnsafeBufferPointer { scales in
+                    Scan.topInParallel(k, parts: parts, query: q.values, values: all, scales: scales, count: ids.count, dimensions: dimensions)
+                }
+            }
             var scored: [(id: Int64, score: Float)] = []
             scored.reserveCapacity(candidates.count)
             for slot in candidates where !excluding.contains(ids[slot]) {
@@ -162,46 +178,51 @@ public final class VectorIndex: @unchecked Sendable {
 
     /// The pointer loops of the search.
     private enum Scan {
-        /// Slots of the `k` highest approximate scores (int8 dot × scale).
-        static func top(_ k: Int, query: [Int8], values: [Int8], scales: [Float], count: Int, dimensions: Int) -> [Int] {
+        /// The `k` best slots of the whole index, each part scanned on its own thread (the first on the caller's).
+        static func topInParallel(_ k: Int, parts: Int, query: [Int8], values: UnsafeBufferPointer<Int8>,
+                                  scales: UnsafeBufferPointer<Float>, count: Int, dimensions: Int) -> [Int] {
+            let wide = query.map { Int16($0) }
+            let bounds = (0...parts).map { count * $0 / parts }
+            let jobs = (1..<parts).map { part in
+                ScanJob { top(k, query: wide, values: values, scales: scales, range: bounds[part]..<bounds[part + 1], dimensions: dimensions) }
+            }
+            let threads = jobs.map { $0.start() }
+            var found = top(k, query: wide, values: values, scales: scales, range: bounds[0]..<bounds[1], dimensions: dimensions)
+            for (job, thread) in zip(jobs, threads) {
+                found.append(contentsOf: job.join(thread))
+            }
+            found.sort { $0.score > $1.score }
+            return found.prefix(k).map(\.slot)
+        }
+
+        /// The `k` highest approximate scores (int8 dot × scale) in `range`, scanned in blocks of dot products.
+        static func top(_ k: Int, query: [Int16], values: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>,
+                        range: Range<Int>, dimensions: Int) -> [(score: Float, slot: Int)] {
             var best: [(score: Float, slot: Int)] = []  // ascending, at most k
             best.reserveCapacity(k + 1)
             var floor = -Float.infinity
+            let block = 1024
+            var dots = [Int32](repeating: 0, count: block)
             query.withUnsafeBufferPointer { q in
-                values.withUnsafeBufferPointer { all in
-                    scales.withUnsafeBufferPointer { scales in
-                        for slot in 0..<count {
-                            let dot = dot8(q.baseAddress!, all.baseAddress! + slot * dimensions, dimensions)
-                            let score = Float(dot) * scales[slot]
+                dots.withUnsafeMutableBufferPointer { dots in
+                    var first = range.lowerBound
+                    while first < range.upperBound {
+                        let n = min(block, range.upperBound - first)
+                        insight_dot_i8(q.baseAddress, values.baseAddress! + first * dimensions, dimensions, n, dots.baseAddress)
+                        for j in 0..<n {
+                            let score = Float(dots[j]) * scales[first + j]
                             if best.count == k && score <= floor { continue }
                             var at = best.count
                             while at > 0 && best[at - 1].score > score { at -= 1 }
-                            best.insert((score, slot), at: at)
+                            best.insert((score, first + j), at: at)
                             if best.count > k { best.removeFirst() }
                             floor = best[0].score
                         }
+                        first += n
                     }
                 }
             }
-            return best.map(\.slot)
-        }
-
-        /// Σ a[i]·b[i] over int8, 32 lanes at a time, widened to Int16 products and summed in Int32.
-        @inline(__always)
-        static func dot8(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Int32 {
-            var accumulator = SIMD16<Int32>()
-            var i = 0
-            let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-            while i + 32 <= n {
-                let x = ra.loadUnaligned(fromByteOffset: i, as: SIMD32<Int8>.self)
-                let y = rb.loadUnaligned(fromByteOffset: i, as: SIMD32<Int8>.self)
-                let p = SIMD32<Int16>(truncatingIfNeeded: x) &* SIMD32<Int16>(truncatingIfNeeded: y)
-                accumulator &+= SIMD16<Int32>(truncatingIfNeeded: p.evenHalf) &+ SIMD16<Int32>(truncatingIfNeeded: p.oddHalf)
-                i += 32
-            }
-            var sum = accumulator.wrappedSum()
-            while i < n { sum &+= Int32(a[i]) &* Int32(b[i]); i += 1 }
-            return sum
+            return best
         }
 
         static func exactScore(_ query: [Float], values: [Int8], slot: Int, dimensions: Int) -> Float {
@@ -210,5 +231,35 @@ public final class VectorIndex: @unchecked Sendable {
             for i in 0..<dimensions { sum += query[i] * Float(values[base + i]) }
             return sum
         }
+    }
+}
+
+/// One part of a scan on a thread of its own (a plain pthread: no pool, joined before the search returns,
+/// so the buffers it reads outlive it).
+private final class ScanJob: @unchecked Sendable {
+    private let body: () -> [(score: Float, slot: Int)]
+    private var result: [(score: Float, slot: Int)] = []
+
+    init(_ body: @escaping () -> [(score: Float, slot: Int)]) { self.body = body }
+
+    func start() -> pthread_t? {
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let started = pthread_create(&thread, nil, { context in
+            let job = Unmanaged<ScanJob>.fromOpaque(context!).takeRetainedValue()
+            job.result = job.body()
+            return nil
+        }, context)
+        if started != 0 {
+            Unmanaged<ScanJob>.fromOpaque(context).release()
+            result = body()  // no thread to be had: scan here
+            return nil
+        }
+        return thread
+    }
+
+    func join(_ thread: pthread_t?) -> [(score: Float, slot: Int)] {
+        if let thread { pthread_join(thread, nil) }
+        return result
     }
 }

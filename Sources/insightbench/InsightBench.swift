@@ -8,6 +8,6 @@ struct InsightBench: AsyncParsableCommand {
         abstract: "Benchmarks for insightd (use a release build).",
         subcommands: [ExtractionBench.self, NearDuplicateBench.self,
                       IngestBench.self, LatencyBench.self, IdleBench.self, ScaleBench.self, AllBench.self, SearchBench.self,
-                      PostgresBench.self, FormatsBench.self, FloodBench.self]
+                      PostgresBench.self, FormatsBench.self, FloodBench.self, SemanticBench.self]
     )
 }

@@ -58,6 +58,8 @@ enum ModelFixtures {
     static let tokenCases: [TokenCase] = decode("tokens.json", as: TokenFile.self).cases
     private static let embeddings = decode("embeddings.json", as: EmbeddingFile.self)
     static let embeddingCases: [EmbeddingCase] = embeddings.texts
+    /// Every fixture text embedded in one batch (computed once; nil without the model).
+    static let batchVectors: [[Float]]? = (try? loaded.get()).map { $0.embed(embeddingCases.map(\.text)) }
     /// Index pairs into `embeddingCases`: the same idea in other words.
     static let paraphrasePairs: [[Int]] = embeddings.paraphrasePairs
 }

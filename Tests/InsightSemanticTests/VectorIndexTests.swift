@@ -30,10 +30,10 @@ struct VectorIndexTests {
         var scored: [(id: Int64, score: Float)] = []
         for (id, v) in vectors {
             var dot: Float = 0
-            for k in 0..<min(query.count, v.count) { dot += query[k] * v[k] }
+            for i in 0..<query.count { dot += query[i] * v[i] }
             scored.append((id, dot))
         }
-        scored.sort { a, b in a.score != b.score ? a.score > b.score : a.id < b.id }
+        scored.sort { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
         return scored.prefix(limit).map(\.id)
     }
 
