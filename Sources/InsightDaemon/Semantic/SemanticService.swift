@@ -123,6 +123,9 @@ final class SemanticService: Service, Sendable {
             _ = insight_set_thread_name("insightd-embed")
             _ = insight_set_thread_nice(10)
         }
+        // Matrix products on the calling thread: OpenBLAS's own threads would run at normal priority and compete
+        // with ingest, and two of them do no more work per CPU-second than one (insightbench semantic).
+        SentenceEncoder.setMatrixProductThreads(1)
         let directory = settings.resolvedModelDirectory
         state.set(state: "loading")
         let encoder: SentenceEncoder
