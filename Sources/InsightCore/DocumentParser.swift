@@ -429,6 +429,8 @@ public struct DocumentParser: Sendable {
         }
         // Most lines are sentences: their closing punctuation says so before any tidying.
         if let last = line.last(where: { !$0.isWhitespace }), closingPunctuation.contains(last) { return nil }
+        // An ASCII line of 14 or more words keeps at least 13 after its bullet is stripped: too long for a heading.
+        if hasMoreThanThirteenASCIIWords(line) { return nil }
         let text = Normalizer.display(String(stripBullet(line)))
         guard let last = text.last, !closingPunctuation.contains(last) else { return nil }
         let words = text.split(separator: " ")
@@ -438,6 +440,21 @@ public struct DocumentParser: Sendable {
         let long = words.filter { $0.count >= 4 }
         let capitalized = long.filter { $0.first?.isUppercase == true }
         return capitalized.count * 2 >= long.count ? text : nil
+    }
+
+    private static func hasMoreThanThirteenASCIIWords(_ line: Substring) -> Bool {
+        var words = 0
+        var inWord = false
+        for byte in line.utf8 {
+            guard byte < 0x80 else { return false }
+            if Normalizer.isASCIISpace(byte) {
+                inWord = false
+            } else if !inWord {
+                inWord = true
+                words += 1
+            }
+        }
+        return words >= 14
     }
 
     private static let closingPunctuation: Set<Character> = [".", "!", "?", ":", ";", ",", "…", "\"", "'", "”", "’", ")", "]"]

@@ -31,12 +31,12 @@ public enum KindleClippings {
         // Most files are not clippings: one byte search settles it before any line is split.
         guard ByteSearch.contains(text, "=========="), ByteSearch.contains(text, "- Your ") else { return false }
         let lines = DocumentParser.lines(text)
-        let chunks = chunks(lines)
+        // The first entries decide; a file of thousands need not be read twice.
+        let chunks = chunks(lines, upTo: 64)
         guard chunks.separators > 0 else { return false }
         var entries = 0
         var wellFormed = 0
-        // The first entries decide; a file of thousands need not be read twice.
-        for chunk in chunks.ranges.prefix(64) {
+        for chunk in chunks.ranges {
             guard let title = firstText(lines, in: chunk) else { continue }
             entries += 1
             if title + 1 < chunk.upperBound, isBookLine(lines[title]), meta(lines[title + 1]) != nil { wellFormed += 1 }
@@ -60,6 +60,8 @@ public enum KindleClippings {
         var spans: [Span] = []
         // For each highlight entry: the insight it became (nil when too short). Notes are matched against these.
         var highlights: [(entry: Entry, insight: Int?)] = []
+        // Only notes look highlights up by book.
+        let hasNotes = entries.contains { $0.kind == .note && !$0.text.isEmpty }
         var byBook: [String: [Int]] = [:]
         var seen: [BookText: Int] = [:]
         for entry in entries where entry.kind == .highlight {
@@ -77,7 +79,7 @@ public enum KindleClippings {
                     spans.append(Span(book: entry.book, key: Array(key.utf8), range: entry.range, page: entry.page))
                 }
             }
-            byBook[entry.book, default: []].append(highlights.count)
+            if hasNotes { byBook[entry.book, default: []].append(highlights.count) }
             highlights.append((entry, target))
         }
 
@@ -141,7 +143,7 @@ public enum KindleClippings {
     }
 
     /// The line ranges between `==========` lines, and how many separators there were.
-    static func chunks(_ lines: [Substring]) -> (ranges: [Range<Int>], separators: Int) {
+    static func chunks(_ lines: [Substring], upTo limit: Int = .max) -> (ranges: [Range<Int>], separators: Int) {
         var ranges: [Range<Int>] = []
         var separators = 0
         var start = 0
@@ -149,6 +151,7 @@ public enum KindleClippings {
             ranges.append(start..<index)
             separators += 1
             start = index + 1
+            if ranges.count == limit { return (ranges, separators) }
         }
         // A truncated last entry has no separator after it.
         if start < lines.count { ranges.append(start..<lines.count) }
@@ -156,7 +159,14 @@ public enum KindleClippings {
     }
 
     static func isSeparator(_ line: Substring) -> Bool {
-        let trimmed = trim(DocumentParser.droppingByteOrderMark(line))
+        // Trimming only shortens a line, and a line that starts with a non-space ASCII character other than `=`
+        // keeps it: most lines are settled without trimming.
+        guard line.utf8.count >= 10 else { return false }
+        let unmarked = DocumentParser.droppingByteOrderMark(line)
+        if let first = unmarked.utf8.first, first < 0x80, first != UInt8(ascii: "="), !Normalizer.isASCIISpace(first) {
+            return false
+        }
+        let trimmed = trim(unmarked)
         return trimmed.utf8.count == 10 && trimmed.utf8.allSatisfy { $0 == UInt8(ascii: "=") }
     }
 
@@ -193,32 +203,37 @@ public enum KindleClippings {
     /// Reads `- Your Highlight on page 12 | Location 180-182 | Added on …`; nil for any other line.
     static func meta(_ line: Substring) -> Meta? {
         let trimmed = trim(line)
-        guard trimmed.hasPrefix("- Your ") else { return nil }
+        // Meta lines are ASCII, where characters are bytes: read them without grapheme breaking.
+        let ascii = ASCIIText.isASCII(trimmed)
+        func starts(_ text: Substring, with prefix: String) -> Bool {
+            ascii ? text.utf8.starts(with: prefix.utf8) : text.hasPrefix(prefix)
+        }
+        guard starts(trimmed, with: "- Your ") else { return nil }
         let rest = trimmed.dropFirst(7)
         let kind: Kind
-        if rest.hasPrefix("Highlight") {
+        if starts(rest, with: "Highlight") {
             kind = .highlight
-        } else if rest.hasPrefix("Note") {
+        } else if starts(rest, with: "Note") {
             kind = .note
-        } else if rest.hasPrefix("Bookmark") {
+        } else if starts(rest, with: "Bookmark") {
             kind = .bookmark
         } else {
             return nil
         }
         var meta = Meta(kind: kind)
-        for part in rest.split(separator: "|") {
-            let words = part.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        var words: [Substring] = []
+        for part in ascii ? ASCIIText.split(rest, at: UInt8(ascii: "|")) : rest.split(separator: "|") {
+            words = ascii ? ASCIIText.words(part) : part.split(whereSeparator: { $0 == " " || $0 == "\t" })
             for (position, word) in words.enumerated() {
-                let lower = word.lowercased()
-                if lower == "added", position + 1 < words.count, words[position + 1].lowercased() == "on" {
+                if ASCIIText.equalsLowercased(word, "added"), position + 1 < words.count, ASCIIText.equalsLowercased(words[position + 1], "on") {
                     meta.addedAt = EnglishDate.iso(words: words[(position + 2)...])
                     break
                 }
                 guard position + 1 < words.count else { continue }
                 let value = words[position + 1]
-                if lower == "page" {
+                if ASCIIText.equalsLowercased(word, "page") {
                     meta.page = String(value)
-                } else if lower == "location" || lower == "loc." {
+                } else if ASCIIText.equalsLowercased(word, "location") || ASCIIText.equalsLowercased(word, "loc.") {
                     meta.locationText = String(value)
                     meta.range = locationRange(value)
                 }
@@ -244,6 +259,12 @@ public enum KindleClippings {
 
 
     static func trim(_ text: Substring) -> Substring {
+        // A non-space ASCII character at each end is a character of its own (no combining mark or prefix can join
+        // it to a white space), so there is nothing to trim.
+        if let first = text.utf8.first, let last = text.utf8.last, first < 0x80, last < 0x80,
+           !Normalizer.isASCIISpace(first), !Normalizer.isASCIISpace(last) {
+            return text
+        }
         var text = text.drop(while: { $0.isWhitespace })
         while text.last?.isWhitespace == true { text = text.dropLast() }
         return text
@@ -279,13 +300,16 @@ public enum KindleClippings {
     static func extensions(_ spans: [Span]) -> [(Int, Int)] {
         // Highlights only meet at overlapping places, so compare within a book's location order (or page).
         var groups: [String: [Int]] = [:]
+        var byLocation: [String: [Int]] = [:]
         for (index, span) in spans.enumerated() {
             if span.range != nil {
-                groups["L\u{1}" + span.book, default: []].append(index)
+                byLocation[span.book, default: []].append(index)
             } else if let page = span.page {
                 groups["P\u{1}" + span.book + "\u{1}" + page, default: []].append(index)
             }
         }
+        // A book with one highlight has nothing to compare.
+        for (book, members) in byLocation where members.count > 1 { groups["L\u{1}" + book] = members }
         var longest: [Int: Int] = [:]
         func consider(_ a: Int, _ b: Int) {
             let (short, long) = spans[a].key.count < spans[b].key.count ? (a, b) : (b, a)

@@ -44,6 +44,7 @@ public enum Normalizer {
 
     /// `text` with whitespace runs collapsed to one space and trimmed; the words stay as first seen.
     public static func display(_ text: String) -> String {
+        if isTidyASCII(text) { return text }
         if text.utf8.allSatisfy({ $0 < 0x80 }) {
             var out: [UInt8] = []
             out.reserveCapacity(text.utf8.count)
@@ -62,6 +63,19 @@ public enum Normalizer {
         return text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     }
 
+    /// Whether `text` is ASCII with single spaces between words and none at either end: already its display form.
+    private static func isTidyASCII(_ text: String) -> Bool {
+        var previous: UInt8 = 0x20
+        for byte in text.utf8 {
+            guard byte < 0x80 else { return false }
+            if isASCIISpace(byte) {
+                guard byte == 0x20, previous != 0x20 else { return false }
+            }
+            previous = byte
+        }
+        return previous != 0x20
+    }
+
     @inline(__always)
     static func isASCIISpace(_ byte: UInt8) -> Bool {
         byte == 0x20 || (0x09...0x0D).contains(byte)
@@ -69,33 +83,34 @@ public enum Normalizer {
 
     /// The key of an all-ASCII text, or nil when the text has other characters.
     static func asciiKey(_ text: String) -> String? {
-        var words: [ArraySlice<UInt8>] = []
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
+        // One pass: folded words are written to `out`, and a word equal to the one before it is taken back.
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count)
+        var previousWord = -1  // where the last kept word starts in `out`
+        var word = -1  // where the word being read starts in `out`
+        func endWord() {
+            guard word >= 0 else { return }
+            if previousWord >= 0, out[previousWord..<(word - 1)] == out[word...] {
+                out.removeSubrange((word - 1)...)
+            } else {
+                previousWord = word
+            }
+            word = -1
+        }
         for byte in text.utf8 {
             guard byte < 0x80 else { return nil }
-            // Lower case; a backtick or acute-like quote folds to an apostrophe as in the Unicode path.
-            bytes.append(byte == 0x60 ? 0x27 : ((0x41...0x5A).contains(byte) ? byte | 0x20 : byte))
-        }
-        var start = -1
-        for index in 0...bytes.count {
-            let isSpace = index == bytes.count || isASCIISpace(bytes[index])
-            if isSpace {
-                if start >= 0 {
-                    let word = bytes[start..<index]
-                    if words.last != word { words.append(word) }
-                    start = -1
-                }
-            } else if start < 0 {
-                start = index
+            if isASCIISpace(byte) {
+                endWord()
+                continue
             }
+            if word < 0 {
+                if !out.isEmpty { out.append(0x20) }
+                word = out.count
+            }
+            // Lower case; a backtick or acute-like quote folds to an apostrophe as in the Unicode path.
+            out.append(byte == 0x60 ? 0x27 : ((0x41...0x5A).contains(byte) ? byte | 0x20 : byte))
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        for (index, word) in words.enumerated() {
-            if index > 0 { out.append(0x20) }
-            out.append(contentsOf: word)
-        }
+        endWord()
         // Trailing punctuation and quotes, and any spaces they leave behind.
         while let last = out.last, asciiTrailing.contains(last) {
             out.removeLast()

@@ -193,6 +193,7 @@ public enum Tags {
     /// Splits a trailing run of `#tags` off `text`: `"Ship small. #habits #work"` → (`"Ship small."`, [habits, work]).
     /// A `#` inside the text (`C#`, `#1`) stays, because only a run at the very end counts.
     public static func splitTrailing(_ text: String) -> (text: String, tags: [String]) {
+        if let split = splitTrailingASCII(text) { return split }
         var words = text.split(separator: " ", omittingEmptySubsequences: true)
         var tags: [String] = []
         while let last = words.last, last.count > 1, last.first == "#", last.dropFirst().first != "#",
@@ -202,6 +203,43 @@ public enum Tags {
         }
         guard !tags.isEmpty else { return (text, []) }
         return (words.joined(separator: " "), tags)
+    }
+
+    /// `splitTrailing` for an ASCII text, where characters are bytes: the words are read from the end, and the
+    /// text is split only when it ends in tags. Nil for other text.
+    private static func splitTrailingASCII(_ text: String) -> (text: String, tags: [String])? {
+        let utf8 = text.utf8
+        guard utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
+        var tags: [String] = []
+        var end = utf8.endIndex
+        var kept = end
+        while true {
+            while end > utf8.startIndex, utf8[utf8.index(before: end)] == 0x20 { end = utf8.index(before: end) }
+            var start = end
+            while start > utf8.startIndex, utf8[utf8.index(before: start)] != 0x20 { start = utf8.index(before: start) }
+            guard utf8.distance(from: start, to: end) > 1, utf8[start] == UInt8(ascii: "#") else { break }
+            let second = utf8[utf8.index(after: start)]
+            let isLetter = (0x41...0x5A).contains(second) || (0x61...0x7A).contains(second)
+            guard second != UInt8(ascii: "#"), isLetter || second == UInt8(ascii: "["), let tag = normalize(text[start..<end]) else { break }
+            tags.insert(tag, at: 0)
+            kept = start
+            end = start
+        }
+        guard !tags.isEmpty else { return (text, []) }
+        // The words before the tags joined with single spaces, as splitting at spaces and joining gives.
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.distance(from: utf8.startIndex, to: kept))
+        var pendingSpace = false
+        for byte in utf8[..<kept] {
+            if byte == 0x20 {
+                pendingSpace = !out.isEmpty
+            } else {
+                if pendingSpace { out.append(0x20) }
+                pendingSpace = false
+                out.append(byte)
+            }
+        }
+        return (String(decoding: out, as: UTF8.self), tags)
     }
 }
 

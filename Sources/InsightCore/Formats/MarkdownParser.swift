@@ -223,13 +223,12 @@ enum MarkdownInline {
     /// Renders note syntax in `inline` (the text of one block, lines separated by `\n`) to plain text.
     static func clean(_ inline: String) -> Cleaned {
         var tags: [String] = []
+        guard ByteSearch.contains(inline, "::") else {
+            // No properties: every line is kept, so the lines joined with spaces are the text.
+            return trailingTags(noteSyntax(ASCIIText.replacingLineFeeds(inline)), tags: tags)
+        }
         var kept: [Substring] = []
-        let hasProperties = ByteSearch.contains(inline, "::")
         for line in inline.split(separator: "\n", omittingEmptySubsequences: false) {
-            guard hasProperties else {
-                kept.append(line)
-                continue
-            }
             if let (key, value) = property(line) {
                 // Logseq `tags:: a, b`; other properties (`id::`, `collapsed::`) are bookkeeping.
                 if key == "tags" || key == "tag" {
@@ -241,12 +240,16 @@ enum MarkdownInline {
             }
             kept.append(line)
         }
-        var text = noteSyntax(kept.count == 1 ? String(kept[0]) : kept.joined(separator: " "))
+        return trailingTags(noteSyntax(kept.count == 1 ? String(kept[0]) : kept.joined(separator: " ")), tags: tags)
+    }
+
+    /// `text` without its trailing run of `#tags`, which join `tags`.
+    private static func trailingTags(_ text: String, tags: [String]) -> Cleaned {
         guard ByteSearch.contains(text, "#") else { return Cleaned(text: text, tags: tags) }
+        var tags = tags
         let trailing = Tags.splitTrailing(text)
-        text = trailing.text
         for tag in trailing.tags where !tags.contains(tag) { tags.append(tag) }
-        return Cleaned(text: text, tags: tags)
+        return Cleaned(text: trailing.text, tags: tags)
     }
 
     /// `key:: value` (a Logseq block property), lower-cased key.
@@ -274,6 +277,7 @@ enum MarkdownInline {
     /// `==highlight==` → `highlight`.
     static func noteSyntax(_ text: String) -> String {
         guard ByteSearch.contains(text, "[[") || ByteSearch.contains(text, "((") || ByteSearch.contains(text, "==") else { return text }
+        if let rendered = ASCIIText.noteSyntax(text) { return rendered }
         var out = ""
         var rest = Substring(text)
         while let open = rest.firstIndex(where: { $0 == "[" || $0 == "(" || $0 == "=" || $0 == "!" }) {

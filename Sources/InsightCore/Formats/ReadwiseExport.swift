@@ -155,6 +155,14 @@ public enum ReadwiseExport {
         /// `Note: text` → `text` (case-insensitive key).
         static func value(of key: String, in text: String) -> String? {
             let trimmed = Substring(text).drop(while: { $0 == " " })
+            if ASCIIText.isASCII(trimmed), !trimmed.utf8.contains(0x0D) {
+                // Characters are bytes here: compare the key without Foundation.
+                let bytes = trimmed.utf8
+                guard bytes.count > key.utf8.count else { return nil }
+                let colon = bytes.index(bytes.startIndex, offsetBy: key.utf8.count)
+                guard bytes[colon] == UInt8(ascii: ":"), ASCIIText.equalsLowercased(trimmed[..<colon], key.lowercased()) else { return nil }
+                return String(trimmed[bytes.index(after: colon)...].drop(while: { $0 == " " }))
+            }
             guard trimmed.count > key.count, trimmed.prefix(key.count).caseInsensitiveCompare(key) == .orderedSame,
                   trimmed.dropFirst(key.count).first == ":" else { return nil }
             return String(trimmed.dropFirst(key.count + 1).drop(while: { $0 == " " }))
@@ -199,13 +207,13 @@ public enum EnglishDate {
         var time: [Int]?
         var meridiem: String?
         for word in words {
-            for token in word.split(separator: ",") {
-                let lower = token.lowercased()
-                if month == nil, let number = months[lower.hasSuffix(".") ? String(lower.dropLast()) : lower] {
+            let ascii = ASCIIText.isASCII(word)
+            for token in ascii ? ASCIIText.split(word, at: UInt8(ascii: ",")) : word.split(separator: ",") {
+                if month == nil, let number = ascii ? asciiMonth(token) : months[unicodeMonthKey(token)] {
                     month = number
-                } else if lower == "am" || lower == "a.m." || lower == "pm" || lower == "p.m." {
-                    meridiem = lower.hasPrefix("a") ? "am" : "pm"
-                } else if token.contains(":") {
+                } else if let mark = ascii ? asciiMeridiem(token) : unicodeMeridiem(token) {
+                    meridiem = mark
+                } else if ascii ? token.utf8.contains(UInt8(ascii: ":")) : token.contains(":") {
                     let fields = token.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
                     guard (2...3).contains(fields.count), fields.allSatisfy({ $0 != nil }) else { return nil }
                     time = fields.compactMap { $0 }
@@ -229,6 +237,43 @@ public enum EnglishDate {
         return date + "T" + pad(hour, 2) + ":" + pad(minute, 2) + ":" + pad(second, 2)
     }
 
+    /// The month an ASCII token names (`March`, `mar`, `Sept.`), compared byte by byte.
+    private static func asciiMonth(_ token: Substring) -> Int? {
+        // Month names start with a letter; most tokens are numbers.
+        guard let first = token.utf8.first, (0x41...0x5A).contains(first) || (0x61...0x7A).contains(first) else { return nil }
+        var bytes = token.utf8[...]
+        if bytes.last == UInt8(ascii: ".") { bytes = bytes.dropLast() }
+        guard (3...9).contains(bytes.count) else { return nil }
+        func matches(_ name: String) -> Bool {
+            name.utf8.count == bytes.count
+                && zip(bytes, name.utf8).allSatisfy { ((0x41...0x5A).contains($0) ? $0 | 0x20 : $0) == $1 }
+        }
+        for (index, name) in monthNames.enumerated() where matches(name) || matches(monthAbbreviations[index]) {
+            return index + 1
+        }
+        return matches("sept") ? 9 : nil
+    }
+
+    private static func unicodeMonthKey(_ token: Substring) -> String {
+        let lower = token.lowercased()
+        return lower.hasSuffix(".") ? String(lower.dropLast()) : lower
+    }
+
+    /// `am` or `pm` for an ASCII token `AM`, `a.m.`, `PM`, `p.m.` in any case.
+    private static func asciiMeridiem(_ token: Substring) -> String? {
+        guard let first = token.utf8.first, first | 0x20 == UInt8(ascii: "a") || first | 0x20 == UInt8(ascii: "p") else { return nil }
+        if ASCIIText.equalsLowercased(token, "am") || ASCIIText.equalsLowercased(token, "a.m.") { return "am" }
+        if ASCIIText.equalsLowercased(token, "pm") || ASCIIText.equalsLowercased(token, "p.m.") { return "pm" }
+        return nil
+    }
+
+    private static func unicodeMeridiem(_ token: Substring) -> String? {
+        let lower = token.lowercased()
+        guard lower == "am" || lower == "a.m." || lower == "pm" || lower == "p.m." else { return nil }
+        return lower.hasPrefix("a") ? "am" : "pm"
+    }
+
+    private static let monthAbbreviations = monthNames.map { String($0.prefix(3)) }
     private static let monthNames = ["january", "february", "march", "april", "may", "june", "july", "august",
                                      "september", "october", "november", "december"]
     private static let months: [String: Int] = {
@@ -243,6 +288,6 @@ public enum EnglishDate {
 
     private static func pad(_ value: Int, _ width: Int) -> String {
         let digits = String(value)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        return digits.utf8.count >= width ? digits : String(repeating: "0", count: width - digits.utf8.count) + digits
     }
 }
