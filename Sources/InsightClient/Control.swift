@@ -425,6 +425,23 @@ public struct Control: Sendable {
         print(Output.table(rows))
     }
 
+    // MARK: - metrics
+
+    /// `insightctl metrics`: the daemon's metrics in the Prometheus text format, printed as served, for a
+    /// node_exporter textfile collector or a look by hand.
+    public func metrics() throws {
+        let reply = try client.request("GET", "/v1/metrics")
+        try check(reply)
+        guard reply.headers["content-type"]?.hasPrefix("text/plain") == true else {
+            throw ClientError(code: .protocol, message: "the daemon's reply to /v1/metrics is not text/plain; are daemon and CLI the same version?")
+        }
+        // The daemon writes only ASCII names, bounded label values and numbers; anything else is not its reply.
+        if let bad = reply.body.first(where: { ($0 < 0x20 && $0 != 0x0A) || $0 >= 0x7F }) {
+            throw ClientError(code: .protocol, message: "the metrics reply holds the byte 0x\(String(bad, radix: 16)), which the text format never has")
+        }
+        emit(reply.body)
+    }
+
     // MARK: - export
 
     /// `insightctl export --format jsonl|csv|markdown [--since] [--output FILE]`, streamed: the file is written

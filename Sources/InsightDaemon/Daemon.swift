@@ -49,6 +49,8 @@ public enum Daemon {
         let logLevel = LogLevelBox(Reloader.level(settings.logLevel))
         LoggingSystem.bootstrap { label in DaemonLogHandler(label: label, level: logLevel) }
         let logger = Logger(label: "insightd")
+        // One registry per process, also behind swift-metrics' global system for what libraries record.
+        DaemonMetrics.bootstrapOnce()
         let notifier = SystemdNotifier()
 
         for (name, path) in [("inbox", settings.inbox), ("state directory", settings.stateDirectory)] {

@@ -28,7 +28,7 @@ struct InsightCtl: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Status.self, Search.self, Tags.self, Recent.self, Show.self, Related.self, Conflicts.self, Paraphrases.self, Sources.self,
-            Failed.self, Links.self, Export.self,
+            Failed.self, Links.self, Export.self, Metrics.self,
             Add.self, Retry.self, Rescan.self, Pause.self, Resume.self, Reload.self, Forget.self, Merge.self, KeepApart.self,
             GenerateManual.self,
         ]
@@ -306,6 +306,17 @@ struct Export: ParsableCommand {
     func run() throws {
         let since = try parseSince(since)
         try finish(connection) { try $0.export(format: format, since: since, outputPath: output) }
+    }
+}
+
+struct Metrics: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the daemon's metrics in the Prometheus text format.",
+        discussion: "Counters since the daemon started, histograms and gauges of the queues; the README's Metrics section lists them and shows scrape setups.")
+    @OptionGroup var connection: Connection
+
+    func run() throws {
+        try finish(connection) { try $0.metrics() }
     }
 }
 

@@ -386,7 +386,7 @@ struct CLICommandTests {
         ["tags"], ["tags", "--json"], ["recent"], ["recent", "--json"],
         ["show", "1"], ["show", "1", "--json"], ["sources"], ["sources", "--json"], ["failed"], ["failed", "--json"],
         ["links"], ["links", "--json"], ["export"], ["export", "--format", "csv"], ["add", "https://example.org/"],
-        ["retry", "--all"], ["rescan"], ["pause"], ["resume"], ["forget", "1"],
+        ["retry", "--all"], ["rescan"], ["pause"], ["resume"], ["forget", "1"], ["metrics"],
     ])
     func everyCommandWithoutADaemonExitsThreeAndSaysHowToStartIt(arguments: [String]) throws {
         let result = try runCommand(Binaries.insightctl, ["--socket", "/tmp/insightd-no-daemon-\(getpid()).sock"] + arguments)
@@ -420,7 +420,7 @@ struct CLICommandTests {
         #expect(help.status == 0)
         let flat = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         #expect(flat.contains("Exit status: 0 ok, 1 error, 2 usage, 3 daemon not running, 4 permission or protocol failure"))
-        for command in ["status", "search", "tags", "recent", "show", "sources", "failed", "links", "export", "add", "retry", "rescan", "pause", "resume", "forget"] {
+        for command in ["status", "search", "tags", "recent", "show", "sources", "failed", "links", "export", "add", "retry", "rescan", "pause", "resume", "forget", "metrics"] {
             #expect(help.stdout.contains("  \(command) "), "--help lists \(command)")
         }
         #expect(!help.stdout.contains("generate-manual"))

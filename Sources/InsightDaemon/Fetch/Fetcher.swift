@@ -215,6 +215,10 @@ final class FetchScheduler: @unchecked Sendable {
                 state.nextStart = now + perHostDelay
                 if let retryAfter, retryAfter > 0 {
                     let until = wallNow.addingTimeInterval(min(retryAfter, maximumHostPause))
+                    // Only the time this pause adds beyond one already running.
+                    let added = until.timeIntervalSince(max(state.pausedUntil ?? wallNow, wallNow))
+                    DaemonMetrics.shared.hostPauses.increment()
+                    if added > 0 { DaemonMetrics.shared.hostPauseSeconds.increment(by: added) }
                     state.pausedUntil = max(state.pausedUntil ?? until, until)
                 }
             }

@@ -67,6 +67,7 @@ final class IngestPipeline: @unchecked Sendable {
 
     let database: any InsightStoring
     let logger: Logger
+    let metrics = DaemonMetrics.shared
     /// Called after each unit of work, from the writer thread (the watchdog listens here).
     let onProgress: @Sendable () -> Void
     /// Called when a stored file may have queued links.
@@ -410,21 +411,38 @@ final class IngestPipeline: @unchecked Sendable {
             case .gone(let item):
                 // A record of a path too long to open stays while that path is there: nothing changed for it.
                 if standingFor(item.path, inbox: settings.inbox) == nil { gone.append(item.path) }
-            case .unchanged(let item): processor.log(relativePath: item.path, verdict: .unchanged)
+            case .unchanged(let item):
+                processor.log(relativePath: item.path, verdict: .unchanged)
+                metrics.file(.unchanged)
             case .ready: break
             }
         }
         if !files.isEmpty {
             let batch = files.map(\.1)
-            switch writeWaiting({ () throws(StoreError) in try database.ingestBatch(batch) { [self] in !stopRequested } }) {
+            let metrics = self.metrics
+            switch writeWaiting({ () throws(StoreError) in
+                // Each attempt's transaction, waits between attempts left out.
+                let started = monotonicSeconds()
+                defer { metrics.ingestBatchDuration.recordSeconds(monotonicSeconds() - started) }
+                return try database.ingestBatch(batch) { [self] in !stopRequested }
+            }) {
             case .success(let results):
                 var linked = false
+                metrics.ingestBatchFiles.record(results.count)
                 for ((item, ingest), result) in zip(files, results) {
                     switch result {
                     case .success(let outcome):
                         processor.log(relativePath: item.path, verdict: .stored(outcome))
+                        switch outcome {
+                        case .stored(let newInsights, _):
+                            metrics.file(.ingested)
+                            metrics.insightsNew.increment(by: newInsights)
+                        case .unchanged:
+                            metrics.file(.unchanged)
+                        }
                         if case .stored = outcome, !ingest.links.isEmpty { linked = true }
                     case .failure(let error):
+                        metrics.storeError(error)
                         logger.error("cannot store a file", metadata: ["path": "\(item.path)", "error": "\(error)"])
                         records.append(ProblemRecord(path: item.path, state: .failed, reason: "cannot store the file: \(error)",
                                                      size: ingest.size, mtime: ingest.mtime))
@@ -447,6 +465,7 @@ final class IngestPipeline: @unchecked Sendable {
             case .success:
                 for record in records {
                     processor.log(relativePath: record.path, verdict: record.state == .failed ? .failed(record.reason) : .skipped(record.reason))
+                    metrics.file(record.state == .failed ? .failed : .skipped)
                 }
             case .failure(let error):
                 logger.error("cannot record the state of files", metadata: ["files": "\(records.count)", "error": "\(error)"])
@@ -459,6 +478,7 @@ final class IngestPipeline: @unchecked Sendable {
             switch writeWaiting({ () throws(StoreError) in try database.markRemoved(paths: gone, now: now) }) {
             case .success(let removed):
                 for path in removed { logger.info("file removed; its insights stay", metadata: ["path": "\(path)"]) }
+                metrics.file(.removed, count: removed.count)
             case .failure(let error):
                 logger.error("cannot record removed files", metadata: ["files": "\(gone.count)", "error": "\(error)"])
             case nil:
@@ -484,6 +504,7 @@ final class IngestPipeline: @unchecked Sendable {
                 }
                 return .success(value)
             } catch where error.isTransient {
+                metrics.storeError(error)
                 if held?.code != error.code {
                     logger.warning(error.code == .unavailable ? "ingestion waits for the database: \(error)"
                                                               : "ingestion waits for the store to take writes: \(error)")
@@ -495,6 +516,7 @@ final class IngestPipeline: @unchecked Sendable {
                 delay = delay == 0 ? first : min(delay * 2, longest)
                 guard waitBeforeRetrying(delay, after: error) else { return nil }
             } catch {
+                metrics.storeError(error)
                 if held != nil { setHold(nil) }
                 return .failure(error)
             }

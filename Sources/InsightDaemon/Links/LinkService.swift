@@ -120,6 +120,7 @@ final class LinkService: Service, Sendable {
         let request = FetchRequest(url: url, etag: link.etag, lastModified: link.lastModified, attempt: link.attempts)
         let outcome = await fetcher.fetch(request)
         let database = self.database
+        DaemonMetrics.shared.fetch(Self.fetchClass(outcome))
         do {
             switch outcome {
             case .success(let response):
@@ -154,6 +155,17 @@ final class LinkService: Service, Sendable {
             }
         } catch {
             logger.error("cannot record a fetch", metadata: ["url": "\(link.canonicalURL)", "error": "\(error)"])
+        }
+    }
+
+    /// The metrics class of a fetch's outcome; `deferred` when no request went out (a host's pause, shutdown).
+    static func fetchClass(_ outcome: FetchOutcome) -> DaemonMetrics.FetchClass {
+        switch outcome {
+        case .success: .success
+        case .notModified: .notModified
+        case .transientFailure(let failure, _) where failure.code == .hostBackingOff || failure.code == .cancelled: .deferred
+        case .transientFailure: .transient
+        case .permanentFailure: .permanent
         }
     }
 

@@ -39,6 +39,7 @@ final class SemanticState: Sendable {
 
     /// Counts a batch toward the rate.
     func embedded(_ count: Int) {
+        DaemonMetrics.shared.sentencesEmbedded.increment(by: count)
         let now = monotonicSeconds()
         progress.withLock { progress in
             progress.recent.append((now, count))

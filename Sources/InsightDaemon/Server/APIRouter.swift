@@ -49,6 +49,8 @@ struct APIRouter: Sendable {
 
     static let routes: [Route] = [
         Route(method: "GET", pattern: "/v1/status", access: .read) { router, request, _ in router.status(request) },
+        // Whoever may read status may read the metrics: they are counts of the same things.
+        Route(method: "GET", pattern: "/v1/metrics", access: .read) { router, _, _ in router.metrics() },
         Route(method: "GET", pattern: "/v1/search", access: .read) { router, request, _ in router.search(request) },
         Route(method: "GET", pattern: "/v1/tags", access: .read) { router, _, _ in router.tags() },
         Route(method: "GET", pattern: "/v1/recent", access: .read) { router, request, _ in router.recent(request) },
@@ -87,14 +89,29 @@ struct APIRouter: Sendable {
         },
     ]
 
+    /// Answers a request and records it in the metrics under its route pattern, never its raw path.
     func handle(_ request: APIRequest) -> APIResponse {
+        let started = monotonicSeconds()
+        let (pattern, response) = dispatch(request)
+        DaemonMetrics.shared.apiRequest(route: pattern, method: Self.methodLabel(request.method), status: response.status,
+                                        seconds: monotonicSeconds() - started)
+        return response
+    }
+
+    /// The method as a metrics label: one the API knows, else `other` (a client may send any token).
+    static func methodLabel(_ method: String) -> String {
+        ["GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"].contains(method) ? method : "other"
+    }
+
+    /// The route pattern a request is counted under: the matched route's (`unmatched` when no route has its path).
+    private func dispatch(_ request: APIRequest) -> (String, APIResponse) {
         let matching = Self.routes.compactMap { route in route.match(request.path).map { (route, $0) } }
-        guard !matching.isEmpty else {
-            return .error(404, "not_found", "no endpoint \(request.path); see the API section of the README")
+        guard let pattern = matching.first?.0.pattern else {
+            return ("unmatched", .error(404, "not_found", "no endpoint \(request.path); see the API section of the README"))
         }
         guard let (route, captured) = matching.first(where: { $0.0.method == request.method }) else {
             let allowed = matching.map(\.0.method).joined(separator: ", ")
-            return .error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path); use \(allowed)")
+            return (pattern, .error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path); use \(allowed)"))
         }
         if route.access == .write {
             let uid = request.peer.map { String($0.uid) } ?? "unknown"
@@ -106,10 +123,10 @@ struct APIRouter: Sendable {
             case .denied(let why):
                 logger.warning("api \(request.method) \(request.path) refused",
                                metadata: ["uid": "\(uid)", "pid": "\(pid)"])
-                return .error(403, "forbidden", why)
+                return (route.pattern, .error(403, "forbidden", why))
             }
         }
-        return route.handler(self, request, captured)
+        return (route.pattern, route.handler(self, request, captured))
     }
 
     // MARK: - Parameters
@@ -133,6 +150,12 @@ struct APIRouter: Sendable {
     }
 
     // MARK: - Reads
+
+    /// Every metric in the Prometheus text format; the gauges that mirror state are read now, from the status report.
+    private func metrics() -> APIResponse {
+        let text = DaemonMetrics.shared.exposition(status: control.status())
+        return APIResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: .bytes(Array(text.utf8)))
+    }
 
     private func status(_ request: APIRequest) -> APIResponse {
         let verify = request.query["verify"].map { $0 == "1" || $0 == "true" } ?? false

@@ -168,6 +168,7 @@ struct APIResponse: Sendable {
 
     /// A store failure: 503 while a shared database cannot be reached (try again), 500 otherwise.
     static func store(_ error: any Error) -> APIResponse {
+        if let error = error as? StoreError { DaemonMetrics.shared.storeError(error) }
         if let error = error as? StoreError, error.code == .unavailable { return .error(503, "unavailable", "\(error)") }
         return .error(500, "store", "\(error)")
     }

@@ -28,6 +28,7 @@ final class BlockingWork: Sendable {
         do {
             return try await pool.runIfActive { () throws -> T in try body() }
         } catch let error as StoreError {
+            DaemonMetrics.shared.storeError(error)
             throw error
         } catch {
             throw StoreError(.unavailable, "the store call was not run: the daemon is stopping (\(error))")

@@ -121,6 +121,7 @@ final class InboxWatcher: @unchecked Sendable {
                     case .stop: break loop
                     case .rescan:
                         stats.update { $0.rescans += 1 }
+                        DaemonMetrics.shared.rescan(.requested)
                         fullScan(reason: "requested")
                     }
                 }
@@ -140,6 +141,7 @@ final class InboxWatcher: @unchecked Sendable {
             }
             if now >= nextReconcile {
                 stats.update { $0.rescans += 1 }
+                DaemonMetrics.shared.rescan(.reconcile)
                 fullScan(reason: "reconcile")
                 nextReconcile = now + Double(currentSettings.reconcileIntervalSeconds)
             }
@@ -189,6 +191,8 @@ final class InboxWatcher: @unchecked Sendable {
     private func handle(wd: Int32, mask: UInt32, name: String?) {
         if mask & UInt32(IN_Q_OVERFLOW) != 0 {
             stats.update { $0.overflows += 1; $0.rescans += 1 }
+            DaemonMetrics.shared.inotifyOverflows.increment()
+            DaemonMetrics.shared.rescan(.overflow)
             logger.warning("inotify queue overflowed; rescanning the inbox so nothing is missed")
             fullScan(reason: "overflow")
             return
