@@ -16,8 +16,6 @@ public struct SemanticStatus: Codable, Sendable, Equatable {
     public var etaS: Double?
     /// Vectors in the nearest-neighbour index.
     public var indexed = 0
-    /// Open paraphrase suggestions (`insightctl paraphrases`).
-    public var paraphrasesOpen: Int?
     public init() {}
 }
 

@@ -26,8 +26,7 @@ struct SemanticQueries: Sendable {
     func vector(of id: Int64) throws(StoreError) -> [Float]? {
         guard let stored = try database.vectors(model: SentenceEncoder.modelName, afterID: id - 1, embeddedSince: nil, limit: 1).first,
               stored.insightID == id else { return nil }
-        let quantized = QuantizedVector(scale: stored.scale, bytes: stored.bytes)
-        return quantized.values.map { Float($0) * quantized.scale }
+        return QuantizedVector(scale: stored.scale, bytes: stored.bytes).dequantized
     }
 
     /// The insights closest in meaning to insight `id` (never itself), best first; empty when it has no vector yet.
@@ -35,23 +34,41 @@ struct SemanticQueries: Sendable {
     func related(to id: Int64, limit: Int, closeOnly: Bool = false) throws(StoreError) -> [RelatedInsight] {
         guard state.encoder != nil, let vector = try vector(of: id) else { return [] }
         let hits = state.index.nearest(to: vector, limit: limit, excluding: [id])
-        return try described(closeOnly ? hits.filter { $0.score >= Self.minimumRelatedScore } : hits)
+        return try described(closeOnly ? hits.filter { $0.score >= Self.minimumRelatedScore } : hits, filters: .none).map(\.related)
     }
 
-    /// The insights closest in meaning to a free text, best first.
-    func nearest(toText text: String, limit: Int) throws(StoreError) -> [RelatedInsight] {
+    /// The index's nearest insights to a free text, best first.
+    private func nearest(toText text: String, limit: Int) -> [(id: Int64, score: Float)] {
         guard let encoder = state.encoder, let vector = encoder.embed([text]).first else { return [] }
-        return try described(state.index.nearest(to: vector, limit: limit))
+        return state.index.nearest(to: vector, limit: limit)
     }
 
-    private func described(_ hits: [(id: Int64, score: Float)]) throws(StoreError) -> [RelatedInsight] {
-        var related: [RelatedInsight] = []
-        for hit in hits {
-            // An insight forgotten a moment ago may still be in the index: leave it out.
-            guard let detail = try database.insight(id: hit.id) else { continue }
-            related.append(RelatedInsight(id: hit.id, text: detail.text, score: Double(hit.score).rounded(toPlaces: 4)))
+    /// What a search keeps: stored since `since`, seen in a file whose path contains `source`, tagged `tag`.
+    struct Filters {
+        var since: Double?
+        var source: String?
+        var tag: String?
+        static let none = Filters()
+        var isEmpty: Bool { since == nil && source == nil && tag == nil }
+
+        func keeps(_ detail: InsightDetail) -> Bool {
+            if let since, detail.createdAt < since { return false }
+            if let source, !detail.sources.contains(where: { $0.path.contains(source) }) { return false }
+            if let tag, !detail.tags.contains(tag) { return false }
+            return true
         }
-        return related
+    }
+
+    /// Each hit with its insight, read once, in order; insights forgotten a moment ago (still in the index) and
+    /// those the filters drop are left out.
+    private func described(_ hits: [(id: Int64, score: Float)], filters: Filters) throws(StoreError)
+        -> [(related: RelatedInsight, detail: InsightDetail)] {
+        var out: [(related: RelatedInsight, detail: InsightDetail)] = []
+        for hit in hits {
+            guard let detail = try database.insight(id: hit.id), filters.keeps(detail) else { continue }
+            out.append((RelatedInsight(id: hit.id, text: detail.text, score: Double(hit.score).rounded(toPlaces: 4)), detail))
+        }
+        return out
     }
 
     /// Search by words and meaning together: the full-text ranking and the vector ranking fused by reciprocal
@@ -60,12 +77,9 @@ struct SemanticQueries: Sendable {
         -> (results: [SearchResult], rankedAmongNewest: Int?) {
         let pool = max(limit * 3, 30)
         let words = try database.search(query, limit: pool, since: since, source: source, tag: tag)
-        var meaning = try nearest(toText: query, limit: pool * 2).filter { $0.score >= Double(Self.minimumRelatedScore) }
         // Filters apply to both lists: a meaning hit must pass what the word search was asked to keep.
-        if since != nil || source != nil || tag != nil {
-            let allowed = try filterable(meaning.map(\.id), since: since, source: source, tag: tag)
-            meaning = meaning.filter { allowed.contains($0.id) }
-        }
+        let close = nearest(toText: query, limit: pool * 2).filter { $0.score >= Self.minimumRelatedScore }
+        let meaning = try described(close, filters: Filters(since: since, source: source, tag: tag))
         var fused: [Int64: Double] = [:]
         var byID: [Int64: SearchResult] = [:]
         for (rank, result) in words.results.enumerated() {
@@ -73,54 +87,30 @@ struct SemanticQueries: Sendable {
             byID[result.id] = result
         }
         for (rank, hit) in meaning.prefix(pool).enumerated() {
-            fused[hit.id, default: 0] += 1 / Double(60 + rank + 1)
-            if byID[hit.id] == nil {
-                byID[hit.id] = SearchResult(id: hit.id, text: hit.text, snippet: InsightDatabase.snippet(hit.text, query: query), score: 0,
-                                            createdAt: 0)
+            fused[hit.related.id, default: 0] += 1 / Double(60 + rank + 1)
+            if byID[hit.related.id] == nil {
+                byID[hit.related.id] = SearchResult(id: hit.related.id, text: hit.detail.text,
+                                                    snippet: InsightDatabase.snippet(hit.detail.text, query: query), score: 0,
+                                                    createdAt: hit.detail.createdAt, tags: hit.detail.tags)
             }
         }
         let ranked = fused.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(limit)
-        var results: [SearchResult] = []
-        for (id, score) in ranked {
-            guard var result = byID[id] else { continue }
-            if result.createdAt == 0, let detail = try database.insight(id: id) {
-                result.createdAt = detail.createdAt
-                result.tags = detail.tags
-            }
+        let results = ranked.compactMap { id, score -> SearchResult? in
+            guard var result = byID[id] else { return nil }
             result.score = (score * 1000).rounded() / 1000
-            results.append(result)
+            return result
         }
         return (results, words.rankedAmongNewest)
     }
 
     /// Search by meaning alone.
     func meaningSearch(_ query: String, limit: Int, since: Double?, source: String?, tag: String?) throws(StoreError) -> [SearchResult] {
-        var hits = try nearest(toText: query, limit: since != nil || source != nil || tag != nil ? limit * 10 : limit)
-        if since != nil || source != nil || tag != nil {
-            let allowed = try filterable(hits.map(\.id), since: since, source: source, tag: tag)
-            hits = hits.filter { allowed.contains($0.id) }
+        let filters = Filters(since: since, source: source, tag: tag)
+        let hits = try described(nearest(toText: query, limit: filters.isEmpty ? limit : limit * 10), filters: filters)
+        return hits.prefix(limit).map { hit in
+            SearchResult(id: hit.related.id, text: hit.detail.text, snippet: InsightDatabase.snippet(hit.detail.text, query: ""),
+                         score: hit.related.score, createdAt: hit.detail.createdAt, tags: hit.detail.tags)
         }
-        var results: [SearchResult] = []
-        for hit in hits.prefix(limit) {
-            guard let detail = try database.insight(id: hit.id) else { continue }
-            results.append(SearchResult(id: hit.id, text: hit.text, snippet: InsightDatabase.snippet(hit.text, query: ""), score: hit.score,
-                                        createdAt: detail.createdAt, tags: detail.tags))
-        }
-        return results
-    }
-
-    /// The ids among `ids` that pass the filters (stored since `since`, seen in a source whose path starts with
-    /// `source`, tagged `tag`).
-    private func filterable(_ ids: [Int64], since: Double?, source: String?, tag: String?) throws(StoreError) -> Set<Int64> {
-        var kept = Set<Int64>()
-        for id in ids {
-            guard let detail = try database.insight(id: id) else { continue }
-            if let since, detail.createdAt < since { continue }
-            if let source, !detail.sources.contains(where: { $0.path.hasPrefix(source) }) { continue }
-            if let tag, !detail.tags.contains(tag) { continue }
-            kept.insert(id)
-        }
-        return kept
     }
 
     /// Open paraphrase suggestions, newest first.
