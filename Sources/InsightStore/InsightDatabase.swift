@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import InsightCore
+import Synchronization
 
 /// An insight ready to store: its display text, where it stood, and its deduplication fingerprint.
 public struct PreparedInsight: Sendable, Equatable {
@@ -151,17 +152,40 @@ public struct SearchHit: Codable, Sendable, Equatable {
 public final class InsightDatabase: Sendable {
     /// The database file.
     public let path: String
-    let pool: DatabasePool
+    /// The open connections; none while the files are released to a broken file system (`releaseFiles(because:)`).
+    private let connection: Mutex<Connection>
     /// The device and inode of the database file as opened: a write commits only while `path` still names it.
     let opened: FileIdentity?
     /// Near-duplicate detection, or nil when it is turned off.
     let nearDuplicates: NearDuplicateState?
 
-    /// Opens (creating if needed) and migrates the database at `path`, and loads the near-duplicate index.
-    ///
-    /// - Parameter nearDuplicates: the thresholds of near-duplicate detection, or nil to store exact duplicates only.
-    public init(path: String, nearDuplicates thresholds: NearDuplicateThresholds? = NearDuplicateThresholds()) throws(StoreError) {
-        self.path = path
+    struct Connection {
+        var pool: DatabasePool?
+        /// Why the files are released, thrown to every caller until they are opened again.
+        var released: StoreError?
+        /// When opening them again was last tried (monotonic seconds).
+        var lastReopen = 0.0
+    }
+
+    /// The connection pool. While the files are released, each access (at most once a second) opens them again
+    /// when the same file is back at `path` on a file system that takes writes, and otherwise throws why not.
+    var pool: DatabasePool {
+        get throws(StoreError) {
+            try connection.withLock { (connection: inout Connection) throws(StoreError) -> DatabasePool in
+                if let pool = connection.pool { return pool }
+                let released = connection.released ?? StoreError(.unwritable, "the database \(path) is closed")
+                let now = monotonicNow()
+                guard now - connection.lastReopen >= 1 else { throw released }
+                connection.lastReopen = now
+                guard let pool = reopen() else { throw released }
+                connection.pool = pool
+                connection.released = nil
+                return pool
+            }
+        }
+    }
+
+    static func configuration() -> Configuration {
         var configuration = Configuration()
         configuration.label = "insightd"
         configuration.busyMode = .timeout(10)
@@ -169,19 +193,31 @@ public final class InsightDatabase: Sendable {
             // WAL + NORMAL: a committed transaction survives a process crash; only power loss may drop the last ones.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
+        return configuration
+    }
+
+    /// Makes the pool's one writer connection check, before every commit, that `path` still names the file opened.
+    private static func guardCommits(of pool: DatabasePool, path: String, opened: FileIdentity) {
+        pool.writeWithoutTransaction { db in
+            db.add(transactionObserver: OpenFileGuard(path: path, opened: opened), extent: .databaseLifetime)
+        }
+    }
+
+    /// Opens (creating if needed) and migrates the database at `path`, and loads the near-duplicate index.
+    ///
+    /// - Parameter nearDuplicates: the thresholds of near-duplicate detection, or nil to store exact duplicates only.
+    public init(path: String, nearDuplicates thresholds: NearDuplicateThresholds? = NearDuplicateThresholds()) throws(StoreError) {
+        self.path = path
+        let pool: DatabasePool
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
+            pool = try DatabasePool(path: path, configuration: Self.configuration())
         } catch {
             throw StoreError(.open, "cannot open the database at \(path); check that the state directory exists and is writable", underlying: error)
         }
+        connection = Mutex(Connection(pool: pool))
         let opened = FileIdentity(path: path)
         self.opened = opened
-        if let opened {
-            // The pool's one writer connection: every write transaction checks the file before it commits.
-            pool.writeWithoutTransaction { db in
-                db.add(transactionObserver: OpenFileGuard(path: path, opened: opened), extent: .databaseLifetime)
-            }
-        }
+        if let opened { Self.guardCommits(of: pool, path: path, opened: opened) }
         do {
             try Migrations.migrator.migrate(pool)
         } catch {
@@ -592,6 +628,10 @@ public final class InsightDatabase: Sendable {
 
     /// Checkpoints the write-ahead log (when the file system takes writes) and closes the database.
     public func close() throws(StoreError) {
+        guard let pool = connection.withLock({ connection -> DatabasePool? in
+            defer { connection.pool = nil }
+            return connection.pool
+        }) else { return }  // released: nothing is open
         do {
             do {
                 try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
@@ -604,6 +644,46 @@ public final class InsightDatabase: Sendable {
             throw StoreError(.write, "cannot close the database cleanly", underlying: error)
         }
     }
+
+    /// Closes every file of the database (the database, its write-ahead log and shared memory) while its file system
+    /// refuses writes, so that an operator can unmount, repair and mount it again without stopping insightd. Until the
+    /// same file is back at `path` and writable, every call throws `reason`. Committed transactions stay in the
+    /// write-ahead log, which the next open replays. Returns whether the files were open.
+    @discardableResult
+    func releaseFiles(because reason: StoreError) -> Bool {
+        guard let pool = connection.withLock({ connection -> DatabasePool? in
+            guard let pool = connection.pool else { return nil }
+            connection.pool = nil
+            connection.released = reason
+            connection.lastReopen = monotonicNow()
+            return pool
+        }) else { return false }
+        // Waits for reads in progress; a pool that cannot close now closes its connections when the last use ends.
+        try? pool.close()
+        return true
+    }
+
+    /// A new pool on the file at `path` when it is the one that was opened and its folder takes writes; nil otherwise.
+    /// Never creates a database: a missing file stays missing until an operator puts it back or restarts insightd.
+    private func reopen() -> DatabasePool? {
+        guard let opened, FileIdentity(path: path) == opened else { return nil }
+        let directory = (path as NSString).deletingLastPathComponent
+        guard !DiskState(directory).readOnly, !StorageCondition.refusesWrites(directory) else { return nil }
+        do {
+            let pool = try DatabasePool(path: path, configuration: Self.configuration())
+            Self.guardCommits(of: pool, path: path, opened: opened)
+            return pool
+        } catch {
+            return nil
+        }
+    }
+}
+
+/// Seconds on the monotonic clock.
+func monotonicNow() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
 
 private func jsonArray(_ ids: [Int64]) -> String {

@@ -77,9 +77,10 @@ enum StorageCondition {
     private static func readOnly(_ disk: DiskState, underlying: any Error) -> StoreError {
         let mount = disk.mountPoint ?? disk.directory
         return StoreError(.unwritable, "the state directory \(disk.directory) is on a read-only file system (\(disk.mountDescription)): new files "
-                          + "stay queued and ingestion resumes by itself once \(mount) takes writes again; a file system the kernel made "
-                          + "read-only after an error (see `dmesg`) cannot be remounted while insightd holds the database open: stop insightd, "
-                          + "repair and remount \(mount) read-write, and start insightd, which then ingests the queued files", underlying: underlying)
+                          + "stay queued and ingestion resumes by itself once \(mount) takes writes again; for a file system the kernel made "
+                          + "read-only after an error (see `dmesg`), insightd has closed its database files: unmount \(mount), repair it "
+                          + "(e2fsck) and mount it read-write at the same place; insightd then opens the database again and ingests the "
+                          + "queued files, with no restart", underlying: underlying)
     }
 
     private static func missing(_ databasePath: String, underlying: (any Error)?) -> StoreError {
@@ -208,6 +209,11 @@ extension InsightDatabase {
         if failure.code == .diskFull {
             // Fails harmlessly when the database file itself has no room to take the log's pages.
             _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        } else if failure.code == .unwritable, let opened, FileIdentity(path: path) == opened,
+                  StorageCondition.refusesWrites((path as NSString).deletingLastPathComponent) {
+            // A file system the kernel made read-only cannot be made writable again while files on it are open:
+            // let go of them so it can be unmounted, repaired and mounted again while insightd runs.
+            releaseFiles(because: failure)
         }
         return failure
     }

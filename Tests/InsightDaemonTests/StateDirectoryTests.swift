@@ -87,16 +87,22 @@ struct StateDirectoryTests {
     }
 
     @Test(.enabled(if: FaultyDisk.available, "needs root, e2fsprogs, loop devices and ext4's trigger_fs_error"), .timeLimit(.minutes(3)))
-    func filesDroppedWhileTheStateFileSystemIsReadOnlyWaitAndAreAllStoredOnceItIsRepaired() throws {
-        let daemon = try DaemonHarness(environment: ["INSIGHTD_FETCH_ENABLED": "false", "INSIGHTD_LOG_LEVEL": "info"])
+    func filesDroppedWhileTheStateFileSystemIsReadOnlyWaitAndAreAllStoredOnceItIsRepairedWithoutARestart() throws {
+        // The socket lives outside the state folder, as in the shipped units (/run/insightd), or the file system stays busy.
+        let daemon = try DaemonHarness(environment: ["INSIGHTD_FETCH_ENABLED": "false", "INSIGHTD_LOG_LEVEL": "info"], socketOutsideState: true)
         let listener = try NotifySocketListener(directory: daemon.root)
         daemon.environment["NOTIFY_SOCKET"] = listener.path
         let image = daemon.root + "/state.img"
         try FaultyDisk.make(image: image)
-        try #require(FaultyDisk.mount(image: image, at: daemon.state), "mount -o loop \(image) on \(daemon.state)")
+        // One loop device for the whole test, so the file system comes back as the same device after the repair.
+        let attached = try runCommand("/usr/sbin/losetup", ["--find", "--show", image], timeout: 20)
+        let loop = attached.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require(attached.status == 0 && loop.hasPrefix("/dev/loop"), "losetup: \(attached.stderr)")
+        try #require(FaultyDisk.mount(image: loop, at: daemon.state, options: "errors=remount-ro"), "mount \(loop) on \(daemon.state)")
         defer {
             daemon.crash()
             SmallDisk.unmount(daemon.state)
+            _ = try? runCommand("/usr/sbin/losetup", ["-d", loop], timeout: 20)
         }
         try daemon.start()
         let before = 5
@@ -115,7 +121,7 @@ struct StateDirectoryTests {
         #expect(report.files.failed == 0 && report.files.skipped == 0)
         let detail = try #require(report.stateDetail)
         #expect(detail.contains("is on a read-only file system"), "\(detail)")
-        #expect(detail.contains("stop insightd, repair and remount \(daemon.state) read-write, and start insightd"), "\(detail)")
+        #expect(detail.contains("insightd has closed its database files: unmount \(daemon.state), repair it"), "\(detail)")
         let text = try daemon.ctl(["status"])
         #expect(text.stdout.contains("state directory unwritable") && text.stdout.contains("read-only file system"), "\(text.stdout)")
         try waitUntil(timeout: 10, "STATUS= says the state directory takes no writes") {
@@ -127,20 +133,34 @@ struct StateDirectoryTests {
         #expect(report.files.failed == 0 && report.files.skipped == 0 && report.files.ingested == before)
         #expect(report.files.pending == count + 1)
         #expect(try daemon.ctl(["failed"]).stdout.contains("note-") == false)
-        #expect(try daemon.stop() == 0)
 
-        // Repaired and mounted read-write again: the next start ingests every queued file, each once.
-        SmallDisk.unmount(daemon.state)
-        let checked = try runCommand("/usr/sbin/e2fsck", ["-f", "-y", image], timeout: 60)
+        // Repaired while insightd runs. A plain unmount (not a lazy one) fails while any file on the file system is
+        // open, so it succeeding shows that insightd let go of its database files.
+        var unmounted = false
+        var reason = ""
+        let deadline = Date().addingTimeInterval(10)
+        while !unmounted, Date() < deadline {
+            unmounted = umount2(daemon.state, 0) == 0
+            if !unmounted {
+                reason = String(cString: strerror(errno))
+                usleep(200_000)
+            }
+        }
+        try #require(unmounted, "umount \(daemon.state) while insightd runs: \(reason)")
+        let checked = try runCommand("/usr/sbin/e2fsck", ["-f", "-y", loop], timeout: 60)
         #expect(checked.status == 0 || checked.status == 1, "e2fsck: \(checked.stdout)\(checked.stderr)")
-        try #require(FaultyDisk.mount(image: image, at: daemon.state, options: "loop"))
-        try daemon.start()
-        report = try daemon.waitForStatus(timeout: 60, "all files are stored after the repair") { $0.files.ingested == before + count && $0.files.pending == 0 }
+        try #require(FaultyDisk.mount(image: loop, at: daemon.state, options: "errors=remount-ro"), "mount \(loop) again")
+        report = try daemon.waitForStatus(timeout: 60, "all files are stored after the repair, with no restart") {
+            $0.files.ingested == before + count && $0.files.pending == 0
+        }
         #expect(report.state == "running")
         #expect(report.files.failed == 0)
         #expect(report.files.skipped == 1)
         #expect(report.insights.unique == before + count + 20)
         #expect(report.insights.occurrences == 2 * (before + count))
+        try waitUntil(timeout: 10, "STATUS= says it runs again") {
+            listener.with("STATUS").last?.fields["STATUS"]?.hasPrefix("state directory unwritable") == false
+        }
         #expect(try daemon.stop() == 0)
         let database = try InsightDatabase(path: daemon.state + "/insights.sqlite")
         #expect(try database.integrityCheck() == "ok")

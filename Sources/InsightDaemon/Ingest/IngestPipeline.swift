@@ -545,7 +545,10 @@ final class IngestPipeline: @unchecked Sendable {
 
     /// Whether the file system changed enough since a write failed to be worth trying again now.
     static func mayTakeWrites(_ now: DiskState, before: DiskState) -> Bool {
-        if now.exists != before.exists || now.readOnly != before.readOnly { return now.exists && !now.readOnly }
+        // A file system unmounted or mounted again over the state directory changes where its mount point is.
+        if now.exists != before.exists || now.readOnly != before.readOnly || now.mountPoint != before.mountPoint {
+            return now.exists && !now.readOnly
+        }
         guard let free = now.freeBytes, let freeBefore = before.freeBytes else { return false }
         return free - freeBefore >= 256 * 1024
     }
