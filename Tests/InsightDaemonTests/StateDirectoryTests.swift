@@ -133,6 +133,9 @@ struct StateDirectoryTests {
         #expect(report.files.failed == 0 && report.files.skipped == 0 && report.files.ingested == before)
         #expect(report.files.pending == count + 1)
         #expect(try daemon.ctl(["failed"]).stdout.contains("note-") == false)
+        // Reads say why they cannot answer while the database files are closed.
+        let search = try daemon.ctl(["search", "note"])
+        #expect(search.status != 0 && search.stderr.contains("read-only file system"), "\(search.status) \(search.stdout) \(search.stderr)")
 
         // Repaired while insightd runs. A plain unmount (not a lazy one) fails while any file on the file system is
         // open, so it succeeding shows that insightd let go of its database files.
