@@ -17,8 +17,7 @@ final class LinkService: Service, Sendable {
     let fetcher: Fetcher
     let settings: SettingsBox
     let logger: Logger
-    private let wake: AsyncStream<Void>
-    private let wakeContinuation: AsyncStream<Void>.Continuation
+    private let wake = WakeSignal()
     private let inFlight = Atomic<Int>(0)
     private let work = BlockingWork(threads: 2)
     /// Told, on one of the service's threads, after each fetch is recorded (the status line counts links).
@@ -30,7 +29,6 @@ final class LinkService: Service, Sendable {
         self.settings = settings
         self.logger = logger
         fetcher = Fetcher(settings: Self.fetchSettings(settings.value))
-        (wake, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// The fetcher's settings from the daemon's.
@@ -48,7 +46,7 @@ final class LinkService: Service, Sendable {
     }
 
     /// Wakes the loop: a link was queued or requeued.
-    func poke() { wakeContinuation.yield() }
+    func poke() { wake.poke() }
 
     /// Links being fetched right now.
     var fetching: Int { inFlight.load(ordering: .relaxed) }
@@ -64,7 +62,7 @@ final class LinkService: Service, Sendable {
         }
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                var wakeups = self.wake.makeAsyncIterator()
+                var wakeups = self.wake.waiter()
                 while !Task.isCancelled {
                     let settings = self.settings.value
                     let free = settings.fetchConcurrency * 2 - self.inFlight.load(ordering: .relaxed)
@@ -87,7 +85,7 @@ final class LinkService: Service, Sendable {
                     }
                     // Sleep until something is due, a link is queued, or a fetch ends.
                     let delay = await self.secondsUntilNextDue(enabled: settings.fetchEnabled)
-                    await self.waitForWake(&wakeups, timeout: delay)
+                    await wakeups.wait(timeout: delay)
                 }
             }
         }
@@ -99,20 +97,6 @@ final class LinkService: Service, Sendable {
         let database = self.database
         guard let due = try? await work.store({ () throws(StoreError) in try database.nextLinkDueAt() }) else { return nil }
         return max(0.05, due - Date().timeIntervalSince1970)
-    }
-
-    private func waitForWake(_ wakeups: inout AsyncStream<Void>.Iterator, timeout: Double?) async {
-        guard let timeout else {
-            _ = await wakeups.next()
-            return
-        }
-        let continuation = wakeContinuation
-        let timer = Task {
-            try await Task.sleep(for: .milliseconds(Int(min(timeout, 86_400) * 1000)))
-            continuation.yield()
-        }
-        _ = await wakeups.next()
-        timer.cancel()
     }
 
     private func fetch(_ link: LinkRecord, settings: Settings) async {

@@ -90,8 +90,7 @@ final class SemanticService: Service, Sendable {
     /// Files waiting to be ingested (the pipeline's pending count), to give way to ingest.
     let ingestBacklog: @Sendable () -> Int
     private let work = BlockingWork(threads: 1)
-    private let wake: AsyncStream<Void>
-    private let wakeContinuation: AsyncStream<Void>.Continuation
+    private let wake = WakeSignal()
 
     /// How long a shared store's lease on a claimed batch lasts.
     static let leaseSeconds = 600.0
@@ -105,11 +104,10 @@ final class SemanticService: Service, Sendable {
         self.state = state
         self.logger = logger
         self.ingestBacklog = ingestBacklog
-        (wake, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// New insights were committed: look for work.
-    func poke() { wakeContinuation.yield() }
+    func poke() { wake.poke() }
 
     func run() async throws {
         let settings = self.settings.value
@@ -159,7 +157,7 @@ final class SemanticService: Service, Sendable {
             logger.error("cannot load the sentence vectors: \(error)")
         }
         logger.info("sentence model loaded", metadata: ["model": "\(model)", "vectors": "\(state.index.count)"])
-        var wakeups = wake.makeAsyncIterator()
+        var wakeups = wake.waiter()
         var cursor: Int64 = 0
         var lastRefresh = Date().timeIntervalSince1970
         var backoff = 1.0
@@ -190,13 +188,13 @@ final class SemanticService: Service, Sendable {
                 }
                 state.set(state: "idle")
                 if shared {
-                    await waitForWake(&wakeups, timeout: Self.sharedRefreshSeconds)
+                    await wakeups.wait(timeout: Self.sharedRefreshSeconds)
                     let since = lastRefresh - 5
                     lastRefresh = Date().timeIntervalSince1970
                     try? await loadIndex(model: model, since: since)
                     cursor = 0
                 } else {
-                    await waitForWake(&wakeups, timeout: nil)
+                    await wakeups.wait(timeout: nil)
                 }
                 continue
             }
@@ -292,20 +290,6 @@ final class SemanticService: Service, Sendable {
         logger.warning("embedding waits: \(error)", metadata: ["retry_in_s": "\(backoff)"])
         try? await Task.sleep(for: .milliseconds(Int(backoff * 1000)))
         backoff = min(60, backoff * 2)
-    }
-
-    private func waitForWake(_ wakeups: inout AsyncStream<Void>.Iterator, timeout: Double?) async {
-        guard let timeout else {
-            _ = await wakeups.next()
-            return
-        }
-        let continuation = wakeContinuation
-        let timer = Task {
-            try await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
-            continuation.yield()
-        }
-        _ = await wakeups.next()
-        timer.cancel()
     }
 }
 
