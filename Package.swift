@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         // TLS to PostgreSQL (PostgresNIO's own dependency, used directly for libpq's sslmode checks).
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // SHA-256 for fingerprints (PostgresNIO's own dependency).
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
@@ -34,8 +36,8 @@ let package = Package(
         // Debian's OpenBLAS: cblas_sgemm for the sentence encoder's matrix products.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
-        // Pure logic: parsing (Markdown through cmark-gfm), normalization, fingerprints, wire types, config grammar.
-        .target(name: "InsightCore", dependencies: ["CCmarkGFM", "CIDN2"]),
+        // Pure logic: parsing (Markdown through cmark-gfm), normalization, fingerprints (SHA-256 from swift-crypto), wire types, config grammar.
+        .target(name: "InsightCore", dependencies: ["CCmarkGFM", "CIDN2", .product(name: "Crypto", package: "swift-crypto")]),
         // HTML to main text and metadata.
         .target(name: "InsightExtract", dependencies: ["InsightCore", "CLibXML2"]),
         // The SQLite database: migrations, records, FTS5, the ingest transaction.

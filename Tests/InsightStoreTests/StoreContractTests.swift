@@ -289,7 +289,7 @@ struct StoreContractTests {
 /// A file of insights carrying what readers' exports add: tags, notes, locations, dates and longer passages.
 func richFile(_ path: String, format: String = "text", version: String = "1", _ insights: [ParsedInsight]) -> FileIngest {
     let content = insights.map { "\($0.text)|\($0.tags)|\($0.note ?? "")|\($0.variantOf.map(String.init) ?? "")" }.joined(separator: "\n")
-    return FileIngest(path: path, size: Int64(content.utf8.count), mtime: 1, sha256: SHA256.hex(Array((version + content).utf8)),
+    return FileIngest(path: path, size: Int64(content.utf8.count), mtime: 1, sha256: Hashing.sha256Hex(Array((version + content).utf8)),
                       encoding: "utf-8", documentDate: nil, insights: insights.map(PreparedInsight.init), format: format)
 }
 
