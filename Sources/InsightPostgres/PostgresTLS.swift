@@ -191,9 +191,10 @@ private final class PostgresTLSHandshake: ChannelDuplexHandler, RemovableChannel
                 return
             }
         }
+        // Out of the pipeline before PostgresNIO adds its handlers behind the TLS one.
         finished = true
-        done.succeed(())
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        done.succeed(())
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
