@@ -16,6 +16,12 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // TLS to PostgreSQL (PostgresNIO's own dependency, used directly for libpq's sslmode checks).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // SHA-256 for fingerprints (PostgresNIO's own dependency).
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        // File descriptors and errno values (swift-nio's own dependency).
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
@@ -32,8 +38,12 @@ let package = Package(
         // Debian's OpenBLAS: cblas_sgemm for the sentence encoder's matrix products.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
-        // Pure logic: parsing (Markdown through cmark-gfm), normalization, fingerprints, wire types, config grammar.
-        .target(name: "InsightCore", dependencies: ["CCmarkGFM", "CIDN2"]),
+        // Pure logic: parsing (Markdown through cmark-gfm), normalization, fingerprints (SHA-256 from swift-crypto), wire types, config grammar.
+        .target(name: "InsightCore", dependencies: [
+            "CCmarkGFM", "CIDN2",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
         // HTML to main text and metadata.
         .target(name: "InsightExtract", dependencies: ["InsightCore", "CLibXML2"]),
         // The SQLite database: migrations, records, FTS5, the ingest transaction.
@@ -45,13 +55,15 @@ let package = Package(
         .target(name: "InsightPostgres", dependencies: [
             "InsightCore", "InsightStore",
             .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOTLS", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Sentence embeddings (all-MiniLM-L6-v2 in Swift) and the int8 nearest-neighbour index; nothing from the daemon.
         // Optimised in every build: unoptimised, its loops make the test suite's daemons embed a hundred times slower.
         .target(name: "InsightSemantic", dependencies: ["COpenBLAS"], swiftSettings: [.unsafeFlags(["-O"])]),
         // The socket client and the commands of insightctl.
-        .target(name: "InsightClient", dependencies: ["InsightCore"]),
+        .target(name: "InsightClient", dependencies: ["InsightCore", .product(name: "SystemPackage", package: "swift-system")]),
         // Watcher, fetcher, socket server, systemd glue, config: the composition root.
         .target(name: "InsightDaemon", dependencies: [
             "InsightCore", "InsightExtract", "InsightStore", "InsightPostgres", "InsightSemantic", "CCurl", "CSystemd", "CLinux",
@@ -61,6 +73,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "SystemPackage", package: "swift-system"),
             // Counters, gauges and histograms, exposed in the Prometheus text format at /v1/metrics.
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -78,6 +91,7 @@ let package = Package(
             "InsightCore", "InsightExtract", "InsightStore", "InsightClient", "PostgresTestSupport",
             "InsightSemantic", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "SystemPackage", package: "swift-system"),
         ]),
 
         .testTarget(name: "InsightCoreTests", dependencies: ["InsightCore"], exclude: ["Fixtures"]),

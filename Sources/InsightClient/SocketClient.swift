@@ -1,5 +1,6 @@
 import Foundation
 import InsightCore
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -101,22 +102,21 @@ public struct SocketClient: Sendable {
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0
         }
-        var result: Int32
-        repeat {
-            result = withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        do {
+            try retryingSyscall("connect", path) {
+                withUnsafePointer(to: &address) { pointer in
+                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                }
             }
-        } while result != 0 && errno == EINTR
-        if result != 0 {
-            let error = errno
+        } catch {
             close(fd)
-            switch error {
-            case ENOENT, ECONNREFUSED, ENOTDIR:
+            switch error.errno {
+            case .noSuchFileOrDirectory, .connectionRefused, .notDirectory:
                 throw ClientError(code: .notRunning, message: "insightd is not running (no daemon answers on \(path))")
-            case EACCES, EPERM:
+            case .permissionDenied, .notPermitted:
                 throw ClientError(code: .permission, message: "permission denied on \(path): ask to be added to the socket's group, or use sudo")
             default:
-                throw ClientError(code: .protocol, message: "cannot connect to \(path): \(String(cString: strerror(error)))")
+                throw ClientError(code: .protocol, message: "cannot connect to \(path): \(error.errno)")
             }
         }
         return fd
@@ -125,12 +125,14 @@ public struct SocketClient: Sendable {
     private func send(_ fd: Int32, _ bytes: [UInt8]) throws(ClientError) {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw ClientError(code: .protocol, message: "cannot send the request: \(String(cString: strerror(errno)))")
+            do {
+                let written = try retryingSyscall("send") {
+                    bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+                }
+                offset += written
+            } catch {
+                throw ClientError(code: .protocol, message: "cannot send the request: \(error.errno)")
             }
-            offset += written
         }
     }
 }
@@ -195,19 +197,19 @@ struct ReplyReader {
             start = 0
         }
         var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK {
-                    throw ClientError(code: .protocol, message: "the daemon did not answer in time")
-                }
-                throw ClientError(code: .protocol, message: "cannot read the reply: \(String(cString: strerror(errno)))")
+        let count: Int
+        do {
+            count = try retryingSyscall("recv") { chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }
+        } catch {
+            // SO_RCVTIMEO ran out.
+            if error.errno == .resourceTemporarilyUnavailable || error.errno == .wouldBlock {
+                throw ClientError(code: .protocol, message: "the daemon did not answer in time")
             }
-            if count == 0 { eof = true; return false }
-            buffer += chunk[0..<count]
-            return true
+            throw ClientError(code: .protocol, message: "cannot read the reply: \(error.errno)")
         }
+        if count == 0 { eof = true; return false }
+        buffer += chunk[0..<count]
+        return true
     }
 
     private mutating func line() throws(ClientError) -> String {

@@ -122,7 +122,7 @@ public enum Normalizer {
 
     /// A 16-byte fingerprint of the key, stored in the unique index instead of the whole key.
     public static func fingerprint(ofKey key: String) -> [UInt8] {
-        Array(SHA256.hash(Array(key.utf8)).prefix(16))
+        Array(Hashing.sha256(Array(key.utf8)).prefix(16))
     }
 
     private static let trailingPunctuation: Set<Unicode.Scalar> = [".", "!", "?", ",", ";", ":", "\u{2026}", "\"", "'", " "]

@@ -61,6 +61,8 @@ struct PostgresSession {
 /// waits on the thread that would answer it.
 final class PostgresConnectionPool: Sendable {
     let url: PostgresURL
+    /// How connections are encrypted, or nil for none (`sslmode=disable`, or a Unix socket).
+    let tls: PostgresTLS?
     let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let idle = Mutex<[PostgresConnection]>([])
@@ -69,8 +71,9 @@ final class PostgresConnectionPool: Sendable {
     /// Bounds the connections one daemon holds.
     private let permits: DispatchSemaphore
 
-    init(url: PostgresURL, maxConnections: Int = 6, logger: Logger) {
+    init(url: PostgresURL, tls: PostgresTLS?, maxConnections: Int = 6, logger: Logger) {
         self.url = url
+        self.tls = tls
         self.logger = logger
         permits = DispatchSemaphore(value: maxConnections)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -87,6 +90,8 @@ final class PostgresConnectionPool: Sendable {
             let connection: PostgresConnection
             do {
                 connection = try take()
+            } catch let error as PostgresTLSError {
+                throw StoreError(.unavailable, "cannot open a TLS connection to PostgreSQL at \(url) (insightd keeps retrying)", underlying: error)
             } catch {
                 throw StoreError(.unavailable, "cannot reach PostgreSQL at \(url); check that the server runs and the URL is right (insightd keeps retrying)",
                                  underlying: PostgresProblem(error))
@@ -129,6 +134,9 @@ final class PostgresConnectionPool: Sendable {
             if !connection.isClosed { return connection }
         }
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        if let tls {
+            return try tls.connect(on: group.next(), id: id, logger: logger).wait()
+        }
         return try PostgresConnection.connect(on: group.next(), configuration: url.configuration, id: id, logger: logger).wait()
     }
 

@@ -34,12 +34,13 @@ public final class PostgresInsightStore: InsightStoring {
     ///   - nearDuplicates: the thresholds of near-duplicate detection, or nil to merge exact duplicates only.
     public init(url: String, host: String, inbox: String, nearDuplicates: NearDuplicateThresholds? = NearDuplicateThresholds(),
                 logger: Logger = Logger(label: "insightd.postgres")) throws(StoreError) {
-        self.url = try PostgresURL(url)
+        let parsed = try PostgresURL(url)
+        self.url = parsed
         self.host = host
         origin = host + ":" + inbox
         classifier = nearDuplicates.map { PairClassifier(thresholds: $0) }
         self.logger = logger
-        pool = PostgresConnectionPool(url: self.url, logger: logger)
+        pool = PostgresConnectionPool(url: parsed, tls: parsed.usesTLS ? try PostgresTLS(url: parsed) : nil, logger: logger)
         do {
             try session("migrate") { _ in }
         } catch where error.code == .unavailable {

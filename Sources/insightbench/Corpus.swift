@@ -166,7 +166,7 @@ struct ExpectedRows {
                 insights.append((insight.text, insight.line, insight.section, fingerprint))
             }
             occurrences += insights.count
-            files.append(File(name: file.name, sha256: SHA256.hex(file.bytes), size: file.bytes.count, date: document.date,
+            files.append(File(name: file.name, sha256: Hashing.sha256Hex(file.bytes), size: file.bytes.count, date: document.date,
                               insights: insights.map { (text: $0.0, line: $0.1, section: $0.2, fingerprint: $0.3) }))
         }
     }

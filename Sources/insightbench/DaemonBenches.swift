@@ -189,7 +189,7 @@ enum IngestBenchmark {
         for file in corpus {
             let decoded = try TextDecoder.decode(file.bytes)
             let document = parser.parse(decoded.text)
-            ingests.append(FileIngest(path: file.name, size: Int64(file.bytes.count), mtime: 0, sha256: SHA256.hex(file.bytes),
+            ingests.append(FileIngest(path: file.name, size: Int64(file.bytes.count), mtime: 0, sha256: Hashing.sha256Hex(file.bytes),
                                       encoding: decoded.encoding.rawValue, documentDate: document.date,
                                       insights: document.insights.map(PreparedInsight.init)))
         }
@@ -408,7 +408,7 @@ enum ScaleBenchmark {
                 let document = parser.parse(String(decoding: bytes, as: UTF8.self))
                 _ = try database.ingest(FileIngest(
                     path: name, size: Int64(info.st_size), mtime: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9,
-                    sha256: SHA256.hex(bytes), encoding: "utf-8", documentDate: document.date,
+                    sha256: Hashing.sha256Hex(bytes), encoding: "utf-8", documentDate: document.date,
                     insights: document.insights.map(PreparedInsight.init)))
                 if index % 1000 == 999 { context.log("  \(index + 1) files") }
             }

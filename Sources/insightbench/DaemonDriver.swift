@@ -1,6 +1,7 @@
 import Foundation
 import InsightClient
 import InsightCore
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -22,8 +23,8 @@ func now() -> Double {
 func sleepSeconds(_ seconds: Double) {
     guard seconds > 0 else { return }
     var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
-    var remaining = timespec()
-    while nanosleep(&request, &remaining) != 0, errno == EINTR { request = remaining }
+    // Interrupted, it sleeps on for the time that remained.
+    _ = try? retryingSyscall("nanosleep") { withUnsafeMutablePointer(to: &request) { nanosleep($0, $0) } }
 }
 
 /// The folder this executable lives in: `insightd` is built next to it.
@@ -56,17 +57,17 @@ struct Workspace {
 
 /// Writes `bytes` to `path` in one go.
 func writeFile(_ path: String, _ bytes: [UInt8]) throws {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw DaemonBenchError("cannot create \(path): \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if written < 0 {
-            if errno == EINTR { continue }
-            throw DaemonBenchError("cannot write \(path): \(String(cString: strerror(errno)))")
-        }
-        offset += written
+    let fd: FileDescriptor
+    do {
+        fd = try path.withCString { try FileDescriptor.open($0, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead]) }
+    } catch {
+        throw DaemonBenchError("cannot create \(path): \(error)")
+    }
+    defer { try? fd.close() }
+    do {
+        _ = try fd.writeAll(bytes)
+    } catch {
+        throw DaemonBenchError("cannot write \(path): \(error)")
     }
 }
 

@@ -23,7 +23,7 @@ func file(_ path: String, _ paragraphs: [String], sha: String? = nil, date: Stri
         PreparedInsight(ParsedInsight(text: text, line: index + 1, section: index == 0 ? nil : "Section"))
     }
     let content = paragraphs.joined(separator: "\n")
-    return FileIngest(path: path, size: Int64(content.utf8.count), mtime: 1, sha256: sha ?? SHA256.hex(Array(content.utf8)),
+    return FileIngest(path: path, size: Int64(content.utf8.count), mtime: 1, sha256: sha ?? Hashing.sha256Hex(Array(content.utf8)),
                       encoding: "utf-8", documentDate: date, insights: insights)
 }
 

@@ -5,9 +5,10 @@ import InsightStore
 import PostgresTestSupport
 import Testing
 
-/// The two stores.
+/// The two stores, PostgreSQL both over its Unix socket and over TCP with TLS (`sslmode=verify-full`).
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite, postgresql
+    case postgresqlOverTLS = "postgresql over TLS"
     var testDescription: String { rawValue }
 }
 
@@ -26,8 +27,8 @@ final class StoreUnderTest {
             self.folder = folder
             url = nil
             store = try InsightDatabase(path: folder + "/insights.sqlite")
-        case .postgresql:
-            let url = try SharedPostgres.newDatabase()
+        case .postgresql, .postgresqlOverTLS:
+            let url = try kind == .postgresql ? SharedPostgres.newDatabase() : SharedPostgres.newTLSDatabase()
             self.url = url
             folder = nil
             store = try PostgresInsightStore(url: url, host: host, inbox: inbox)
@@ -47,7 +48,7 @@ func linkedFile(_ path: String, _ paragraphs: [String], links: [String]) throws 
 }
 
 /// The behaviour both stores promise, run against each.
-@Suite("The store contract, against SQLite and PostgreSQL")
+@Suite("The store contract, against SQLite and PostgreSQL (over a Unix socket and over TLS)")
 struct StoreContractTests {
     let a = "Open models shift value from software vendors to chip makers."
     let b = "Remote work moved spending from city centres to the suburbs."
@@ -288,7 +289,7 @@ struct StoreContractTests {
 /// A file of insights carrying what readers' exports add: tags, notes, locations, dates and longer passages.
 func richFile(_ path: String, format: String = "text", version: String = "1", _ insights: [ParsedInsight]) -> FileIngest {
     let content = insights.map { "\($0.text)|\($0.tags)|\($0.note ?? "")|\($0.variantOf.map(String.init) ?? "")" }.joined(separator: "\n")
-    return FileIngest(path: path, size: Int64(content.utf8.count), mtime: 1, sha256: SHA256.hex(Array((version + content).utf8)),
+    return FileIngest(path: path, size: Int64(content.utf8.count), mtime: 1, sha256: Hashing.sha256Hex(Array((version + content).utf8)),
                       encoding: "utf-8", documentDate: nil, insights: insights.map(PreparedInsight.init), format: format)
 }
 

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A real PostgreSQL server for tests: `initdb` into a temporary folder, `pg_ctl start` listening on a Unix socket
-/// only, stopped and removed at the end. Debian's server binaries live under /usr/lib/postgresql/VERSION/bin;
+/// (and, when asked, on 127.0.0.1 over TCP, with or without TLS), stopped and removed at the end. Debian's server binaries live under /usr/lib/postgresql/VERSION/bin;
 /// `deploy/dev-deps.sh` installs them. PostgreSQL refuses to run as root, so as root the server runs as the
 /// `postgres` user the package creates.
 public final class PostgresTestServer: @unchecked Sendable {
@@ -16,14 +16,22 @@ public final class PostgresTestServer: @unchecked Sendable {
         public let description: String
     }
 
+    /// Whether the server listens on 127.0.0.1 (at `port`) besides its Unix socket.
+    public let listensOnLoopback: Bool
+
     /// Creates and starts a new cluster. Throws with what to install when the server binaries are missing.
-    public init(extraSettings: [String] = []) throws {
+    ///
+    /// - Parameters:
+    ///   - listenOnLoopback: also listen on 127.0.0.1 over TCP (without TLS unless `certificate` is given).
+    ///   - certificate: listen on 127.0.0.1 with `ssl = on` and this certificate, and accept TCP clients over TLS only.
+    public init(extraSettings: [String] = [], listenOnLoopback: Bool = false, certificate: TestServerCertificate? = nil) throws {
         guard let bin = Self.findBinaries() else {
             throw Unavailable(description: "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin; run deploy/dev-deps.sh (installs postgresql)")
         }
         binaries = bin
         runAs = getuid() == 0 ? "postgres" : nil
         user = runAs ?? NSUserName()
+        listensOnLoopback = listenOnLoopback || certificate != nil
         // Short path: a Unix socket path must fit in 107 bytes.
         let base = URL(fileURLWithPath: "/tmp/insightd-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         directory = base
@@ -33,7 +41,20 @@ public final class PostgresTestServer: @unchecked Sendable {
             try Self.run("/bin/chown", [runAs, base.path])
         }
         try runServerTool("initdb", ["-D", dataDirectory, "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C", "-U", user])
-        var options = ["-c listen_addresses=''", "-k \(base.path)", "-p \(port)", "-c fsync=on", "-c max_connections=60"]
+        var options = ["-c listen_addresses='\(listensOnLoopback ? "127.0.0.1" : "")'", "-k \(base.path)", "-p \(port)", "-c fsync=on",
+                       "-c max_connections=60"]
+        if let certificate {
+            // The server reads its key as its own user, and refuses a key others can read.
+            let crt = base.path + "/server.crt", key = base.path + "/server.key"
+            try FileManager.default.copyItem(atPath: certificate.certificate, toPath: crt)
+            try FileManager.default.copyItem(atPath: certificate.key, toPath: key)
+            chmod(key, 0o600)
+            if let runAs { try Self.run("/bin/chown", [runAs, crt, key]) }
+            options += ["-c ssl=on", "-c ssl_cert_file=\(crt)", "-c ssl_key_file=\(key)"]
+            // TCP clients over TLS only, so a test that means TLS cannot pass in the clear.
+            try "local all all trust\nhostssl all all 127.0.0.1/32 trust\n"
+                .write(toFile: dataDirectory + "/pg_hba.conf", atomically: false, encoding: .utf8)
+        }
         options += extraSettings.map { "-c \($0)" }
         try start(options: options.joined(separator: " "))
         startOptions = options.joined(separator: " ")
@@ -73,6 +94,11 @@ public final class PostgresTestServer: @unchecked Sendable {
     /// A `postgres://` URL for `database` over the Unix socket.
     public func url(database: String = "postgres") -> String {
         "postgres://\(user)@/\(database)?host=\(directory.path)&port=\(port)"
+    }
+
+    /// A `postgres://` URL for `database` over TCP to `host` (which must lead to 127.0.0.1), with `query` appended.
+    public func tcpURL(database: String = "postgres", host: String = "127.0.0.1", query: String = "") -> String {
+        "postgres://\(user)@\(host):\(port)/\(database)" + (query.isEmpty ? "" : "?" + query)
     }
 
     /// Creates an empty database and returns its URL.

@@ -82,9 +82,9 @@ final class TransferContext {
             }
         }
         do {
-            return try SocketCall.retrying { socket(family, type | Int32(SOCK_CLOEXEC.rawValue), proto) }
+            return try retryingSyscall("socket") { socket(family, type | Int32(SOCK_CLOEXEC.rawValue), proto) }
         } catch {
-            abort = FetchFailure(code: .connectionFailed, reason: "Could not create a socket: \(error)")
+            abort = FetchFailure(code: .connectionFailed, reason: "Could not create a socket: \(error.errno) (errno \(error.errno.rawValue))")
             return -1
         }
     }
@@ -110,24 +110,6 @@ enum PeerAddress {
     static func ipv6Text(_ bytes: [UInt8]) -> String {
         stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
             .joined(separator: ":")
-    }
-}
-
-/// A failed system call, with the errno text.
-struct SocketCallError: Error, CustomStringConvertible {
-    var errno: Int32
-    var description: String { "\(String(cString: strerror(errno))) (errno \(errno))" }
-}
-
-enum SocketCall {
-    /// Runs a call that returns -1 on failure, retrying on EINTR.
-    static func retrying(_ call: () -> Int32) throws(SocketCallError) -> Int32 {
-        while true {
-            let result = call()
-            if result != -1 { return result }
-            let code = errno
-            if code != EINTR { throw SocketCallError(errno: code) }
-        }
     }
 }
 

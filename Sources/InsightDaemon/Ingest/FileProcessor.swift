@@ -114,7 +114,7 @@ struct FileProcessor {
             links = document.links.map(LinkHarvester.canonical) ?? LinkHarvester.links(in: decoded.text, fileExtension: ext)
         }
         let ingest = FileIngest(
-            path: path, size: contents.size, mtime: contents.mtime, sha256: SHA256.hex(contents.bytes),
+            path: path, size: contents.size, mtime: contents.mtime, sha256: Hashing.sha256Hex(contents.bytes),
             encoding: decoded.encoding.rawValue, documentDate: document.date,
             insights: document.insights.map { PreparedInsight($0, sign: settings.nearDuplicatesEnabled) }, links: links,
             format: document.format.rawValue)

@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import InsightCore
+import SystemPackage
 
 /// Why a file could not be read whole.
 struct FileReadProblem: Error, Sendable {
@@ -22,18 +24,22 @@ enum FileReader {
     static func read(_ path: String, maxBytes: Int64) throws(FileReadProblem) -> FileContents {
         let fd: FileDescriptor
         do {
-            // O_NONBLOCK: opening a FIFO without a writer must not hang the pipeline.
-            fd = try FileDescriptor.open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY)
+            // The path as given (a FilePath would be normalized). Non-blocking: opening a FIFO without a writer must
+            // not hang the pipeline.
+            fd = try path.withCString { path in
+                try FileDescriptor.open(path, .readOnly, options: [.nonBlocking, .closeOnExec, .init(rawValue: O_NOCTTY)])
+            }
         } catch {
-            if error.errno == .noEntry { throw FileReadProblem(code: .vanished, message: "the file disappeared before it could be read") }
-            if error.errno == .permissionDenied {
+            let errno = error as? Errno
+            if errno == .noSuchFileOrDirectory { throw FileReadProblem(code: .vanished, message: "the file disappeared before it could be read") }
+            if errno == .permissionDenied {
                 throw FileReadProblem(code: .unreadable, message: "permission denied: insightd cannot read this file; make it readable (chmod a+r) and run `insightctl retry`")
             }
-            throw FileReadProblem(code: .unreadable, message: "cannot open the file: \(error.errno)")
+            throw FileReadProblem(code: .unreadable, message: "cannot open the file: \(error)")
         }
-        defer { fd.close() }
+        defer { try? fd.close() }
         let info: stat
-        do { info = try fd.stat() } catch { throw FileReadProblem(code: .unreadable, message: "cannot stat the file: \(error.errno)") }
+        do { info = try fd.stat().rawValue } catch { throw FileReadProblem(code: .unreadable, message: "cannot stat the file: \(error)") }
         guard info.isRegularFile else {
             throw FileReadProblem(code: .notRegular, message: "\(info.kindName) is not a file insightd can read; only regular text files are ingested")
         }
@@ -51,7 +57,11 @@ enum FileReader {
                     bytes.append(contentsOf: repeatElement(0, count: max(4096, filled / 2)))
                 }
                 let count = try bytes.withUnsafeMutableBytes { buffer throws(SystemCallError) in
-                    try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+                    do {
+                        return try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+                    } catch {
+                        throw SystemCallError(call: "read", errno: error as? Errno ?? .ioError)
+                    }
                 }
                 if count == 0 { break }
                 filled += count

@@ -206,7 +206,7 @@ final class LinkService: Service, Sendable {
         let date = article?.published.map { String($0.prefix(10)) } ?? document.date
         let content = FileIngest(
             path: link.canonicalURL, size: Int64(response.body.count), mtime: Date().timeIntervalSince1970,
-            sha256: SHA256.hex(Array(text.utf8)), encoding: "utf-8", documentDate: date,
+            sha256: Hashing.sha256Hex(Array(text.utf8)), encoding: "utf-8", documentDate: date,
             insights: prepared, kind: "url")
         let extracted = article
         let update: @Sendable (inout LinkRecord) -> Void = { record in

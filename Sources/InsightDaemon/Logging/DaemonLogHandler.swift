@@ -1,6 +1,7 @@
 import Foundation
 import InsightCore
 import Logging
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -38,15 +39,8 @@ public struct DaemonLogHandler: LogHandler, Sendable {
         var fields = metadata
         if let extra = event.metadata { fields.merge(extra) { $1 } }
         let line = Self.format(level: event.level, message: "\(event.message)", metadata: fields, journal: journal)
-        var bytes = Array(line.utf8)
-        bytes.withUnsafeMutableBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 { if errno == EINTR { continue } else { return } }
-                offset += written
-            }
-        }
+        // Whole, through interruptions and short writes; a log line that cannot be written is dropped.
+        _ = try? FileDescriptor.standardError.writeAll(line.utf8)
     }
 
     /// One log line: `<6>message key=value` for the journal (it adds its own timestamps), else

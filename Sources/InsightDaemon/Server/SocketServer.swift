@@ -7,6 +7,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Synchronization
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -167,7 +168,7 @@ final class SocketServer: Sendable {
             }
         let listening = try await bootstrap.bind(unixDomainSocketPath: path).get()
         guard chmod(path, mode_t(mode)) == 0 else {
-            throw ServerStartError(message: "cannot set the mode of the socket \(path): \(Errno.current)")
+            throw ServerStartError(message: "cannot set the mode of the socket \(path): \(Errno(rawValue: errno))")
         }
         channel.withLock { $0 = listening }
     }

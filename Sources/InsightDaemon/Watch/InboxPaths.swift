@@ -1,5 +1,6 @@
 import CLinux
 import Foundation
+import InsightCore
 
 #if canImport(Glibc)
 import Glibc
@@ -70,7 +71,7 @@ struct DirectoryEntry: Sendable {
 
 /// Lists a directory with readdir, keeping track of names that are not valid UTF-8.
 func listDirectory(_ path: String) throws(SystemCallError) -> [DirectoryEntry] {
-    guard let dir = opendir(path) else { throw SystemCallError(call: "opendir", subject: path, errno: .current) }
+    guard let dir = opendir(path) else { throw SystemCallError.last("opendir", path) }
     defer { closedir(dir) }
     var entries: [DirectoryEntry] = []
     while let entry = readdir(dir) {

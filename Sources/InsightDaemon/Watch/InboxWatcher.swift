@@ -1,6 +1,8 @@
 import Foundation
+import InsightCore
 import InsightStore
 import Logging
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -28,8 +30,8 @@ final class InboxWatcher: @unchecked Sendable {
     private var nextReconcile = 0.0
     private var nextPoll = 0.0
 
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
+    private let wakeRead: FileDescriptor
+    private let wakeWrite: FileDescriptor
     private var requests: [Request] = []  // guarded by lock
     private var stopped = false  // guarded by lock
     private var finished: CheckedContinuation<Void, Never>?  // guarded by lock
@@ -46,14 +48,11 @@ final class InboxWatcher: @unchecked Sendable {
         self.database = database
         self.stats = stats
         self.logger = logger
-        var fds: [Int32] = [0, 0]
-        try retryingSyscall("pipe") { pipe(&fds) }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        do {
+            (wakeRead, wakeWrite) = try FileDescriptor.pipe(options: [.closeOnExec, .nonBlocking])
+        } catch {
+            throw SystemCallError(call: "pipe", errno: error)
         }
-        wakeRead = fds[0]
-        wakeWrite = fds[1]
     }
 
     func start() {
@@ -81,8 +80,8 @@ final class InboxWatcher: @unchecked Sendable {
 
     private func send(_ request: Request) {
         lock.withLock { requests.append(request) }
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
+        // A full pipe already wakes the thread.
+        _ = try? wakeWrite.writeAll(CollectionOfOne(UInt8(1)))
     }
 
     private var currentSettings: Settings { lock.withLock { settings } }
@@ -95,7 +94,7 @@ final class InboxWatcher: @unchecked Sendable {
         if mode != "poll" {
             inotify = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
             if inotify < 0 {
-                logger.warning("inotify is not available; polling the inbox instead", metadata: ["error": "\(Errno.current)"])
+                logger.warning("inotify is not available; polling the inbox instead", metadata: ["error": "\(Errno(rawValue: errno))"])
             }
         }
         fullScan(reason: "start")
@@ -106,15 +105,18 @@ final class InboxWatcher: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         loop: while true {
             let timeout = pollTimeoutMilliseconds()
-            var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0), pollfd(fd: inotify, events: Int16(POLLIN), revents: 0)]
-            let ready = poll(&fds, inotify >= 0 ? 2 : 1, timeout)
-            if ready < 0, errno != EINTR {
-                logger.error("poll failed in the watcher", metadata: ["error": "\(Errno.current)"])
-                usleep(100_000)
+            var fds = [pollfd(fd: wakeRead.rawValue, events: Int16(POLLIN), revents: 0), pollfd(fd: inotify, events: Int16(POLLIN), revents: 0)]
+            if poll(&fds, inotify >= 0 ? 2 : 1, timeout) < 0 {
+                // An interrupted poll is not retried here: the loop goes on to its timers and recomputes the timeout.
+                let error = Errno(rawValue: errno)
+                if error != .interrupted {
+                    logger.error("poll failed in the watcher", metadata: ["error": "\(error)"])
+                    usleep(100_000)
+                }
             }
             if fds[0].revents != 0 {
                 var drain = [UInt8](repeating: 0, count: 64)
-                while read(wakeRead, &drain, drain.count) > 0 {}
+                while (try? drain.withUnsafeMutableBytes { try wakeRead.read(into: $0) }) ?? 0 > 0 {}
                 let pending = lock.withLock { () -> [Request] in defer { requests = [] }; return requests }
                 for request in pending {
                     switch request {
@@ -147,8 +149,8 @@ final class InboxWatcher: @unchecked Sendable {
             }
         }
         if inotify >= 0 { close(inotify) }
-        close(wakeRead)
-        close(wakeWrite)
+        try? wakeRead.close()
+        try? wakeWrite.close()
         let continuation = lock.withLock { () -> CheckedContinuation<Void, Never>? in
             done = true
             defer { finished = nil }
@@ -317,7 +319,7 @@ final class InboxWatcher: @unchecked Sendable {
                 recordTooLong(relative, folder: true, settings: settings)
                 return
             } else {
-                logger.warning("cannot watch a folder; polling it instead", metadata: ["folder": "\(path)", "error": "\(Errno.current)"])
+                logger.warning("cannot watch a folder; polling it instead", metadata: ["folder": "\(path)", "error": "\(Errno(rawValue: errno))"])
             }
         }
         if polled[relative] == nil { polled[relative] = snapshot(folder: relative, settings: settings) }
