@@ -175,3 +175,31 @@ struct LinkTests {
         await server.stop()
     }
 }
+
+@Suite("libcurl is opened on the first fetch")
+struct LazyCurlTests {
+    /// Whether a shared object whose name starts with `libcurl` is mapped into process `pid`.
+    static func curlMapped(_ pid: Int32) throws -> Bool {
+        // Read to the end: /proc files say they are empty, so a read sized by stat gets nothing.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/\(pid)/maps") else { throw HarnessError("cannot open /proc/\(pid)/maps") }
+        defer { try? handle.close() }
+        let maps = String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
+        guard maps.contains("insightd") else { throw HarnessError("/proc/\(pid)/maps does not list insightd") }
+        return maps.split(separator: "\n").contains { $0.split(separator: "/").last?.hasPrefix("libcurl") == true }
+    }
+
+    @Test func aDaemonWithNoLinkToFetchNeverMapsLibcurlAndTheFirstLinkOpensIt() async throws {
+        let server = try await HTTPTestServer.start { _ in .text(200, articlePage("Tides")) }
+        let daemon = try DaemonHarness(environment: LinkTests.fetchEnvironment)
+        try daemon.start()
+        let pid = try #require(daemon.process?.processIdentifier)
+        try daemon.write("plain.txt", "A note without any link in it, long enough to be an insight of its own.\n")
+        _ = try daemon.waitForStatus(timeout: 30, "the note is stored") { $0.files.ingested == 1 }
+        #expect(try Self.curlMapped(pid) == false, "libcurl is mapped before any link was fetched")
+
+        try daemon.write("linked.txt", "The tides piece at \(server.baseURL)/tides is the one to read again this week.\n")
+        _ = try daemon.waitForStatus(timeout: 30, "the link is fetched") { $0.links.fetched == 1 }
+        #expect(try Self.curlMapped(pid), "libcurl is not mapped after a fetch")
+        #expect(try daemon.stop() == 0)
+    }
+}

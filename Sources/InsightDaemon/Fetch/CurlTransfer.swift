@@ -6,9 +6,10 @@ import InsightCore
 import Glibc
 #endif
 
-/// `curl_global_init` must run once per process before any handle is created.
+/// libcurl, opened (and `curl_global_init` run) once per process before the first handle is created.
 enum CurlGlobal {
-    static let initialized: Bool = curl_global_init(3 /* CURL_GLOBAL_ALL */) == CURLE_OK
+    /// Nil once libcurl is ready; otherwise why it is not.
+    static let failure: String? = insight_curl_load() == 0 ? nil : String(cString: insight_curl_load_error())
 }
 
 /// A cancellation flag set from any thread and read by the transfer thread.
@@ -120,37 +121,37 @@ final class CurlEasy {
     private let errorBuffer: UnsafeMutablePointer<CChar>
 
     init() {
-        _ = CurlGlobal.initialized
-        handle = curl_easy_init()
+        handle = CurlGlobal.failure == nil ? insight_curl_easy_init() : nil
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
     }
 
     deinit {
-        if let handle { curl_easy_cleanup(handle) }
+        if let handle { insight_curl_easy_cleanup(handle) }
         errorBuffer.deallocate()
     }
 
     /// Performs `request` synchronously and classifies the result.
     func perform(_ request: FetchRequest, settings: FetchSettings, cancellation: CancellationFlag) -> FetchOutcome {
         let now = Date()
-        guard CurlGlobal.initialized, let handle else {
-            return .transientFailure(FetchFailure(code: .other, reason: "libcurl could not be initialised; check the libcurl installation"),
+        guard let handle else {
+            let reason = CurlGlobal.failure ?? "curl_easy_init failed; check the libcurl installation"
+            return .transientFailure(FetchFailure(code: .other, reason: reason),
                                      retryAt: now.addingTimeInterval(settings.backoffBase))
         }
-        curl_easy_reset(handle)
+        insight_curl_easy_reset(handle)
         errorBuffer[0] = 0
         let context = TransferContext(settings: settings, cancellation: cancellation)
         let box = Unmanaged.passRetained(context)
         defer { box.release() }
         var headers: UnsafeMutablePointer<curl_slist>?
-        defer { curl_slist_free_all(headers) }
-        headers = curl_slist_append(headers, "Accept: text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.1")
+        defer { insight_curl_slist_free_all(headers) }
+        headers = insight_curl_slist_append(headers, "Accept: text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.1")
         if let etag = request.etag, !etag.contains(where: \.isNewline) {
-            headers = curl_slist_append(headers, "If-None-Match: \(etag)")
+            headers = insight_curl_slist_append(headers, "If-None-Match: \(etag)")
         }
         if let lastModified = request.lastModified, !lastModified.contains(where: \.isNewline) {
-            headers = curl_slist_append(headers, "If-Modified-Since: \(lastModified)")
+            headers = insight_curl_slist_append(headers, "If-Modified-Since: \(lastModified)")
         }
 
         var failedOption: String?
@@ -211,7 +212,7 @@ final class CurlEasy {
             return .permanentFailure(FetchFailure(code: .other, reason: "libcurl refused the option \(failedOption); this libcurl build lacks a needed feature"))
         }
 
-        let code = curl_easy_perform(handle)
+        let code = insight_curl_easy_perform(handle)
 
         var status = 0
         insight_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
@@ -220,7 +221,7 @@ final class CurlEasy {
         var effective: UnsafeMutablePointer<CChar>?
         insight_curl_getinfo_string(handle, CURLINFO_EFFECTIVE_URL, &effective)
         let finalURL = effective.map { String(cString: $0) } ?? request.url.string
-        let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
+        let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: insight_curl_easy_strerror(code))
 
         return FetchClassifier.classify(
             code: code.rawValue, detail: detail, context: context, status: status, redirects: redirects,

@@ -1,4 +1,3 @@
-import CCurl
 import CLinux
 import Foundation
 import InsightCore
