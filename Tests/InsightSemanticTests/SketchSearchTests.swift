@@ -55,7 +55,7 @@ struct SketchSearchTests {
     func recallOnClusteredVectors() {
         let count = 30_000
         let (centres, vectors) = Self.clusteredSet(count: count, centres: 12, dimensions: dimensions, seed: 42)
-        // Every search of this index goes through the sketches; a second index scans everything.
+        // Every search of this index goes through the sketches, except those asked to be exhaustive.
         let index = VectorIndex(dimensions: dimensions, exactScanBelow: 1000)
         var stored: [Float] = []
         stored.reserveCapacity(count * dimensions)
