@@ -39,30 +39,53 @@ public struct QuantizedVector: Sendable, Equatable {
     public var dequantized: [Float] { values.map { Float($0) * scale } }
 }
 
-/// Int8-quantised brute-force nearest-neighbour index (SIMD dot products), for up to ~1M vectors.
+/// Int8-quantised nearest-neighbour index (SIMD dot products), for up to ~1M vectors.
 /// Slots are kept sorted by id so an id is found by binary search with no extra table: 384 value bytes,
-/// a 4-byte scale and an 8-byte id per vector. Appending increasing ids (the usual order) is O(1);
-/// an id below the largest, or a removal, moves the slots after it.
+/// a 4-byte scale, an 8-byte id and a 48-byte sign sketch per vector. Appending increasing ids (the usual order)
+/// is O(1); an id below the largest, or a removal, moves the slots after it.
+///
+/// A search over a small index scans every int8 vector. From `exactScanBelow` vectors on, it first compares
+/// sign sketches (one bit per dimension: 48 MB at 1M instead of 384 MB) and scans only the
+/// `oversampling × k` slots whose sketches differ least from the query's, where k is the limit plus the
+/// excluded ids plus 16; the result is the exact scan's whenever its best k are among those slots.
 /// Internally locked: readers run concurrently with each other, writers exclusively.
 public final class VectorIndex: @unchecked Sendable {
     public let dimensions: Int
     private var ids: [Int64] = []
     private var scales: [Float] = []
     private var values: [Int8] = []
+    /// `sketchWords` words per slot: bit i of a slot's sketch is set when value i is positive.
+    private var sketches: [UInt64] = []
+    private let sketchWords: Int
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
 
     /// Threads a search over a large index splits its scan across (the calling thread is one of them).
     public let scanThreads: Int
-    /// Below this many vectors a search stays on the calling thread: starting a thread would cost more.
+    /// From this many vectors on, a search compares sign sketches first; below it, it scans every vector.
+    public let exactScanBelow: Int
+    /// Slots rescored with int8 dot products per vector asked for (limit + excluded + 16).
+    public let oversampling: Int
+    /// Below this many vectors (sketches, in the first pass) a scan stays on the calling thread: starting a
+    /// thread would cost more.
     private let vectorsPerExtraThread = 100_000
+    private let sketchesPerExtraThread = 400_000
 
-    /// - Parameter scanThreads: threads for a search over a large index; default: up to 2, as cores allow.
-    ///   The scan reads every vector (384 MB at 1M), so a second core helps when one cannot use all the
-    ///   memory bandwidth.
-    public init(dimensions: Int, scanThreads: Int? = nil) {
+    /// - Parameters:
+    ///   - scanThreads: threads for a search over a large index; default: up to 2, as cores allow.
+    ///     A scan reads every vector or sketch (384 MB or 48 MB at 1M), so a second core helps when one cannot
+    ///     use all the memory bandwidth.
+    ///   - exactScanBelow: index size from which a search compares sign sketches first (an exhaustive scan
+    ///     of 50k vectors takes a few milliseconds).
+    ///   - oversampling: slots rescored per vector asked for, after the sketch pass (40: 1,080 slots for a
+    ///     limit of 10 with one id excluded).
+    public init(dimensions: Int, scanThreads: Int? = nil, exactScanBelow: Int = 50_000, oversampling: Int = 40) {
         precondition(dimensions > 0)
+        precondition(oversampling > 0)
         self.dimensions = dimensions
         self.scanThreads = max(1, scanThreads ?? min(2, ProcessInfo.processInfo.activeProcessorCount))
+        self.exactScanBelow = exactScanBelow
+        self.oversampling = oversampling
+        sketchWords = (dimensions + 63) / 64
         lock = .allocate(capacity: 1)
         pthread_rwlock_init(lock, nil)
     }
@@ -90,25 +113,39 @@ public final class VectorIndex: @unchecked Sendable {
             ids.reserveCapacity(count)
             scales.reserveCapacity(count)
             values.reserveCapacity(count * dimensions)
+            sketches.reserveCapacity(count * sketchWords)
         }
+    }
+
+    /// The sign sketch of `values`: bit i (of word i / 64) is set when `values[i]` is positive.
+    static func sketch(_ values: [Int8]) -> [UInt64] {
+        var out = [UInt64](repeating: 0, count: (values.count + 63) / 64)
+        values.withUnsafeBufferPointer { v in
+            for i in 0..<v.count where v[i] > 0 { out[i >> 6] |= 1 << UInt64(i & 63) }
+        }
+        return out
     }
 
     /// Adds the vector for `id`, or replaces it.
     public func upsert(id: Int64, _ v: QuantizedVector) {
         precondition(v.values.count == dimensions, "vector of \(v.values.count) values in an index of \(dimensions)")
+        let sketch = Self.sketch(v.values)
         writing {
             let slot = firstSlot(notBelow: id)
             if slot < ids.count, ids[slot] == id {
                 scales[slot] = v.scale
                 values.replaceSubrange((slot * dimensions)..<((slot + 1) * dimensions), with: v.values)
+                sketches.replaceSubrange((slot * sketchWords)..<((slot + 1) * sketchWords), with: sketch)
             } else if slot == ids.count {
                 ids.append(id)
                 scales.append(v.scale)
                 values.append(contentsOf: v.values)
+                sketches.append(contentsOf: sketch)
             } else {
                 ids.insert(id, at: slot)
                 scales.insert(v.scale, at: slot)
                 values.insert(contentsOf: v.values, at: slot * dimensions)
+                sketches.insert(contentsOf: sketch, at: slot * sketchWords)
             }
         }
     }
@@ -121,6 +158,7 @@ public final class VectorIndex: @unchecked Sendable {
             ids.remove(at: slot)
             scales.remove(at: slot)
             values.removeSubrange((slot * dimensions)..<((slot + 1) * dimensions))
+            sketches.removeSubrange((slot * sketchWords)..<((slot + 1) * sketchWords))
         }
     }
 
@@ -134,8 +172,10 @@ public final class VectorIndex: @unchecked Sendable {
         }
     }
 
-    /// Bytes the index holds per vector (values, scale, id), for reporting.
-    public var bytesPerVector: Int { dimensions + MemoryLayout<Float>.size + MemoryLayout<Int64>.size }
+    /// Bytes the index holds per vector (values, scale, id, sign sketch), for reporting.
+    public var bytesPerVector: Int {
+        dimensions + MemoryLayout<Float>.size + MemoryLayout<Int64>.size + sketchWords * MemoryLayout<UInt64>.size
+    }
 
     private func firstSlot(notBelow id: Int64) -> Int {
         if let last = ids.last, last < id { return ids.count }
@@ -148,9 +188,12 @@ public final class VectorIndex: @unchecked Sendable {
     }
 
     /// The `limit` vectors most similar to `query` (cosine), best first, leaving out `excluding`.
-    /// The scan compares int8 with int8; the best candidates are then scored again with the float query, so
-    /// the order is the exact cosine with the stored (dequantised) vectors.
-    public func nearest(to query: [Float], limit: Int, excluding: Set<Int64> = []) -> [(id: Int64, score: Float)] {
+    /// Candidates are chosen by int8 dot products (over every vector, or, in a large index, over the slots whose
+    /// sign sketches are closest to the query's), then scored again with the float query, so the order and
+    /// the scores are the exact cosines with the stored (dequantised) vectors.
+    /// - Parameter exhaustive: scan every int8 vector whatever the index size (the reference the sketch pass
+    ///   is measured against).
+    public func nearest(to query: [Float], limit: Int, excluding: Set<Int64> = [], exhaustive: Bool = false) -> [(id: Int64, score: Float)] {
         precondition(query.count == dimensions, "query of \(query.count) values in an index of \(dimensions)")
         guard limit > 0 else { return [] }
         var norm: Float = 0
@@ -158,12 +201,23 @@ public final class VectorIndex: @unchecked Sendable {
         guard norm > 0 else { return [] }
         let unit = query.map { $0 / norm.squareRoot() }
         let q = QuantizedVector(unit)
+        let wide = q.values.map { Int16($0) }
+        let querySketch = Self.sketch(q.values)
         return reading { () -> [(id: Int64, score: Float)] in
             let k = limit + excluding.count + 16
-            let parts = min(scanThreads, max(1, ids.count / vectorsPerExtraThread))
+            let count = ids.count
+            let shortlist = k * oversampling
             let candidates = values.withUnsafeBufferPointer { all in
                 scales.withUnsafeBufferPointer { scales in
-                    Scan.topInParallel(k, parts: parts, query: q.values, values: all, scales: scales, count: ids.count, dimensions: dimensions)
+                    if exhaustive || count < exactScanBelow || shortlist >= count / 2 {
+                        let parts = min(scanThreads, max(1, count / vectorsPerExtraThread))
+                        return Scan.topInParallel(k, parts: parts, query: wide, values: all, scales: scales, count: count, dimensions: dimensions)
+                    }
+                    let parts = min(scanThreads, max(1, count / sketchesPerExtraThread))
+                    let slots = sketches.withUnsafeBufferPointer { sketches in
+                        Self.closestSketches(shortlist, parts: parts, query: querySketch, sketches: sketches, words: sketchWords, count: count).slots
+                    }
+                    return Scan.top(k, of: slots, query: wide, values: all, scales: scales, dimensions: dimensions)
                 }
             }
             var scored: [(id: Int64, score: Float)] = []
@@ -178,19 +232,34 @@ public final class VectorIndex: @unchecked Sendable {
 
     /// The pointer loops of the search.
     private enum Scan {
+        /// The `k` highest scores offered, kept in ascending order.
+        struct Best {
+            let k: Int
+            var items: [(score: Float, slot: Int)] = []
+            var floor = -Float.infinity
+
+            init(_ k: Int) {
+                self.k = k
+                items.reserveCapacity(k + 1)
+            }
+
+            mutating func offer(_ score: Float, _ slot: Int) {
+                if items.count == k && score <= floor { return }
+                var at = items.count
+                while at > 0 && items[at - 1].score > score { at -= 1 }
+                items.insert((score, slot), at: at)
+                if items.count > k { items.removeFirst() }
+                floor = items[0].score
+            }
+        }
+
         /// The `k` best slots of the whole index, each part scanned on its own thread (the first on the caller's).
-        static func topInParallel(_ k: Int, parts: Int, query: [Int8], values: UnsafeBufferPointer<Int8>,
+        static func topInParallel(_ k: Int, parts: Int, query: [Int16], values: UnsafeBufferPointer<Int8>,
                                   scales: UnsafeBufferPointer<Float>, count: Int, dimensions: Int) -> [Int] {
-            let wide = query.map { Int16($0) }
             let bounds = (0...parts).map { count * $0 / parts }
-            let jobs = (1..<parts).map { part in
-                ScanJob { top(k, query: wide, values: values, scales: scales, range: bounds[part]..<bounds[part + 1], dimensions: dimensions) }
-            }
-            let threads = jobs.map { $0.start() }
-            var found = top(k, query: wide, values: values, scales: scales, range: bounds[0]..<bounds[1], dimensions: dimensions)
-            for (job, thread) in zip(jobs, threads) {
-                found.append(contentsOf: job.join(thread))
-            }
+            var found = inParallel(parts) { part in
+                top(k, query: query, values: values, scales: scales, range: bounds[part]..<bounds[part + 1], dimensions: dimensions)
+            }.flatMap { $0 }
             found.sort { $0.score > $1.score }
             return found.prefix(k).map(\.slot)
         }
@@ -198,9 +267,7 @@ public final class VectorIndex: @unchecked Sendable {
         /// The `k` highest approximate scores (int8 dot × scale) in `range`, scanned in blocks of dot products.
         static func top(_ k: Int, query: [Int16], values: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>,
                         range: Range<Int>, dimensions: Int) -> [(score: Float, slot: Int)] {
-            var best: [(score: Float, slot: Int)] = []  // ascending, at most k
-            best.reserveCapacity(k + 1)
-            var floor = -Float.infinity
+            var best = Best(k)
             let block = 1024
             var dots = [Int32](repeating: 0, count: block)
             query.withUnsafeBufferPointer { q in
@@ -209,20 +276,26 @@ public final class VectorIndex: @unchecked Sendable {
                     while first < range.upperBound {
                         let n = min(block, range.upperBound - first)
                         insight_dot_i8(q.baseAddress, values.baseAddress! + first * dimensions, dimensions, n, dots.baseAddress)
-                        for j in 0..<n {
-                            let score = Float(dots[j]) * scales[first + j]
-                            if best.count == k && score <= floor { continue }
-                            var at = best.count
-                            while at > 0 && best[at - 1].score > score { at -= 1 }
-                            best.insert((score, first + j), at: at)
-                            if best.count > k { best.removeFirst() }
-                            floor = best[0].score
-                        }
+                        for j in 0..<n { best.offer(Float(dots[j]) * scales[first + j], first + j) }
                         first += n
                     }
                 }
             }
-            return best
+            return best.items
+        }
+
+        /// The `k` highest approximate scores (int8 dot × scale) among `slots`, best first.
+        static func top(_ k: Int, of slots: [Int], query: [Int16], values: UnsafeBufferPointer<Int8>,
+                        scales: UnsafeBufferPointer<Float>, dimensions: Int) -> [Int] {
+            var best = Best(k)
+            var dot: Int32 = 0
+            query.withUnsafeBufferPointer { q in
+                for slot in slots {
+                    insight_dot_i8(q.baseAddress, values.baseAddress! + slot * dimensions, dimensions, 1, &dot)
+                    best.offer(Float(dot) * scales[slot], slot)
+                }
+            }
+            return best.items.reversed().map(\.slot)
         }
 
         static func exactScore(_ query: [Float], values: [Int8], slot: Int, dimensions: Int) -> Float {
@@ -234,32 +307,155 @@ public final class VectorIndex: @unchecked Sendable {
     }
 }
 
-/// One part of a scan on a thread of its own (a plain pthread: no pool, joined before the search returns,
-/// so the buffers it reads outlive it).
-private final class ScanJob: @unchecked Sendable {
-    private let body: () -> [(score: Float, slot: Int)]
-    private var result: [(score: Float, slot: Int)] = []
+extension VectorIndex {
+    /// The `n` slots below `count` whose sketches (`words` words each) differ from `query` in the fewest bits
+    /// (ties: lower slots), ascending, with those distances. Each of `parts` ranges is read on a thread of its own.
+    static func closestSketches(_ n: Int, parts: Int, query: [UInt64], sketches: UnsafeBufferPointer<UInt64>,
+                                words: Int, count: Int) -> (slots: [Int], distances: [UInt16]) {
+        let bounds = (0...parts).map { count * $0 / parts }
+        let found = inParallel(parts) { part in
+            SketchShortlist(n, query: query, sketches: sketches, words: words, range: bounds[part]..<bounds[part + 1])
+        }
+        // Every part kept its own best n, so together they hold the best n of all.
+        var histogram = found[0].histogram
+        for part in found.dropFirst() {
+            for (d, c) in part.histogram.enumerated() { histogram[d] += c }
+        }
+        return select(n, from: found.lazy.flatMap { zip($0.slots.lazy.map(Int.init), $0.distances) }, histogram: histogram)
+    }
 
-    init(_ body: @escaping () -> [(score: Float, slot: Int)]) { self.body = body }
+    /// The first `n` candidates in order of distance, then of position in `candidates` (which is by slot), with
+    /// `histogram` counting at least every candidate's distance (more, of slots left out, only after the n-th).
+    private static func select<S: Sequence>(_ n: Int, from candidates: S, histogram: [UInt32]) -> (slots: [Int], distances: [UInt16])
+    where S.Element == (Int, UInt16) {
+        // The largest distance kept, and how many at exactly that distance fit.
+        var below = 0, cutoff = 0
+        while cutoff < histogram.count - 1 && below + Int(histogram[cutoff]) < n {
+            below += Int(histogram[cutoff])
+            cutoff += 1
+        }
+        var atCutoff = n - below
+        var slots: [Int] = [], distances: [UInt16] = []
+        slots.reserveCapacity(n)
+        distances.reserveCapacity(n)
+        for (slot, d) in candidates where Int(d) <= cutoff {
+            if Int(d) == cutoff {
+                guard atCutoff > 0 else { continue }
+                atCutoff -= 1
+            }
+            slots.append(slot)
+            distances.append(d)
+        }
+        return (slots, distances)
+    }
+}
 
+/// The slots of a range whose sketches are closest to a query's: at least the best `n` (all those at the
+/// distance of the n-th, and some beyond it), in slot order, with the histogram of every distance in the range.
+/// Distances are computed a block at a time, and the largest distance worth keeping falls as blocks are seen,
+/// so nothing of the size of the range is written.
+private struct SketchShortlist {
+    let slots: [Int32]
+    let distances: [UInt16]
+    let histogram: [UInt32]
+
+    init(_ n: Int, query: [UInt64], sketches: UnsafeBufferPointer<UInt64>, words: Int, range: Range<Int>) {
+        let bins = words * 64 + 1
+        var histogram = [UInt32](repeating: 0, count: bins)
+        var slots: [Int32] = [], distances: [UInt16] = []
+        slots.reserveCapacity(4 * n)
+        distances.reserveCapacity(4 * n)
+        func prune(to cutoff: Int) {
+            var kept = 0
+            for i in 0..<slots.count where Int(distances[i]) <= cutoff {
+                slots[kept] = slots[i]
+                distances[kept] = distances[i]
+                kept += 1
+            }
+            slots.removeLast(slots.count - kept)
+            distances.removeLast(distances.count - kept)
+        }
+        var cutoff = bins - 1  // the largest distance kept: every slot until n have been seen
+        var atOrBelow = 0  // slots seen at a distance ≤ cutoff
+        var pruneAbove = 3 * n
+        let block = 4096
+        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: block) { blockDistances in
+            query.withUnsafeBufferPointer { q in
+                var first = range.lowerBound
+                while first < range.upperBound {
+                    let count = min(block, range.upperBound - first)
+                    histogram.withUnsafeMutableBufferPointer { h in
+                        insight_hamming(q.baseAddress, sketches.baseAddress! + first * words, words, count,
+                                        blockDistances.baseAddress, h.baseAddress)
+                    }
+                    let limit = UInt16(cutoff)
+                    for j in 0..<count where blockDistances[j] <= limit {
+                        slots.append(Int32(first + j))
+                        distances.append(blockDistances[j])
+                        atOrBelow += 1
+                    }
+                    while cutoff > 0 && atOrBelow - Int(histogram[cutoff]) >= n {
+                        atOrBelow -= Int(histogram[cutoff])
+                        cutoff -= 1
+                    }
+                    if slots.count > pruneAbove {
+                        prune(to: cutoff)
+                        pruneAbove = max(pruneAbove, 2 * slots.count)  // many ties at the cutoff: prune less often
+                    }
+                    first += count
+                }
+            }
+        }
+        prune(to: cutoff)
+        self.slots = slots
+        self.distances = distances
+        self.histogram = histogram
+    }
+}
+
+/// `work(part)` for each part below `parts`, part 0 on the calling thread and each other on a thread of its own
+/// (plain pthreads: no pool, all joined before this returns, so the buffers they read outlive them).
+private func inParallel<T>(_ parts: Int, _ work: (Int) -> T) -> [T] {
+    withoutActuallyEscaping(work) { work in
+        let others = (1..<max(1, parts)).map { part in ScanJob<T> { work(part) } }
+        let threads = others.map { $0.start() }
+        var results = [work(0)]
+        for (job, thread) in zip(others, threads) { results.append(job.join(thread)) }
+        return results
+    }
+}
+
+/// One part of a scan on a thread of its own.
+private final class ScanJob<Result>: @unchecked Sendable {
+    private let body: () -> Result
+    private var result: Result?
+
+    init(_ body: @escaping () -> Result) { self.body = body }
+
+    /// Runs the body on a new thread, or here when no thread can be had (then it returns nil).
     func start() -> pthread_t? {
         var thread = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
+        let context = Unmanaged.passRetained(self as AnyObject).toOpaque()
         let started = pthread_create(&thread, nil, { context in
-            let job = Unmanaged<ScanJob>.fromOpaque(context!).takeRetainedValue()
-            job.result = job.body()
+            (Unmanaged<AnyObject>.fromOpaque(context!).takeRetainedValue() as! Runnable).run()
             return nil
         }, context)
         if started != 0 {
-            Unmanaged<ScanJob>.fromOpaque(context).release()
-            result = body()  // no thread to be had: scan here
+            Unmanaged<AnyObject>.fromOpaque(context).release()
+            result = body()
             return nil
         }
         return thread
     }
 
-    func join(_ thread: pthread_t?) -> [(score: Float, slot: Int)] {
+    func join(_ thread: pthread_t?) -> Result {
         if let thread { pthread_join(thread, nil) }
-        return result
+        return result!
     }
+}
+
+private protocol Runnable: AnyObject { func run() }
+
+extension ScanJob: Runnable {
+    func run() { result = body() }
 }
