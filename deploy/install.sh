@@ -64,8 +64,9 @@ if [[ $uninstall == 1 ]]; then
 fi
 
 if [[ $build == 1 ]]; then
-    swift build -c release --product insightd
-    swift build -c release --product insightctl
+    # The Swift runtime linked in: the binaries need only Debian's shared libraries, not the toolchain's.
+    swift build -c release --static-swift-stdlib --product insightd
+    swift build -c release --static-swift-stdlib --product insightctl
 fi
 release=${from:-$(swift build -c release --show-bin-path 2>/dev/null || echo .build/release)}
 for binary in insightd insightctl; do
