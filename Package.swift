@@ -80,11 +80,11 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "insightd", dependencies: [
-            "InsightDaemon", "InsightExtract",
+            "InsightCore", "InsightDaemon", "InsightExtract",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "insightctl", dependencies: [
-            "InsightClient",
+            "InsightCore", "InsightClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // PostgresTestSupport: the throwaway PostgreSQL server that serves the tests also serves `insightbench postgres`.

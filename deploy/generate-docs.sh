@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Writes insightctl's shell completions and man page into a folder, generated from its argument parser:
+# Writes insightctl's shell completions and the man pages into a folder, generated from the argument parsers:
 #   deploy/generate-docs.sh OUT [INSIGHTCTL]
-# OUT/bash/insightctl, OUT/zsh/_insightctl, OUT/fish/insightctl.fish, OUT/man1/insightctl.1
+# OUT/bash/insightctl, OUT/zsh/_insightctl, OUT/fish/insightctl.fish, OUT/man1/insightctl.1, and
+# OUT/man8/insightd.8 from the insightd beside INSIGHTCTL.
 # INSIGHTCTL defaults to .build/release/insightctl, else .build/debug/insightctl.
 set -euo pipefail
 out=${1:?usage: deploy/generate-docs.sh OUT [INSIGHTCTL]}
@@ -16,9 +17,15 @@ if [[ -z "$ctl" || ! -x "$ctl" ]]; then
     echo "generate-docs: no built insightctl; run 'swift build -c release --product insightctl' first or pass its path" >&2
     exit 1
 fi
-mkdir -p "$out/bash" "$out/zsh" "$out/fish" "$out/man1"
+mkdir -p "$out/bash" "$out/zsh" "$out/fish" "$out/man1" "$out/man8"
 "$ctl" --generate-completion-script bash > "$out/bash/insightctl"
 "$ctl" --generate-completion-script zsh > "$out/zsh/_insightctl"
 "$ctl" --generate-completion-script fish > "$out/fish/insightctl.fish"
 "$ctl" generate-manual > "$out/man1/insightctl.1"
-echo "wrote completions and the man page to $out"
+daemon=$(dirname "$ctl")/insightd
+if [[ ! -x $daemon ]]; then
+    echo "generate-docs: no insightd beside $ctl" >&2
+    exit 1
+fi
+"$daemon" generate-manual > "$out/man8/insightd.8"
+echo "wrote completions and the man pages to $out"

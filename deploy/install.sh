@@ -47,7 +47,7 @@ if [[ $uninstall == 1 ]]; then
     rm -f "$unitdir/insightd.service" "$bindir/insightd" "$bindir/insightctl"
     if [[ $mode == system ]]; then share=/usr/local/share; else share=${XDG_DATA_HOME:-$HOME/.local/share}; fi
     rm -f "$share/bash-completion/completions/insightctl" "$share/zsh/site-functions/_insightctl" \
-        "$share/fish/vendor_completions.d/insightctl.fish" "$share/man/man1/insightctl.1"
+        "$share/fish/vendor_completions.d/insightctl.fish" "$share/man/man1/insightctl.1" "$share/man/man8/insightd.8"
     if [[ $mode == system ]]; then
         rm -rf "$unitdir/insightd.service.d/resolvers.conf"
         rmdir "$unitdir/insightd.service.d" 2>/dev/null || true
@@ -64,8 +64,9 @@ if [[ $uninstall == 1 ]]; then
 fi
 
 if [[ $build == 1 ]]; then
-    swift build -c release --product insightd
-    swift build -c release --product insightctl
+    # The Swift runtime linked in: the binaries need only Debian's shared libraries, not the toolchain's.
+    swift build -c release --static-swift-stdlib --product insightd
+    swift build -c release --static-swift-stdlib --product insightctl
 fi
 release=${from:-$(swift build -c release --show-bin-path 2>/dev/null || echo .build/release)}
 for binary in insightd insightctl; do
@@ -74,7 +75,7 @@ done
 
 install -d "$bindir" "$unitdir" "$confdir"
 install -m 0755 "$release/insightd" "$release/insightctl" "$bindir/"
-# Shell completions and the man page, generated from insightctl's own argument parser.
+# Shell completions and the man pages, generated from the binaries' own argument parsers.
 if [[ $mode == system ]]; then share=/usr/local/share; else share=${XDG_DATA_HOME:-$HOME/.local/share}; fi
 docs=$(mktemp -d)
 if deploy/generate-docs.sh "$docs" "$bindir/insightctl" >/dev/null; then
@@ -82,6 +83,7 @@ if deploy/generate-docs.sh "$docs" "$bindir/insightctl" >/dev/null; then
     install -D -m 0644 "$docs/zsh/_insightctl" "$share/zsh/site-functions/_insightctl"
     install -D -m 0644 "$docs/fish/insightctl.fish" "$share/fish/vendor_completions.d/insightctl.fish"
     install -D -m 0644 "$docs/man1/insightctl.1" "$share/man/man1/insightctl.1"
+    install -D -m 0644 "$docs/man8/insightd.8" "$share/man/man8/insightd.8"
 fi
 rm -rf "$docs"
 # The sentence-embedding model for the semantic features (pinned and hash-checked); without it they stay off.

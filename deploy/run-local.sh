@@ -8,7 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/dev-deps.sh
 configuration=${INSIGHTD_BUILD:-release}
-swift build -c "$configuration" --product insightd
-swift build -c "$configuration" --product insightctl
+# A release links the Swift runtime in (as install.sh and build-deb.sh do); the debug build uses the toolchain's.
+static=()
+[[ $configuration == release ]] && static=(--static-swift-stdlib)
+swift build -c "$configuration" "${static[@]}" --product insightd
+swift build -c "$configuration" "${static[@]}" --product insightctl
 mkdir -p inbox state
 exec ".build/$configuration/insightd" --config config/insightd.toml --inbox inbox --state-dir state --socket state/insightd.sock "$@"

@@ -37,7 +37,7 @@ final class SafeTensorsFile: @unchecked Sendable {
             throw SemanticModelError(.unreadable, "cannot stat \(path): \(String(cString: strerror(errno)))")
         }
         let size = Int(st.st_size)
-        let reinstall = "reinstall the model with deploy/fetch-model.sh (it checks the file's SHA-256)"
+        let reinstall = SemanticModelError.reinstallHint
         guard size >= 8 else {
             throw SemanticModelError(.corrupt, "\(path) is truncated (\(size) bytes); \(reinstall)")
         }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Why the sentence-embedding model could not be loaded. Each message says what to do next.
 public struct SemanticModelError: Error, CustomStringConvertible, Sendable {
     public enum Code: Sendable, Equatable {
@@ -27,5 +33,23 @@ public struct SemanticModelError: Error, CustomStringConvertible, Sendable {
 
     public var description: String { message }
 
-    static let installHint = "install it with deploy/fetch-model.sh (or deploy/fetch-model.sh --system for the system service)"
+    /// Where the insightd Debian package puts the fetch script (it does not ship the model itself).
+    static let packagedFetchScript = "/usr/share/insightd/fetch-model.sh"
+
+    /// What to run to install the model: the packaged script when insightd came from the Debian package,
+    /// else the script in a checkout.
+    static var installHint: String {
+        if access(packagedFetchScript, X_OK) == 0 {
+            return "install it with \(packagedFetchScript) --system (as root)"
+        }
+        return "install it with deploy/fetch-model.sh (or deploy/fetch-model.sh --system for the system service)"
+    }
+
+    /// What to run to install the model again over a damaged copy.
+    static var reinstallHint: String {
+        if access(packagedFetchScript, X_OK) == 0 {
+            return "reinstall the model with \(packagedFetchScript) --system (it checks the file's SHA-256)"
+        }
+        return "reinstall the model with deploy/fetch-model.sh (it checks the file's SHA-256)"
+    }
 }

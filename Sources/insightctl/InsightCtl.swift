@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InsightClient
+import InsightCore
 
 #if canImport(Glibc)
 import Glibc
@@ -25,7 +26,7 @@ struct InsightCtl: ParsableCommand {
 
             Exit status: 0 ok, 1 error, 2 usage, 3 daemon not running, 4 permission or protocol failure.
             """,
-        version: "0.1.0",
+        version: InsightVersion.current,
         subcommands: [
             Status.self, Search.self, Tags.self, Recent.self, Show.self, Related.self, Conflicts.self, Paraphrases.self, Sources.self,
             Failed.self, Links.self, Export.self, Metrics.self,

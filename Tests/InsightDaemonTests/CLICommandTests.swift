@@ -436,6 +436,16 @@ struct CLICommandTests {
         #expect(manual.stdout.contains(".SS \"tags\""))
         #expect(manual.stdout.contains("\\fB\\-\\-since\\fR \\fIwhen\\fR"))
         #expect(manual.stdout.contains(".SH EXIT STATUS"))
+        // insightd(8), which the Debian package and install.sh ship beside insightctl(1).
+        let daemonManual = try runCommand(Binaries.insightd, ["generate-manual"])
+        #expect(daemonManual.status == 0)
+        #expect(daemonManual.stdout.hasPrefix(".TH INSIGHTD 8"))
+        #expect(daemonManual.stdout.contains("\\fB\\-\\-state\\-dir\\fR \\fIstate\\-dir\\fR"))
+        #expect(daemonManual.stdout.contains(".SS \"insightd extract FILES...\""))
+        for section in [".SH OPTIONS", ".SH SIGNALS", ".SH FILES", ".SH ENVIRONMENT", ".SH EXIT STATUS"] {
+            #expect(daemonManual.stdout.contains(section), "insightd(8) has \(section)")
+        }
+        #expect(!(try runCommand(Binaries.insightd, ["--help"])).stdout.contains("generate-manual"))
     }
 
     @Test(arguments: [("90s", 90.0), ("30m", 1800), ("12h", 43200), ("7d", 604_800), ("2w", 1_209_600)])

@@ -189,10 +189,15 @@ public struct SettingsSources: Sendable {
     }
 
     /// The user's data folder (`$XDG_DATA_HOME`, else `~/.local/share`), then the system's, each with
-    /// `insightd/models/all-MiniLM-L6-v2`.
+    /// `insightd/models/all-MiniLM-L6-v2`. A system service (systemd gave it `$STATE_DIRECTORY` and no
+    /// `$XDG_DATA_HOME`) looks in the system's first: its user is a dynamic one without a home, so that is
+    /// where the model is installed and the folder a missing model's message should name.
     func defaultModelDirectories() -> [String] {
-        let data = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? expandHome("~/.local/share")
-        return [data + "/insightd/models/all-MiniLM-L6-v2", "/usr/share/insightd/models/all-MiniLM-L6-v2"]
+        let system = "/usr/share/insightd/models/all-MiniLM-L6-v2"
+        let xdg = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        let user = (xdg ?? expandHome("~/.local/share")) + "/insightd/models/all-MiniLM-L6-v2"
+        if xdg == nil, let state = environment["STATE_DIRECTORY"], !state.isEmpty { return [system, user] }
+        return [user, system]
     }
 
     func expandHome(_ path: String) -> String {

@@ -84,10 +84,10 @@ units=$HOME/.config/systemd/user
 "$repo/deploy/install.sh" --user --bin-dir "$bin" --no-start >"$HOME/install.log" 2>&1 || { cat "$HOME/install.log"; fail "install.sh --user failed"; }
 [[ -x $HOME/.local/bin/insightd && -x $HOME/.local/bin/insightctl && -f $units/insightd.service ]] || fail "install.sh --user did not install binaries and unit"
 grep -q "^inbox = \"~/Insights\"" "$HOME/.config/insightd/insightd.toml" || fail "install.sh --user did not write the default config"
-[[ -s $HOME/.local/share/man/man1/insightctl.1 && -s $HOME/.local/share/bash-completion/completions/insightctl \
+[[ -s $HOME/.local/share/man/man1/insightctl.1 && -s $HOME/.local/share/man/man8/insightd.8 && -s $HOME/.local/share/bash-completion/completions/insightctl \
    && -s $HOME/.local/share/zsh/site-functions/_insightctl && -s $HOME/.local/share/fish/vendor_completions.d/insightctl.fish ]] \
-   || fail "install.sh --user did not install the man page and completions"
-ok "install.sh --user installed binaries, unit, default config, man page and completions"
+   || fail "install.sh --user did not install the man pages and completions"
+ok "install.sh --user installed binaries, unit, default config, man pages and completions"
 mkdir -p "$units/insightd.service.d"
 cat >"$units/insightd.service.d/test.conf" <<UNIT
 [Service]
