@@ -110,7 +110,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
-        ], exclude: ["Fixtures", "Systemd/sigterm-loop.sh", "Systemd/user-manager.sh"]),
+        ], exclude: ["Fixtures", "Systemd/sigterm-loop.sh", "Systemd/user-manager.sh", "Systemd/system-manager.sh"]),
     ],
     swiftLanguageModes: [.v6]
 )

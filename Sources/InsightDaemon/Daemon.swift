@@ -110,6 +110,9 @@ public enum Daemon {
         signal(SIGHUP, SIG_IGN)
         logger.info("insightd \(InsightVersion.current) watching \(settings.inbox)",
                     metadata: ["socket": "\(settings.socketPath)", "store": "\(database.kind) \(database.location)"])
+        if !settings.adminGroup.isEmpty, let gid = UserDatabase.groupID(named: settings.adminGroup), UserNamespace.current.hides(gid: gid) {
+            logger.warning("admin_group has no effect: \(UserNamespace.hiddenGroupReason(settings.adminGroup))")
+        }
         notifier.ready(status: heartbeat.announce())
 
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(

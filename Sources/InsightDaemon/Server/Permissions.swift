@@ -35,6 +35,9 @@ struct AccessPolicy: Sendable {
         groups.insert(peer.gid)
         groups.formUnion(UserDatabase.groups(ofUID: peer.uid))
         if groups.contains(gid) { return .allowed("member of \(group)") }
+        if UserNamespace.current.hides(gid: gid) {
+            return .denied("changing state needs membership in group \"\(group)\" (admin_group), but " + UserNamespace.hiddenGroupReason(group))
+        }
         return .denied("changing state needs membership in group \"\(group)\" (admin_group); ask an administrator to add you (usermod -aG \(group) USER) and log in again")
     }
 }
@@ -74,5 +77,35 @@ enum UserDatabase {
             count = max(found, count * 2)
         }
         return [user.gid]
+    }
+}
+
+/// The user namespace the daemon runs in. Under systemd's `PrivateUsers=yes` only root and the service's own
+/// user and group are mapped into it; the kernel reports every other user and group of a connecting process
+/// as the overflow id (65534), so members of any other group cannot be told apart from anyone else.
+struct UserNamespace: Sendable {
+    /// The ranges of `/proc/self/gid_map`: (first id inside, count).
+    let gidRanges: [(first: UInt64, count: UInt64)]
+
+    /// The namespace of this process, from `/proc/self/gid_map` (the initial namespace maps every id).
+    static let current = UserNamespace(gidMap: (try? String(contentsOfFile: "/proc/self/gid_map", encoding: .utf8)) ?? "0 0 4294967295")
+
+    /// Parses gid_map lines: `ID-INSIDE ID-OUTSIDE COUNT`.
+    init(gidMap: String) {
+        gidRanges = gidMap.split(separator: "\n").compactMap { line in
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard fields.count == 3, let first = UInt64(fields[0]), let count = UInt64(fields[2]) else { return nil }
+            return (first, count)
+        }
+    }
+
+    /// Whether group `gid` is invisible here: not mapped, so its members show up as the overflow id.
+    func hides(gid: gid_t) -> Bool {
+        !gidRanges.contains { UInt64(gid) >= $0.first && UInt64(gid) - $0.first < $0.count }
+    }
+
+    /// Why the members of `group` cannot be recognised, and what to do about it.
+    static func hiddenGroupReason(_ group: String) -> String {
+        "group \"\(group)\" is not mapped into the daemon's user namespace (PrivateUsers=yes in its systemd unit maps only root, its own user and its own group), so its members cannot be recognised; set admin_group to the service's own group, or PrivateUsers=no in a drop-in (systemctl edit insightd)"
     }
 }
