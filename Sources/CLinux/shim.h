@@ -45,4 +45,6 @@ static inline int insight_set_thread_nice(int nice) {
 
 /* SOCK_STREAM | SOCK_CLOEXEC as one int (Glibc's enum is not visible to every module that imports curl). */
 static const int insight_sock_stream_cloexec = SOCK_STREAM | SOCK_CLOEXEC;
+/* SOCK_STREAM alone, for the type sd_is_socket_unix compares with (SO_TYPE carries no flags). */
+static const int insight_sock_stream = SOCK_STREAM;
 #endif

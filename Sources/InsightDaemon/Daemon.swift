@@ -96,20 +96,35 @@ public enum Daemon {
         var routes = APIRouter(control: control)
         routes.reloader = reloader
         let router = routes
-        let server = SocketServer(path: settings.socketPath, mode: settings.socketMode,
+        // Under socket activation (insightd.socket) systemd made the socket, with its group and mode, and keeps it.
+        let inherited: InheritedSocket?
+        do {
+            inherited = try InheritedSocket.passed()
+        } catch {
+            logger.critical("\(error)")
+            try? database.close()
+            return 1
+        }
+        let server = SocketServer(path: settings.socketPath, mode: settings.socketMode, inherited: inherited,
                                   limits: { ServerLimits(requestDeadlineSeconds: box.value.socketRequestTimeoutSeconds) },
                                   access: router.access, logger: logger) { router.handle($0) }
         do {
             try await server.start()
         } catch {
-            logger.critical("cannot listen on \(settings.socketPath): \(error)")
+            logger.critical("cannot listen on \(server.path): \(error)")
             try? database.close()
             return 1
+        }
+        if let inherited {
+            logger.info("serving on the socket passed by the service manager: \(inherited.path) (its group and mode are set there, socket_mode is not used)")
+            if inherited.path != settings.socketPath {
+                logger.warning("the socket setting \(settings.socketPath) is not used: the service manager passed \(inherited.path); change ListenStream= in insightd.socket instead")
+            }
         }
         // SIGHUP reloads (ReloadService); ignored from here on so one that arrives before the service runs cannot end the process.
         signal(SIGHUP, SIG_IGN)
         logger.info("insightd \(InsightVersion.current) watching \(settings.inbox)",
-                    metadata: ["socket": "\(settings.socketPath)", "store": "\(database.kind) \(database.location)"])
+                    metadata: ["socket": "\(server.path)", "store": "\(database.kind) \(database.location)"])
         if !settings.adminGroup.isEmpty, let gid = UserDatabase.groupID(named: settings.adminGroup), UserNamespace.current.hides(gid: gid) {
             logger.warning("admin_group has no effect: \(UserNamespace.hiddenGroupReason(settings.adminGroup))")
         }

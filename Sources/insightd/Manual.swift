@@ -45,20 +45,21 @@ enum InsightdManual {
             page += ".SH COMMANDS\n" + ManualPage.commands(others, prefix: "insightd ")
         }
         page += ".SH SIGNALS\n" + ManualPage.list([
-            ("SIGTERM, SIGINT", "stop taking files, finish the file in hand, close the database, remove the socket and exit 0"),
+            ("SIGTERM, SIGINT", "stop taking files, finish the file in hand, close the database, remove the socket (not one passed by systemd) and exit 0"),
             ("SIGHUP", "re-read the configuration and apply what can change at run time (as insightctl reload does)"),
         ])
         page += ".SH FILES\n" + ManualPage.list([
             ("/etc/insightd/insightd.toml", "the system service's settings; every setting is listed there with its default"),
             ("/srv/insightd/inbox", "the system service's inbox (group insightd, setgid)"),
             ("/var/lib/insightd/insights.sqlite", "the system service's database"),
-            ("/run/insightd/insightd.sock", "the system service's socket (mode 0660, group insightd)"),
+            ("/run/insightd/insightd.sock", "the system service's socket, made by insightd.socket (mode 0660, group insightd)"),
             ("/usr/share/insightd/models/all-MiniLM-L6-v2", "the sentence model for search by meaning, when installed"),
         ])
         page += ".SH ENVIRONMENT\n" + ManualPage.list([
             ("INSIGHTD_CONFIG", "the config file when --config is not given"),
             ("INSIGHTD_*", "any setting: INSIGHTD_ and the key in upper case with dots as underscores (watch.mode: INSIGHTD_WATCH_MODE)"),
             ("CONFIGURATION_DIRECTORY, STATE_DIRECTORY, RUNTIME_DIRECTORY", "set by systemd: where insightd.toml, the database and the socket go"),
+            ("LISTEN_FDS, LISTEN_PID", "set by systemd for socket activation: the daemon serves on the listening socket passed as descriptor 3 instead of binding one"),
         ])
         page += ".SH EXIT STATUS\n" + ManualPage.list([
             ("0", "a clean stop"),

@@ -125,8 +125,11 @@ public struct ServerStartError: Error, Sendable, CustomStringConvertible {
 /// `export`) are tasks of the API service that await each write: a slow reader slows its producer, and no thread
 /// waits on a future.
 final class SocketServer: Sendable {
+    /// Where it serves: the configured path, or the inherited socket's.
     let path: String
     let mode: Int
+    /// The listening socket the service manager passed (socket activation), served instead of binding `path`.
+    let inherited: InheritedSocket?
     /// Read for each new connection, so a reload applies to the next one.
     let limits: @Sendable () -> ServerLimits
     /// Decides who is an administrator: they may use the reserved slots and are not held to the per-user cap.
@@ -141,10 +144,13 @@ final class SocketServer: Sendable {
     let streams: AsyncStream<@Sendable () async -> Void>
     private let streamJobs: AsyncStream<@Sendable () async -> Void>.Continuation
 
-    init(path: String, mode: Int, limits: @escaping @Sendable () -> ServerLimits = { ServerLimits() }, access: AccessPolicy,
-         logger: Logger, router: @escaping @Sendable (APIRequest) -> APIResponse) {
-        self.path = path
+    /// - Parameter inherited: a listening socket passed by the service manager; when given, `path` and `mode`
+    ///   are not used: the socket is served as it is, and left in place at stop.
+    init(path: String, mode: Int, inherited: InheritedSocket? = nil, limits: @escaping @Sendable () -> ServerLimits = { ServerLimits() },
+         access: AccessPolicy, logger: Logger, router: @escaping @Sendable (APIRequest) -> APIResponse) {
+        self.path = inherited?.path ?? path
         self.mode = mode
+        self.inherited = inherited
         self.limits = limits
         self.access = access
         self.logger = logger
@@ -152,9 +158,10 @@ final class SocketServer: Sendable {
         (streams, streamJobs) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
     }
 
-    /// Replaces a stale socket file, refuses to start when another daemon answers on it, then listens.
+    /// Replaces a stale socket file, refuses to start when another daemon answers on it, then listens; or serves
+    /// the inherited socket as the service manager made it.
     func start() async throws {
-        try Self.prepareSocketPath(path)
+        if inherited == nil { try Self.prepareSocketPath(path) }
         work.start()
         let work = self.work, streamJobs = self.streamJobs
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -165,6 +172,12 @@ final class SocketServer: Sendable {
                     try self.admit(channel, peer: peer, limits: limits, work: work, streamJobs: streamJobs)
                 }
             }
+        if let inherited {
+            // Its owner, group and mode are the service manager's (SocketGroup=, SocketMode=).
+            let listening = try await bootstrap.withBoundSocket(inherited.descriptor).get()
+            channel.withLock { $0 = listening }
+            return
+        }
         let listening = try await bootstrap.bind(unixDomainSocketPath: path).get()
         guard chmod(path, mode_t(mode)) == 0 else {
             throw ServerStartError(message: "cannot set the mode of the socket \(path): \(Errno(rawValue: errno))")
@@ -230,7 +243,8 @@ final class SocketServer: Sendable {
         }.recover { _ in nil }
     }
 
-    /// Stops listening, waits for the listener to close, removes the socket file.
+    /// Stops listening, waits for the listener to close, removes the socket file (not an inherited one: it belongs
+    /// to the service manager, which keeps listening on it and starts the daemon again on the next connection).
     func stop() async {
         // Long-lived streams (status --watch) see this and end their replies cleanly first.
         state.stopping.store(true, ordering: .relaxed)
@@ -240,7 +254,7 @@ final class SocketServer: Sendable {
         }
         let listening = channel.withLock { value -> (any Channel)? in defer { value = nil }; return value }
         if let listening { try? await listening.close() }
-        unlink(path)
+        if inherited == nil { unlink(path) }
         streamJobs.finish()
         try? await work.shutdownGracefully()
     }
