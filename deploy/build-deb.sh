@@ -150,13 +150,16 @@ for binary in insightd insightctl; do
     strip --remove-section=.comment --remove-section=.note --strip-unneeded "$root/usr/bin/$binary"
 done
 
-# The system unit with the packaged paths, the sysusers file, the default config (a conffile).
+# The system unit and its socket with the packaged paths, the sysusers file, the default config (a conffile)
+# with the service's own group as admin_group.
 install -d "$root/lib/systemd/system" "$root/usr/lib/sysusers.d" "$root/etc/insightd"
 sed -e 's|/usr/local/bin/|/usr/bin/|g' \
     -e 's|^# insightd as a system service. Installed by deploy/install.sh --system.|# insightd as a system service, from the insightd package (also installed by deploy/install.sh --system).|' \
     deploy/insightd.service >"$root/lib/systemd/system/insightd.service"
+install -m 0644 deploy/insightd.socket "$root/lib/systemd/system/insightd.socket"
 install -m 0644 deploy/insightd.sysusers.conf "$root/usr/lib/sysusers.d/insightd.conf"
-sed 's|^# inbox = .*|inbox = "/srv/insightd/inbox"|' config/insightd.toml >"$root/etc/insightd/insightd.toml"
+sed -e 's|^# inbox = .*|inbox = "/srv/insightd/inbox"|' -e 's|^admin_group = .*|admin_group = "insightd-admin"|' \
+    config/insightd.toml >"$root/etc/insightd/insightd.toml"
 chmod 0644 "$root/lib/systemd/system/insightd.service" "$root/etc/insightd/insightd.toml"
 
 # Man pages and shell completions, generated from the binaries' own argument parsers.
@@ -195,8 +198,9 @@ cat >"$work/changelog" <<EOF
 insightd ($version) unstable; urgency=medium
 
   * Release $version: the daemon insightd and the command insightctl, a hardened
-    system unit with a dynamic user, the static group insightd (sysusers), the
-    default configuration in /etc/insightd, man pages and shell completions.
+    system unit with a dynamic user and a socket unit, the static groups insightd
+    and insightd-admin (sysusers), the default configuration in /etc/insightd,
+    man pages and shell completions.
 
  -- $maintainer <$email>  $changelog_date
 EOF
@@ -214,7 +218,8 @@ insightd: spelling-error-in-binary *
 # -D_FORTIFY_SOURCE: SwiftPM does not pass it to the C it builds (BoringSSL, llhttp, the shims), and the Swift
 # runtime and Foundation are linked in as the toolchain ships them.
 insightd: hardening-no-fortify-functions [usr/bin/*]
-# The service needs systemd: a dynamic user, StateDirectory= and the sandbox have no sysvinit equivalent.
+# The service needs systemd: a dynamic user, StateDirectory=, socket activation and the sandbox have no sysvinit
+# equivalent.
 insightd: package-supports-alternative-init-but-no-init.d-script [lib/systemd/system/insightd.service]
 EOF
 if [[ $with_model == 1 ]]; then
@@ -262,7 +267,8 @@ Description: collects short insights from an inbox folder into a searchable stor
  .
  The package installs a hardened systemd service that runs as a dynamic user;
  members of the group insightd may drop files into /srv/insightd/inbox and use
- insightctl. Search by meaning needs the sentence model, which
+ insightctl to read, members of insightd-admin may also change state. Search
+ by meaning needs the sentence model, which
  /usr/share/insightd/fetch-model.sh installs.
 EOF
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds a release and installs insightd as a systemd service, or removes it again.
-#   deploy/install.sh --system     binaries in /usr/local/bin, unit, sysusers group, /etc/insightd/insightd.toml,
-#                                  inbox /srv/insightd/inbox (group insightd); run as root
+#   deploy/install.sh --system     binaries in /usr/local/bin, units (service and socket), sysusers groups
+#                                  (insightd, insightd-admin), /etc/insightd/insightd.toml (admin_group
+#                                  insightd-admin), inbox /srv/insightd/inbox (group insightd); run as root
 #   deploy/install.sh --user       binaries in ~/.local/bin, unit in ~/.config/systemd/user,
 #                                  ~/.config/insightd/insightd.toml, inbox ~/Insights
 #   deploy/install.sh --system|--user --uninstall
@@ -43,6 +44,11 @@ else
 fi
 
 if [[ $uninstall == 1 ]]; then
+    if [[ $mode == system ]]; then
+        # The socket first: a connection to it would start the service again.
+        "${systemctl[@]}" disable --now insightd.socket 2>/dev/null || true
+        rm -f "$unitdir/insightd.socket"
+    fi
     "${systemctl[@]}" disable --now insightd.service 2>/dev/null || true
     rm -f "$unitdir/insightd.service" "$bindir/insightd" "$bindir/insightctl"
     if [[ $mode == system ]]; then share=/usr/local/share; else share=${XDG_DATA_HOME:-$HOME/.local/share}; fi
@@ -52,11 +58,12 @@ if [[ $uninstall == 1 ]]; then
         rm -rf "$unitdir/insightd.service.d/resolvers.conf"
         rmdir "$unitdir/insightd.service.d" 2>/dev/null || true
         rm -f /usr/lib/sysusers.d/insightd.conf
+        rmdir /run/insightd 2>/dev/null || true   # made by insightd.socket
     fi
     "${systemctl[@]}" daemon-reload || true
     echo "insightd is uninstalled. Kept: the config $confdir/insightd.toml and the data"
     if [[ $mode == system ]]; then
-        echo "(database /var/lib/private/insightd, inbox /srv/insightd/inbox, group insightd). Remove them by hand if you want."
+        echo "(database /var/lib/private/insightd, inbox /srv/insightd/inbox, groups insightd and insightd-admin). Remove them by hand if you want."
     else
         echo "(database ${XDG_STATE_HOME:-$HOME/.local/state}/insightd, inbox ~/Insights). Remove them by hand if you want."
     fi
@@ -94,6 +101,7 @@ if ! model_dir=$(deploy/fetch-model.sh "${model_args[@]}"); then
 fi
 if [[ $mode == system ]]; then
     install -m 0644 deploy/insightd.service "$unitdir/insightd.service"
+    install -m 0644 deploy/insightd.socket "$unitdir/insightd.socket"
     install -D -m 0644 deploy/insightd.sysusers.conf /usr/lib/sysusers.d/insightd.conf
     systemd-sysusers /usr/lib/sysusers.d/insightd.conf
     # The inbox: members of insightd drop files here; setgid keeps new files in the group.
@@ -111,8 +119,10 @@ else
     chmod 0644 "$unitdir/insightd.service"
     default_inbox="~/Insights"
 fi
+if [[ $mode == system ]]; then admin_group=insightd-admin; else admin_group=""; fi
 if [[ ! -e $confdir/insightd.toml ]]; then
-    sed "s|^# inbox = .*|inbox = \"$default_inbox\"|" config/insightd.toml >"$confdir/insightd.toml"
+    sed -e "s|^# inbox = .*|inbox = \"$default_inbox\"|" -e "s|^admin_group = .*|admin_group = \"$admin_group\"|" \
+        config/insightd.toml >"$confdir/insightd.toml"
     chmod 0644 "$confdir/insightd.toml"
     echo "wrote the default config $confdir/insightd.toml"
 else
@@ -120,9 +130,15 @@ else
 fi
 "${systemctl[@]}" daemon-reload
 if [[ $start == 1 ]]; then
-    "${systemctl[@]}" enable --now insightd.service
+    if [[ $mode == system ]]; then
+        "${systemctl[@]}" enable --now insightd.socket insightd.service
+    else
+        "${systemctl[@]}" enable --now insightd.service
+    fi
     "${systemctl[@]}" --no-pager status insightd.service | head -5 || true
 fi
-echo "installed: $bindir/insightd, $bindir/insightctl, $unitdir/insightd.service; inbox $default_inbox${model_dir:+; model $model_dir}"
-[[ $mode == system ]] && echo "add people to the group insightd (usermod -aG insightd NAME) so they can use insightctl and the inbox"
+units=$unitdir/insightd.service
+[[ $mode == system ]] && units+=" and insightd.socket"
+echo "installed: $bindir/insightd, $bindir/insightctl, $units; inbox $default_inbox${model_dir:+; model $model_dir}"
+[[ $mode == system ]] && echo "add people to the group insightd (usermod -aG insightd NAME) so they can use insightctl and the inbox, and to insightd-admin as well to let them change state (pause, reload, ...)"
 exit 0

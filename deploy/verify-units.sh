@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the systemd units: `systemd-analyze verify` on each (on a copy whose binaries point at the
-# build, so verify can resolve them) and the system unit's exposure score (fails above the threshold).
+# build, so verify can resolve them; the system service together with its socket, which it requires and
+# which triggers it) and the system unit's exposure score (fails above the threshold).
 #   deploy/verify-units.sh [BUILD_DIR]      (default .build/debug)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,12 +16,21 @@ if ! command -v systemd-analyze >/dev/null; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for unit in deploy/insightd.service deploy/insightd.user.service; do
-    copy=$work/$(basename "$unit")
-    sed -e "s|/usr/local/bin/|$build/|g" -e "s|%h/.local/bin/|$build/|g" "$unit" >"$copy"
-    out=$(systemd-analyze verify --man=no "$copy" 2>&1) || { echo "$out" >&2; echo "verify-units: $unit does not verify" >&2; exit 1; }
-    if [[ -n $out ]]; then echo "$out" >&2; echo "verify-units: $unit: systemd-analyze verify complained" >&2; exit 1; fi
-    echo "verify-units: $unit verifies"
+mkdir "$work/system" "$work/user"
+for set in "system deploy/insightd.service deploy/insightd.socket" "user deploy/insightd.user.service"; do
+    read -r kind units <<<"$set"
+    copies=()
+    for unit in $units; do
+        copies+=("$work/$kind/$(basename "$unit")")
+        sed -e "s|/usr/local/bin/|$build/|g" -e "s|%h/.local/bin/|$build/|g" "$unit" >"${copies[-1]}"
+    done
+    out=$(systemd-analyze verify --man=no "${copies[@]}" 2>&1) || { echo "$out" >&2; echo "verify-units: $units do not verify" >&2; exit 1; }
+    if [[ -n $out ]]; then echo "$out" >&2; echo "verify-units: $units: systemd-analyze verify complained" >&2; exit 1; fi
+    echo "verify-units: ${units// / and } verif$( [[ $units == *" "* ]] && echo y || echo ies)"
+done
+# The socket's settings, which insightctl's access rests on.
+for want in "ListenStream=/run/insightd/insightd.sock" "SocketGroup=insightd" "SocketMode=0660"; do
+    grep -qx "$want" deploy/insightd.socket || { echo "verify-units: deploy/insightd.socket lacks $want" >&2; exit 1; }
 done
 score=$(systemd-analyze security --offline=yes --threshold="$threshold" deploy/insightd.service 2>&1) || {
     echo "$score" >&2; echo "verify-units: deploy/insightd.service exposure is above $threshold" >&2; exit 1; }

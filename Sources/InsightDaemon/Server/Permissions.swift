@@ -106,6 +106,6 @@ struct UserNamespace: Sendable {
 
     /// Why the members of `group` cannot be recognised, and what to do about it.
     static func hiddenGroupReason(_ group: String) -> String {
-        "group \"\(group)\" is not mapped into the daemon's user namespace (PrivateUsers=yes in its systemd unit maps only root, its own user and its own group), so its members cannot be recognised; set admin_group to the service's own group, or PrivateUsers=no in a drop-in (systemctl edit insightd)"
+        "group \"\(group)\" is not mapped into the daemon's user namespace (PrivateUsers=yes in its systemd unit maps only root, its own user and its own group, Group=), so its members cannot be recognised; set admin_group to the service's own group (the shipped unit's is insightd-admin), or PrivateUsers=no in a drop-in (systemctl edit insightd)"
     }
 }

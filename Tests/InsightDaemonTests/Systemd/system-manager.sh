@@ -138,6 +138,7 @@ done
 c() { nsenter -t "$leader" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
 as() { local user=$1; shift; c setpriv --reuid="$(c id -u "$user")" --regid="$(c id -g "$user")" --init-groups env HOME=/ "$@"; }
 prop() { c systemctl show -P "$1" insightd.service; }
+sprop() { c systemctl show -P "$1" insightd.socket; }
 fail() {
     echo "FAIL: $*"
     if [[ -n $leader ]]; then
@@ -176,9 +177,12 @@ ok "apt-get install ./$debname without network: $new packages newly installed (i
 
 [[ $(c stat -c '%a %G' /srv/insightd/inbox) == "2770 insightd" ]] || fail "inbox: $(c stat -c '%a %G' /srv/insightd/inbox)"
 c getent group insightd >/dev/null || fail "the group insightd was not made"
+c getent group insightd-admin >/dev/null || fail "the group insightd-admin was not made"
 [[ $(c systemctl is-enabled insightd.service) == enabled ]] || fail "the unit is not enabled after installation"
+[[ $(c systemctl is-enabled insightd.socket) == enabled ]] || fail "the socket unit is not enabled after installation"
 [[ $(prop ActiveState) == active ]] || fail "the service was not started by the installation"
-ok "postinst: group insightd (sysusers), inbox /srv/insightd/inbox 2770 root:insightd, unit enabled and started"
+[[ $(sprop ActiveState) == active ]] || fail "the socket unit was not started by the installation"
+ok "postinst: groups insightd and insightd-admin (sysusers), inbox /srv/insightd/inbox 2770 root:insightd, insightd.socket and insightd.service enabled and started"
 
 libs=$(c ldd /usr/bin/insightd /usr/bin/insightctl)
 ! grep -q "not found" <<<"$libs" || fail "unresolved libraries: $(grep "not found" <<<"$libs")"
@@ -189,10 +193,10 @@ ok "ldd of /usr/bin/insightd and insightctl: $(grep -c '=>' <<<"$libs") entries,
 
 for f in /usr/share/man/man8/insightd.8.gz /usr/share/man/man1/insightctl.1.gz /usr/share/bash-completion/completions/insightctl \
          /usr/share/zsh/vendor-completions/_insightctl /usr/share/fish/vendor_completions.d/insightctl.fish /usr/share/insightd/fetch-model.sh \
-         /usr/share/doc/insightd/copyright /usr/share/doc/insightd/changelog.gz /usr/lib/sysusers.d/insightd.conf; do
+         /usr/share/doc/insightd/copyright /usr/share/doc/insightd/changelog.gz /usr/lib/sysusers.d/insightd.conf /lib/systemd/system/insightd.socket; do
     c test -s "$f" || fail "$f is missing"
 done
-ok "man pages, completions, copyright, changelog, sysusers file and fetch-model.sh installed"
+ok "man pages, completions, copyright, changelog, sysusers file, socket unit and fetch-model.sh installed"
 
 # --- hardening of the running process ------------------------------------------------------------------
 pid=$(prop MainPID)
@@ -242,7 +246,7 @@ meaning=$(c insightctl status 2>&1)
     || fail "status does not name the system model folder and the packaged fetch script: $meaning"
 ok "without the model, status names the system folder and the packaged script: $(grep -o 'the model folder [^;]*; install it with [^;)]*' <<<"$meaning" | head -1))"
 
-c groupadd insightd-admin
+# insightd-admin is the package's (sysusers), the service's own group and the packaged admin_group.
 c useradd -M -G insightd,insightd-admin ada   # may change state
 c useradd -M -G insightd rita                 # may read
 c useradd -M olga                             # not in the group
@@ -259,43 +263,43 @@ uid=$(awk '/^Uid:/ {print $2}' <<<"$(c cat "/proc/$pid/status")")
 [[ $(c stat -c %a /var/lib/private) == 700 ]] || fail "/var/lib/private is not 0700"
 [[ $(c readlink /run/systemd/dynamic-uid/direct:insightd-daemon) == "$uid" ]] || fail "systemd has no dynamic user insightd-daemon for uid $uid"
 ok "state /var/lib/insightd -> private/insightd, insights.sqlite owned by the dynamic user insightd-daemon (uid $uid, not in /etc/passwd)"
-sock=$(c stat -c '%A %u %G' /run/insightd/insightd.sock)
-[[ $sock == "srw-rw---- $uid insightd" ]] || fail "socket: $sock"
-[[ $(c stat -c '%a %G' /run/insightd) == "750 insightd" ]] || fail "/run/insightd: $(c stat -c '%a %G' /run/insightd)"
-ok "socket /run/insightd/insightd.sock: $sock (folder 0750, group insightd)"
+# The socket is systemd's (insightd.socket), passed to the daemon: root's, group insightd, 0660, whatever user
+# namespace the service runs in.
+sock=$(c stat -c '%A %U %G' /run/insightd/insightd.sock)
+[[ $sock == "srw-rw---- root insightd" ]] || fail "socket: $sock"
+[[ $(c stat -c '%a %U' /run/insightd) == "755 root" ]] || fail "/run/insightd: $(c stat -c '%a %U' /run/insightd)"
+[[ $(sprop Listen) == "/run/insightd/insightd.sock (Stream)" ]] || fail "insightd.socket listens on $(sprop Listen)"
+grep -q "serving on the socket passed by the service manager: /run/insightd/insightd.sock" <<<"$(c journalctl --no-pager -u insightd.service -o cat)" \
+    || fail "the daemon did not log that it serves on the socket systemd passed"
+ok "socket /run/insightd/insightd.sock made by insightd.socket: $sock (folder 0755 root); the daemon serves on the socket systemd passed"
 
 # --- who may do what -------------------------------------------------------------------------------------
 # The shipped unit has PrivateUsers=yes: inside its user namespace only root, the service's user and its group
-# insightd exist, so a separate admin_group cannot be recognised; the daemon says so. A drop-in with
-# PrivateUsers=no makes admin_group work.
-c sed -i 's/^admin_group = .*/admin_group = "insightd-admin"/' /etc/insightd/insightd.toml
-c systemctl restart insightd.service || fail "restart with admin_group failed"
-grep -q 'admin_group has no effect: group "insightd-admin" is not mapped' <<<"$(c journalctl --no-pager -u insightd.service -o cat -n 20)" \
-    || fail "no warning that admin_group is invisible under PrivateUsers=yes"
-set +e; refused=$(as ada insightctl pause 2>&1); code=$?; set -e
-[[ $code == 4 && $refused == *"PrivateUsers=yes"* ]] || fail "ada's pause under PrivateUsers=yes: exit $code, $refused"
-c insightctl pause >/dev/null && c insightctl resume >/dev/null || fail "root cannot pause and resume"
-ok "PrivateUsers=yes (shipped unit): root may pause; admin_group insightd-admin is invisible, logged at start, and ada is told why (exit 4)"
+# (Group=insightd-admin) are mapped. admin_group is that group, so its members are recognised; insightd, the
+# socket's and inbox's group, is a supplementary group of the service and shows as unmapped.
+[[ $(prop PrivateUsers) == yes && $(prop Group) == insightd-admin ]] || fail "the unit runs with PrivateUsers=$(prop PrivateUsers), Group=$(prop Group)"
+admin_gid=$(c getent group insightd-admin | cut -d: -f3) readers_gid=$(c getent group insightd | cut -d: -f3)
+gid_map=$(c cat "/proc/$pid/gid_map" | awk '{print $1 ":" $3}' | tr '\n' ' ')
+[[ $gid_map == "0:1 $admin_gid:1 " || $gid_map == "$admin_gid:1 0:1 " ]] || fail "the service's gid map is $gid_map, not root and insightd-admin ($admin_gid) only"
+grep -qE "^Groups:.*\b$readers_gid\b" <<<"$(c cat "/proc/$pid/status")" || fail "the service does not have insightd ($readers_gid) as a supplementary group"
+grep -q '^admin_group = "insightd-admin"$' <<<"$(c cat /etc/insightd/insightd.toml)" || fail "the packaged config does not set admin_group = \"insightd-admin\""
+! grep -q 'admin_group has no effect' <<<"$(c journalctl --no-pager -u insightd.service -o cat)" || fail "the daemon warned that admin_group has no effect"
+ok "PrivateUsers=yes: gid map ${gid_map% } (root and insightd-admin), supplementary group insightd ($readers_gid) unmapped; admin_group = \"insightd-admin\" in the packaged config, no warning"
 
-c mkdir -p /etc/systemd/system/insightd.service.d
-c sh -c 'printf "[Service]\nPrivateUsers=no\n" >/etc/systemd/system/insightd.service.d/admin-group.conf'
-c systemctl daemon-reload
-c systemctl restart insightd.service || fail "restart with PrivateUsers=no failed"
 as ada insightctl pause >/dev/null || fail "a member of admin_group cannot pause: $(as ada insightctl pause 2>&1)"
 grep -q '"state" *: *"paused"' <<<"$(c insightctl status --json)" || fail "not paused after ada's pause"
 reply=$(as ada insightctl reload 2>&1) || fail "a member of admin_group cannot reload: $reply"
 as ada insightctl resume >/dev/null || fail "a member of admin_group cannot resume"
-ok "with a drop-in PrivateUsers=no, ada (insightd, insightd-admin): pause, reload, resume accepted"
+grep -q '"state" *: *"running"' <<<"$(c insightctl status --json)" || fail "not running after ada's resume"
+ok "ada (insightd, insightd-admin) under the shipped unit: pause, reload, resume accepted"
 as rita insightctl status >/dev/null || fail "a member of insightd cannot read status: $(as rita insightctl status 2>&1)"
 set +e; refused=$(as rita insightctl pause 2>&1); code=$?; set -e
-[[ $code == 4 && $refused == *'group "insightd-admin" (admin_group)'* ]] || fail "rita's pause: exit $code, $refused"
+[[ $code == 4 && $refused == *'group "insightd-admin" (admin_group)'* && $refused != *PrivateUsers* ]] || fail "rita's pause: exit $code, $refused"
 ok "rita (insightd only): status read; pause refused (exit 4): ${refused#*: }"
 set +e; outsider=$(as olga insightctl status 2>&1); code=$?; set -e
 [[ $code != 0 && $outsider == *ermission* ]] || fail "olga (no group) could connect: exit $code, $outsider"
 ok "olga (not in insightd): cannot connect (exit $code: $outsider)"
-c rm /etc/systemd/system/insightd.service.d/admin-group.conf
-c systemctl daemon-reload
-c systemctl restart insightd.service || fail "restart without the drop-in failed"
+c insightctl pause >/dev/null && c insightctl resume >/dev/null || fail "root cannot pause and resume"
 
 # --- reload through systemctl ----------------------------------------------------------------------------
 pid=$(prop MainPID)
@@ -332,10 +336,17 @@ ok "journald: the daemon's <N> prefixes became priorities (its lines by PRIORITY
 clean_stops=$(journal | grep -c "stopped cleanly" || true)
 c systemctl stop insightd.service || fail "stop failed"
 [[ $(prop Result) == success && $(prop ExecMainStatus) == 0 ]] || fail "stop: result $(prop Result), exit status $(prop ExecMainStatus)"
-! c test -e /run/insightd/insightd.sock || fail "the socket was left behind"
 (( $(journal | grep -c "stopped cleanly") > clean_stops )) || fail "no clean stop in the journal"
 ! c test -e /run/systemd/dynamic-uid/direct:insightd-daemon || fail "the dynamic user is still allocated after stop"
-ok "systemctl stop: exit status 0, result success, socket removed, dynamic user released"
+# The socket is insightd.socket's: the daemon leaves it in place, and systemd keeps listening on it.
+[[ $(sprop ActiveState) == active && $(c stat -c '%A %U %G' /run/insightd/insightd.sock) == "srw-rw---- root insightd" ]] \
+    || fail "after stop the socket unit is $(sprop ActiveState), the socket $(c stat -c '%A %U %G' /run/insightd/insightd.sock 2>&1)"
+ok "systemctl stop: exit status 0, result success, dynamic user released; the socket stays, systemd listening on it"
+# A connection to the socket starts the service again (socket activation): rita's status is answered.
+activated=$(as rita insightctl status --json) || fail "a connection while the service was stopped did not start it: $activated"
+[[ $(prop ActiveState) == active && $(json_number ingested <<<"$activated") == 2 ]] || fail "after activation by a connection: $(prop ActiveState), $activated"
+ok "a connection to the stopped service's socket started it (pid $(prop MainPID)) and was answered: 2 files"
+c systemctl stop insightd.service || fail "stop failed"
 c systemctl start insightd.service || fail "second start failed"
 [[ $(ingested) == 2 && $(unique) == "$first_unique" ]] || fail "after the restart: $(ingested) files, $(unique) unique"
 ok "systemctl start again: 2 files and $first_unique unique insights found"
@@ -365,22 +376,28 @@ c systemctl start insightd.service || fail "start after the watchdog test failed
 # --- remove keeps data; install.sh --system finds it; uninstall.sh --system ------------------------------
 c apt-get remove -y -q insightd >/dev/null 2>&1 || fail "apt-get remove failed"
 [[ $(prop LoadState) == not-found ]] || fail "the unit is still loaded after remove: $(prop LoadState)/$(prop ActiveState)"
-! c test -e /usr/bin/insightd && ! c test -e /usr/bin/insightctl && ! c test -e /lib/systemd/system/insightd.service || fail "remove left binaries or the unit"
+[[ $(sprop LoadState) == not-found ]] || fail "the socket unit is still loaded after remove: $(sprop LoadState)/$(sprop ActiveState)"
+! c test -e /usr/bin/insightd && ! c test -e /usr/bin/insightctl && ! c test -e /lib/systemd/system/insightd.service \
+    && ! c test -e /lib/systemd/system/insightd.socket && ! c test -e /run/insightd/insightd.sock || fail "remove left binaries, the units or the socket"
 c test -f /var/lib/private/insightd/insights.sqlite && c test -f /etc/insightd/insightd.toml && c test -f /srv/insightd/inbox/a.txt \
     && c getent group insightd >/dev/null || fail "remove did not keep the database, config, inbox and group"
-ok "apt-get remove: unit and binaries gone; database, config, inbox and group kept"
+ok "apt-get remove: units, socket and binaries gone; database, config, inbox and groups kept"
 
 c bash /mnt/test/repo/deploy/install.sh --system --bin-dir /mnt/test/unpacked/usr/bin --no-build >"$work/install.log" 2>&1 \
     || { cat "$work/install.log"; fail "install.sh --system failed"; }
 [[ $(prop ActiveState) == active && $(prop FragmentPath) == /etc/systemd/system/insightd.service ]] || fail "install.sh --system: $(prop ActiveState) from $(prop FragmentPath)"
+[[ $(sprop ActiveState) == active && $(sprop FragmentPath) == /etc/systemd/system/insightd.socket && $(c systemctl is-enabled insightd.socket) == enabled ]] \
+    || fail "install.sh --system: the socket unit is $(sprop ActiveState) from $(sprop FragmentPath)"
+[[ $(c stat -c '%A %U %G' /run/insightd/insightd.sock) == "srw-rw---- root insightd" ]] || fail "install.sh --system: socket $(c stat -c '%A %U %G' /run/insightd/insightd.sock)"
 [[ $(ingested) == 2 && $(unique) == "$first_unique" ]] || fail "install.sh --system: $(ingested) files, $(unique) unique"
-ok "install.sh --system (binaries in /usr/local/bin): started, found the 2 files and $first_unique insights the package left"
+as ada insightctl pause >/dev/null && as ada insightctl resume >/dev/null || fail "install.sh --system: a member of insightd-admin cannot pause (the kept config has admin_group $(c grep '^admin_group' /etc/insightd/insightd.toml))"
+ok "install.sh --system (binaries in /usr/local/bin): socket and service started, found the 2 files and $first_unique insights the package left; ada may pause"
 c bash /mnt/test/repo/deploy/uninstall.sh --system >"$work/uninstall.log" 2>&1 || { cat "$work/uninstall.log"; fail "uninstall.sh --system failed"; }
-[[ $(prop LoadState) == not-found ]] || fail "uninstall.sh left the unit: $(prop LoadState)"
-! c test -e /usr/local/bin/insightd && ! c test -e /etc/systemd/system/insightd.service && ! c test -e /usr/lib/sysusers.d/insightd.conf \
-    || fail "uninstall.sh left binaries, the unit or the sysusers file"
+[[ $(prop LoadState) == not-found && $(sprop LoadState) == not-found ]] || fail "uninstall.sh left the units: $(prop LoadState), $(sprop LoadState)"
+! c test -e /usr/local/bin/insightd && ! c test -e /etc/systemd/system/insightd.service && ! c test -e /etc/systemd/system/insightd.socket \
+    && ! c test -e /usr/lib/sysusers.d/insightd.conf && ! c test -e /run/insightd || fail "uninstall.sh left binaries, the units, /run/insightd or the sysusers file"
 c test -f /var/lib/private/insightd/insights.sqlite || fail "uninstall.sh removed the database"
-ok "uninstall.sh --system: unit, binaries and sysusers file gone; database kept"
+ok "uninstall.sh --system: units, socket, binaries and sysusers file gone; database kept"
 
 # --- purge -----------------------------------------------------------------------------------------------
 # The package is removed but not purged: purge finishes the job (its config files, its postrm purge).
@@ -389,19 +406,22 @@ leftovers() {
     for f in /usr/bin/insightd /usr/bin/insightctl /lib/systemd/system/insightd.service /etc/systemd/system/insightd.service \
              /etc/systemd/system/multi-user.target.wants/insightd.service /etc/systemd/system/insightd.service.d \
              /var/lib/systemd/deb-systemd-helper-enabled/insightd.service.dsh-also /usr/lib/sysusers.d/insightd.conf \
+             /lib/systemd/system/insightd.socket /etc/systemd/system/insightd.socket /etc/systemd/system/sockets.target.wants/insightd.socket \
+             /var/lib/systemd/deb-systemd-helper-enabled/insightd.socket.dsh-also \
              /var/lib/insightd /var/lib/private/insightd /etc/insightd /run/insightd; do
         c test -e "$f" -o -L "$f" && echo "$f"
     done
     c test -e /run/systemd/dynamic-uid/direct:insightd-daemon && echo "dynamic user insightd-daemon"
+    c getent group insightd-admin
     c grep -h insightd /etc/passwd
     return 0
 }
 left=$(leftovers)
 [[ -z $left ]] || fail "purge left: $left"
-[[ $(prop LoadState) == not-found ]] || fail "the unit is still known after purge"
+[[ $(prop LoadState) == not-found && $(sprop LoadState) == not-found ]] || fail "the units are still known after purge"
 c test -f /srv/insightd/inbox/a.txt && c getent group insightd >/dev/null || fail "purge removed an inbox that still held notes"
 grep -q "kept /srv/insightd" "$work/purge.log" || fail "purge did not say it kept the inbox"
-ok "apt-get purge: unit, binaries, database, config, state and dynamic user gone; the inbox with notes kept, and its group"
+ok "apt-get purge: units, binaries, database, config, state, dynamic user and group insightd-admin gone; the inbox with notes kept, and its group insightd"
 c rm -f /srv/insightd/inbox/a.txt /srv/insightd/inbox/b.md
 c apt-get install -y -q --no-install-recommends "/mnt/test/$debname" >/dev/null 2>&1 || fail "apt-get install after purge failed"
 [[ $(prop ActiveState) == active && $(ingested) == 0 ]] || fail "after purge a fresh install should start empty: $(prop ActiveState), $(ingested) files"

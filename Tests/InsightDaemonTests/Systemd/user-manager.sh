@@ -188,18 +188,21 @@ rm -f "$HOME/Insights/wedge.txt" "$units/insightd.service.d/watchdog.conf"
 [[ -f $HOME/.local/state/insightd/insights.sqlite && -f $HOME/.config/insightd/insightd.toml ]] || fail "uninstall.sh removed data or config"
 ok "uninstall.sh --user removed unit and binaries, kept database and config"
 # The system unit'"'"'s sandbox, as far as a user manager in this environment can apply it: the same unit file
-# without the dynamic user (a user manager cannot allocate one). Directives the environment refuses
+# without the dynamic user and its groups (a user manager can neither allocate a user nor set groups) and
+# without insightd.socket: the daemon binds its own socket in a RuntimeDirectory= (the drop-in), which
+# ProtectSystem=strict leaves writable. Directives the environment refuses
 # (226/NAMESPACE) are dropped one by one and reported; ProtectHome= always fails here because it hides
 # /run/user, which holds a user manager'"'"'s RuntimeDirectory.
 mkdir -p "$HOME/hardened-inbox" "$HOME/hardened-bin"
 # PrivateTmp= in the unit hides /tmp, where a checkout (and so its build folder) may live: run copies.
 cp "$bin/insightd" "$bin/insightctl" "$HOME/hardened-bin/"
 install_hardened() {
-    local expr="s|/usr/local/bin/|$HOME/hardened-bin/|g; /^DynamicUser=/d; /^User=/d; /^Group=/d"
+    local expr="s|/usr/local/bin/|$HOME/hardened-bin/|g; /^DynamicUser=/d; /^User=/d; /^Group=/d; /^SupplementaryGroups=/d"
+    expr="$expr; /^Requires=insightd.socket/d; s/^After=\(.*\) insightd.socket$/After=\1/; /^Also=/d"
     for d in "$@"; do expr="$expr; /^$d=/d"; done
     sed -e "$expr" "$repo/deploy/insightd.service" >"$units/insightd-hardened.service"
     mkdir -p "$units/insightd-hardened.service.d"
-    printf "[Service]\nEnvironment=INSIGHTD_INBOX=%s\nStandardOutput=append:%s\nStandardError=append:%s\nRestart=no\n" \
+    printf "[Service]\nRuntimeDirectory=insightd\nEnvironment=INSIGHTD_INBOX=%s\nStandardOutput=append:%s\nStandardError=append:%s\nRestart=no\n" \
         "$HOME/hardened-inbox" "$HOME/hardened.log" "$HOME/hardened.log" >"$units/insightd-hardened.service.d/test.conf"
     systemctl --user daemon-reload
 }
