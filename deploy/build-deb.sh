@@ -40,10 +40,10 @@ arch=$(dpkg --print-architecture)
 package=insightd_${version}_${arch}.deb
 
 if [[ -z $from ]]; then
-    # The Swift runtime is linked in (--static-swift-stdlib): the package needs no toolchain, only Debian's
-    # libraries. No RUNPATH ($ORIGIN is of no use in /usr/bin), and the GOT read-only after start (BIND_NOW, as
-    # Debian's hardening flags ask). These flags only change the link, not the compiled objects.
-    flags=(-c release --static-swift-stdlib --disable-local-rpath -Xlinker -z -Xlinker now --build-path "$build_path")
+    # The Swift runtime is linked in: the package needs no toolchain, only Debian's libraries (see
+    # release-flags.sh for the rest).
+    source deploy/release-flags.sh
+    flags=("${release_flags[@]}" --build-path "$build_path")
     swift build "${flags[@]}" --product insightd >&2
     swift build "${flags[@]}" --product insightctl >&2
     from=$(swift build "${flags[@]}" --show-bin-path)

@@ -72,8 +72,9 @@ fi
 
 if [[ $build == 1 ]]; then
     # The Swift runtime linked in: the binaries need only Debian's shared libraries, not the toolchain's.
-    swift build -c release --static-swift-stdlib --product insightd
-    swift build -c release --static-swift-stdlib --product insightctl
+    source deploy/release-flags.sh
+    swift build "${release_flags[@]}" --product insightd
+    swift build "${release_flags[@]}" --product insightctl
 fi
 release=${from:-$(swift build -c release --show-bin-path 2>/dev/null || echo .build/release)}
 for binary in insightd insightctl; do

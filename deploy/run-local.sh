@@ -8,10 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/dev-deps.sh
 configuration=${INSIGHTD_BUILD:-release}
-# A release links the Swift runtime in (as install.sh and build-deb.sh do); the debug build uses the toolchain's.
-static=()
-[[ $configuration == release ]] && static=(--static-swift-stdlib)
-swift build -c "$configuration" "${static[@]}" --product insightd
-swift build -c "$configuration" "${static[@]}" --product insightctl
+# A release is built as install.sh and build-deb.sh build it (one shared build); the debug build uses the
+# toolchain's runtime.
+source deploy/release-flags.sh
+flags=(-c debug)
+[[ $configuration == release ]] && flags=("${release_flags[@]}")
+swift build "${flags[@]}" --product insightd
+swift build "${flags[@]}" --product insightctl
 mkdir -p inbox state
 exec ".build/$configuration/insightd" --config config/insightd.toml --inbox inbox --state-dir state --socket state/insightd.sock "$@"
