@@ -114,8 +114,11 @@ extension FileIngest {
 public enum IngestOutcome: Sendable, Equatable {
     /// The same path with the same content was stored before; nothing changed.
     case unchanged
-    /// The file is stored: how many insights were new and how many occurrences it has.
-    case stored(newInsights: Int, occurrences: Int)
+    /// The file is stored: how many insights were new and how many occurrences it has; how many of its texts were
+    /// stored as new wordings (variants) of a stored insight, and how many of the new insights were stored as
+    /// conflicting with another (each of these is also one of `newInsights`). A text already stored word for word, as
+    /// an insight or as a wording, adds an occurrence only.
+    case stored(newInsights: Int, occurrences: Int, variants: Int = 0, conflicts: Int = 0)
 }
 
 /// Aggregate counts for status.
@@ -292,7 +295,7 @@ public final class InsightDatabase: Sendable {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let insertTag = try db.cachedStatement(sql: "INSERT INTO occurrenceTag (occurrenceId, tag) VALUES (?, ?)")
-        var newInsights = 0
+        var newInsights = 0, newVariants = 0, newConflicts = 0
         let targets = file.variantTargets
         // The insight each ordinal went to, so a shorter passage can join the longer one it is part of.
         var resolved = [Int64?](repeating: nil, count: file.insights.count)
@@ -310,6 +313,7 @@ public final class InsightDatabase: Sendable {
                 try insertVariant.execute(arguments: [longer, fingerprint, insight.text, now])
                 insightID = longer
                 variantID = db.lastInsertedRowID
+                newVariants += 1
             }
             if insightID == nil {
                 // Not seen word for word: the same claim in other words, or a new insight.
@@ -318,6 +322,7 @@ public final class InsightDatabase: Sendable {
                     try insertVariant.execute(arguments: [id, fingerprint, insight.text, now])
                     insightID = id
                     variantID = db.lastInsertedRowID
+                    newVariants += 1
                 case .new(let bandKeys, let conflicts):
                     try insertInsight.execute(arguments: [fingerprint, insight.text, now])
                     let id = db.lastInsertedRowID
@@ -329,6 +334,7 @@ public final class InsightDatabase: Sendable {
                     for conflict in conflicts.prefix(8) {
                         try insertConflict.execute(arguments: [min(id, conflict.id), max(id, conflict.id), conflict.kind.rawValue, now])
                     }
+                    if !conflicts.isEmpty { newConflicts += 1 }
                 case nil:
                     try insertInsight.execute(arguments: [fingerprint, insight.text, now])
                     insightID = db.lastInsertedRowID
@@ -369,7 +375,7 @@ public final class InsightDatabase: Sendable {
             try db.execute(sql: "INSERT OR IGNORE INTO linkReference (linkId, sourceId, line) VALUES (?, ?, ?)",
                            arguments: [linkID, sourceID, link.line])
         }
-        return .stored(newInsights: newInsights, occurrences: file.insights.count)
+        return .stored(newInsights: newInsights, occurrences: file.insights.count, variants: newVariants, conflicts: newConflicts)
     }
 
     /// Queues a link once: a canonical URL already known keeps its row and state.

@@ -41,7 +41,7 @@ struct SearchBench: ParsableCommand {
                 let outcome = try database.ingest(FileIngest(path: "bench/file-\(file).txt", size: 0, mtime: 0, sha256: "bench-\(file)",
                                                              encoding: "utf-8", documentDate: nil, insights: batch),
                                                   now: 1_700_000_000 + Double(file))
-                if case .stored(let new, _) = outcome { stored += new }
+                if case .stored(let new, _, _, _) = outcome { stored += new }
                 file += 1
                 if file % 50 == 0 { print("  filled \(stored) insights (\(String(format: "%.0f", monotonic() - started)) s)") }
             }
