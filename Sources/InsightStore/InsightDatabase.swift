@@ -177,7 +177,7 @@ public final class InsightDatabase: Sendable {
             try connection.withLock { (connection: inout Connection) throws(StoreError) -> DatabasePool in
                 if let pool = connection.pool { return pool }
                 let released = connection.released ?? StoreError(.unwritable, "the database \(path) is closed")
-                let now = monotonicNow()
+                let now = monotonicSeconds()
                 guard now - connection.lastReopen >= 1 else { throw released }
                 connection.lastReopen = now
                 guard let pool = reopen() else { throw released }
@@ -661,7 +661,7 @@ public final class InsightDatabase: Sendable {
             guard let pool = connection.pool else { return nil }
             connection.pool = nil
             connection.released = reason
-            connection.lastReopen = monotonicNow()
+            connection.lastReopen = monotonicSeconds()
             return pool
         }) else { return false }
         // Waits for reads in progress; a pool that cannot close now closes its connections when the last use ends.
@@ -683,13 +683,6 @@ public final class InsightDatabase: Sendable {
             return nil
         }
     }
-}
-
-/// Seconds on the monotonic clock.
-func monotonicNow() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
 
 private func jsonArray(_ ids: [Int64]) -> String {

@@ -14,11 +14,7 @@ struct DaemonBenchError: Error, CustomStringConvertible {
 }
 
 /// Seconds on the monotonic clock.
-func now() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-}
+func now() -> Double { monotonicSeconds() }
 
 func sleepSeconds(_ seconds: Double) {
     guard seconds > 0 else { return }
