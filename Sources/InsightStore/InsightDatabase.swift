@@ -228,7 +228,7 @@ public final class InsightDatabase: Sendable {
         }
         if let thresholds {
             let expected = (try? pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM insightSignature") }) ?? 0
-            let state = NearDuplicateState(thresholds: thresholds, expectedCount: (expected ?? 0) + 1024)
+            let state = NearDuplicateState(thresholds: thresholds, expectedCount: expected + 1024)
             do {
                 try state.load(pool)
             } catch {
@@ -640,7 +640,7 @@ public final class InsightDatabase: Sendable {
         }) else { return }  // released: nothing is open
         do {
             do {
-                try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+                _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
             } catch where StorageCondition.classify(error, databasePath: path, opened: opened) != nil {
                 // A read-only or vanished state directory: what was committed stays in the write-ahead log, which the
                 // next open replays, so stopping is still clean.

@@ -97,7 +97,7 @@ final class DaemonProcess {
         if let settleMilliseconds { environment["INSIGHTD_SETTLE_MS"] = String(settleMilliseconds) }
         environment.merge(extra) { _, added in added }
         process.environment = environment
-        FileManager.default.createFile(atPath: workspace.log, contents: nil)
+        _ = FileManager.default.createFile(atPath: workspace.log, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: workspace.log))
         process.standardOutput = log
         process.standardError = log
