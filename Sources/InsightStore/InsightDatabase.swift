@@ -669,6 +669,12 @@ public final class InsightDatabase: Sendable {
         return true
     }
 
+    /// Whether the files are released (`releaseFiles(because:)`) and not opened again yet.
+    var filesReleased: Bool { connection.withLock { $0.pool == nil && $0.released != nil } }
+
+    /// How many times a failed write probed the state directory for EROFS; read by tests.
+    let writeProbes = Atomic<Int>(0)
+
     /// A new pool on the file at `path` when it is the one that was opened and its folder takes writes; nil otherwise.
     /// Never creates a database: a missing file stays missing until an operator puts it back or restarts insightd.
     private func reopen() -> DatabasePool? {
