@@ -46,6 +46,26 @@ public enum ManualPage {
         return try JSONDecoder().decode(ToolInfo.self, from: data).command
     }
 
+    /// The name of the hidden command with which `insightd` and `insightctl` print their man pages.
+    public static let commandName = "generate-manual"
+
+    /// That command's abstract for `page`, such as `insightd(8)`.
+    public static func commandAbstract(page: String) -> String { "Print the \(page) man page in roff." }
+
+    /// A command tree that could not be read, so no page was made.
+    public struct GenerationError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// What `generate-manual` prints: the page `render` makes of this executable's command tree.
+    public static func generate(_ render: (Command) -> String) throws(GenerationError) -> String {
+        do {
+            return render(try commandTree())
+        } catch {
+            throw GenerationError(description: "cannot read the command tree from --experimental-dump-help: \(error)")
+        }
+    }
+
     /// The `.TH` line: NAME(SECTION), the version in the footer, the manual's title in the header.
     public static func title(_ name: String, section: Int, manual: String) -> String {
         ".TH \(name.uppercased()) \(section) \"\" \"\(name) \(InsightVersion.current)\" \"\(manual)\"\n"

@@ -178,7 +178,7 @@ func openStore(_ settings: Settings, notifier: SystemdNotifier, logger: Logger) 
 func hostName() -> String {
     var buffer = [CChar](repeating: 0, count: 256)
     guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
-    return String(cString: buffer)
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 func printError(_ message: String) {

@@ -162,7 +162,7 @@ extension PostgresInsightStore {
             throw StoreError(.write, "the source row of \(file.path) has no id after saving")
         }
 
-        var newInsights = 0
+        var newInsights = 0, newVariants = 0, newConflicts = 0
         var insightIDs: [Int64] = [], variantIDs: [Int64] = [], ordinals: [Int] = [], lines: [Int] = [], sections: [String] = []
         var notes: [String] = [], locations: [String] = [], addedAts: [String] = []
         var tagOrdinals: [Int] = [], tagNames: [String] = []
@@ -172,12 +172,19 @@ extension PostgresInsightStore {
             if known[insight.fingerprint] == nil, let target = targets[ordinal],
                let longer = known[file.insights[target].fingerprint]?.insight {
                 // Part of a longer passage of the same file (an extended highlight): a wording of that insight.
-                known[insight.fingerprint] = try insertVariant(insight, of: longer, in: session, now: now)
+                let (wording, inserted) = try insertVariant(insight, of: longer, in: session, now: now)
+                known[insight.fingerprint] = wording
+                if inserted { newVariants += 1 }
             }
             if known[insight.fingerprint] == nil {
-                let (placed, isNew) = try place(insight, signed: signed[insight.fingerprint] ?? Signed(insight), in: session, now: now)
+                let (placed, placement) = try place(insight, signed: signed[insight.fingerprint] ?? Signed(insight), in: session, now: now)
                 known[insight.fingerprint] = placed
-                if isNew { newInsights += 1 }
+                switch placement {
+                case .found: break
+                case .variant: newVariants += 1
+                case .new: newInsights += 1
+                case .conflicting: newInsights += 1; newConflicts += 1
+                }
             }
             guard let ids = known[insight.fingerprint] else { continue }
             insightIDs.append(ids.insight)
@@ -230,16 +237,20 @@ extension PostgresInsightStore {
                 ON CONFLICT DO NOTHING
                 """)
         }
-        return .stored(newInsights: newInsights, occurrences: file.insights.count)
+        return .stored(newInsights: newInsights, occurrences: file.insights.count, variants: newVariants, conflicts: newConflicts)
     }
 
     /// Stands for NULL in the text arrays of a multi-row insert: a section, note, location or date that is nothing
     /// but U+0001 is not something a file holds (the arrays cannot carry NULL themselves).
     static let none = "\u{1}"
 
+    /// What `place` did with a text: found it stored by another daemon's transaction that won a race, stored it as
+    /// a new wording of a stored insight, or stored it as a new insight, conflicting with another or not.
+    enum Placement { case found, variant, new, conflicting }
+
     /// Stores a text not stored word for word as a wording of insight `insightID`; a wording of the same
-    /// fingerprint that won a race is used instead.
-    func insertVariant(_ insight: PreparedInsight, of insightID: Int64, in session: PostgresSession, now: Double) throws -> Known {
+    /// fingerprint that won a race is used instead. Returns the wording and whether this call inserted it.
+    func insertVariant(_ insight: PreparedInsight, of insightID: Int64, in session: PostgresSession, now: Double) throws -> (Known, Bool) {
         let fingerprint = ByteBuffer(bytes: insight.fingerprint)
         let inserted = try session.query("""
             INSERT INTO variant (insight_id, fingerprint, text, created_at) VALUES (\(insightID), \(fingerprint), \(insight.text), \(now))
@@ -249,12 +260,12 @@ extension PostgresInsightStore {
         guard let (insight, variant) = try row?.decode((Int64, Int64).self) else {
             throw StoreError(.write, "a variant vanished during the transaction")
         }
-        return Known(insight: insight, variant: variant)
+        return (Known(insight: insight, variant: variant), inserted != nil)
     }
 
     /// Stores a text not stored word for word: as a wording of a stored insight, or as a new insight.
-    /// Returns where it went and whether it is a new insight.
-    func place(_ insight: PreparedInsight, signed: Signed, in session: PostgresSession, now: Double) throws -> (Known, Bool) {
+    /// Returns where it went and how it was placed.
+    func place(_ insight: PreparedInsight, signed: Signed, in session: PostgresSession, now: Double) throws -> (Known, Placement) {
         guard let classifier else { return try insertInsight(insight, bandKeys: [], conflicts: [], in: session, now: now) }
         let (tokens, keys) = (signed.tokens, signed.keys)
         var best: (id: Int64, jaccard: Double)?
@@ -281,7 +292,8 @@ extension PostgresInsightStore {
             }
         }
         if let best {
-            return (try insertVariant(insight, of: best.id, in: session, now: now), false)
+            let (wording, inserted) = try insertVariant(insight, of: best.id, in: session, now: now)
+            return (wording, inserted ? .variant : .found)
         }
         conflicts.sort { $0.jaccard > $1.jaccard }
         return try insertInsight(insight, bandKeys: keys, conflicts: conflicts.prefix(8).map { ($0.id, $0.kind) }, in: session, now: now)
@@ -290,7 +302,7 @@ extension PostgresInsightStore {
     /// Inserts a new insight with its band rows and conflicts; an insight with the same fingerprint that won a
     /// race is used instead.
     func insertInsight(_ insight: PreparedInsight, bandKeys: [UInt32], conflicts: [(id: Int64, kind: ConflictKind)],
-                       in session: PostgresSession, now: Double) throws -> (Known, Bool) {
+                       in session: PostgresSession, now: Double) throws -> (Known, Placement) {
         let fingerprint = ByteBuffer(bytes: insight.fingerprint)
         // The insight and its band rows in one round trip.
         guard let id = try session.query("""
@@ -305,15 +317,17 @@ extension PostgresInsightStore {
             guard let id = try session.query("SELECT id FROM insight WHERE fingerprint = \(fingerprint)").first?.decode(Int64.self) else {
                 throw StoreError(.write, "an insight vanished during the transaction")
             }
-            return (Known(insight: id, variant: nil), false)
+            return (Known(insight: id, variant: nil), .found)
         }
+        var conflicting = false
         for conflict in conflicts where conflict.id != id {
+            conflicting = true
             try session.query("""
                 INSERT INTO conflict (insight_id, other_id, kind, created_at)
                 VALUES (\(min(id, conflict.id)), \(max(id, conflict.id)), \(conflict.kind.rawValue), \(now)) ON CONFLICT DO NOTHING
                 """)
         }
-        return (Known(insight: id, variant: nil), true)
+        return (Known(insight: id, variant: nil), conflicting ? .conflicting : .new)
     }
 
     /// A text's tokens and LSH band keys (none for a text too short to sign).

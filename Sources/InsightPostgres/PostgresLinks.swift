@@ -60,6 +60,15 @@ extension PostgresInsightStore {
         }
     }
 
+    public func dueLinkCount(now: Double) throws(StoreError) -> Int {
+        try session("cannot read the fetch queue") { session in
+            try session.query("""
+                SELECT (SELECT COUNT(*) FROM link WHERE state = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= \(now)))
+                     + (SELECT COUNT(*) FROM link WHERE state = 'failed' AND failure = 'transient' AND next_attempt_at <= \(now))
+                """).first?.decode(Int.self) ?? 0
+        }
+    }
+
     public func nextLinkDueAt() throws(StoreError) -> Double? {
         try session("cannot read the fetch queue") { session in
             try session.query("""

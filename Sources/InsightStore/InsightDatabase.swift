@@ -114,8 +114,11 @@ extension FileIngest {
 public enum IngestOutcome: Sendable, Equatable {
     /// The same path with the same content was stored before; nothing changed.
     case unchanged
-    /// The file is stored: how many insights were new and how many occurrences it has.
-    case stored(newInsights: Int, occurrences: Int)
+    /// The file is stored: how many insights were new and how many occurrences it has; how many of its texts were
+    /// stored as new wordings (variants) of a stored insight, and how many of the new insights were stored as
+    /// conflicting with another (each of these is also one of `newInsights`). A text already stored word for word, as
+    /// an insight or as a wording, adds an occurrence only.
+    case stored(newInsights: Int, occurrences: Int, variants: Int = 0, conflicts: Int = 0)
 }
 
 /// Aggregate counts for status.
@@ -174,7 +177,7 @@ public final class InsightDatabase: Sendable {
             try connection.withLock { (connection: inout Connection) throws(StoreError) -> DatabasePool in
                 if let pool = connection.pool { return pool }
                 let released = connection.released ?? StoreError(.unwritable, "the database \(path) is closed")
-                let now = monotonicNow()
+                let now = monotonicSeconds()
                 guard now - connection.lastReopen >= 1 else { throw released }
                 connection.lastReopen = now
                 guard let pool = reopen() else { throw released }
@@ -225,7 +228,7 @@ public final class InsightDatabase: Sendable {
         }
         if let thresholds {
             let expected = (try? pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM insightSignature") }) ?? 0
-            let state = NearDuplicateState(thresholds: thresholds, expectedCount: (expected ?? 0) + 1024)
+            let state = NearDuplicateState(thresholds: thresholds, expectedCount: expected + 1024)
             do {
                 try state.load(pool)
             } catch {
@@ -292,7 +295,7 @@ public final class InsightDatabase: Sendable {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let insertTag = try db.cachedStatement(sql: "INSERT INTO occurrenceTag (occurrenceId, tag) VALUES (?, ?)")
-        var newInsights = 0
+        var newInsights = 0, newVariants = 0, newConflicts = 0
         let targets = file.variantTargets
         // The insight each ordinal went to, so a shorter passage can join the longer one it is part of.
         var resolved = [Int64?](repeating: nil, count: file.insights.count)
@@ -310,6 +313,7 @@ public final class InsightDatabase: Sendable {
                 try insertVariant.execute(arguments: [longer, fingerprint, insight.text, now])
                 insightID = longer
                 variantID = db.lastInsertedRowID
+                newVariants += 1
             }
             if insightID == nil {
                 // Not seen word for word: the same claim in other words, or a new insight.
@@ -318,6 +322,7 @@ public final class InsightDatabase: Sendable {
                     try insertVariant.execute(arguments: [id, fingerprint, insight.text, now])
                     insightID = id
                     variantID = db.lastInsertedRowID
+                    newVariants += 1
                 case .new(let bandKeys, let conflicts):
                     try insertInsight.execute(arguments: [fingerprint, insight.text, now])
                     let id = db.lastInsertedRowID
@@ -329,6 +334,7 @@ public final class InsightDatabase: Sendable {
                     for conflict in conflicts.prefix(8) {
                         try insertConflict.execute(arguments: [min(id, conflict.id), max(id, conflict.id), conflict.kind.rawValue, now])
                     }
+                    if !conflicts.isEmpty { newConflicts += 1 }
                 case nil:
                     try insertInsight.execute(arguments: [fingerprint, insight.text, now])
                     insightID = db.lastInsertedRowID
@@ -369,7 +375,7 @@ public final class InsightDatabase: Sendable {
             try db.execute(sql: "INSERT OR IGNORE INTO linkReference (linkId, sourceId, line) VALUES (?, ?, ?)",
                            arguments: [linkID, sourceID, link.line])
         }
-        return .stored(newInsights: newInsights, occurrences: file.insights.count)
+        return .stored(newInsights: newInsights, occurrences: file.insights.count, variants: newVariants, conflicts: newConflicts)
     }
 
     /// Queues a link once: a canonical URL already known keeps its row and state.
@@ -634,7 +640,7 @@ public final class InsightDatabase: Sendable {
         }) else { return }  // released: nothing is open
         do {
             do {
-                try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+                _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
             } catch where StorageCondition.classify(error, databasePath: path, opened: opened) != nil {
                 // A read-only or vanished state directory: what was committed stays in the write-ahead log, which the
                 // next open replays, so stopping is still clean.
@@ -655,13 +661,19 @@ public final class InsightDatabase: Sendable {
             guard let pool = connection.pool else { return nil }
             connection.pool = nil
             connection.released = reason
-            connection.lastReopen = monotonicNow()
+            connection.lastReopen = monotonicSeconds()
             return pool
         }) else { return false }
         // Waits for reads in progress; a pool that cannot close now closes its connections when the last use ends.
         try? pool.close()
         return true
     }
+
+    /// Whether the files are released (`releaseFiles(because:)`) and not opened again yet.
+    var filesReleased: Bool { connection.withLock { $0.pool == nil && $0.released != nil } }
+
+    /// How many times a failed write probed the state directory for EROFS; read by tests.
+    let writeProbes = Atomic<Int>(0)
 
     /// A new pool on the file at `path` when it is the one that was opened and its folder takes writes; nil otherwise.
     /// Never creates a database: a missing file stays missing until an operator puts it back or restarts insightd.
@@ -677,13 +689,6 @@ public final class InsightDatabase: Sendable {
             return nil
         }
     }
-}
-
-/// Seconds on the monotonic clock.
-func monotonicNow() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
 
 private func jsonArray(_ ids: [Int64]) -> String {

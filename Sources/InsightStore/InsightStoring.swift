@@ -85,6 +85,9 @@ public protocol InsightStoring: EmbeddingStoring {
     func claimDueLinks(limit: Int, now: Double) throws(StoreError) -> [LinkRecord]
     /// When the next waiting link falls due, or nil when none waits.
     func nextLinkDueAt() throws(StoreError) -> Double?
+    /// How many links `claimDueLinks` would claim at `now` without a limit: queued and due, or failed transiently
+    /// with their retry time passed. Counted through the `(state, next attempt)` index.
+    func dueLinkCount(now: Double) throws(StoreError) -> Int
     /// Records a successful fetch and stores the article, in one transaction.
     func completeFetch(linkID: Int64, content: FileIngest?, now: Double, update: @Sendable (inout LinkRecord) -> Void) throws(StoreError)
         -> IngestOutcome?
@@ -152,6 +155,7 @@ extension InsightStoring {
 
     public func requeueInterruptedFetches() throws(StoreError) { try requeueInterruptedFetches(now: Date().timeIntervalSince1970) }
     public func claimDueLinks(limit: Int) throws(StoreError) -> [LinkRecord] { try claimDueLinks(limit: limit, now: Date().timeIntervalSince1970) }
+    public func dueLinkCount() throws(StoreError) -> Int { try dueLinkCount(now: Date().timeIntervalSince1970) }
 
     public func completeFetch(linkID: Int64, content: FileIngest?, update: @Sendable (inout LinkRecord) -> Void) throws(StoreError) -> IngestOutcome? {
         try completeFetch(linkID: linkID, content: content, now: Date().timeIntervalSince1970, update: update)

@@ -35,6 +35,16 @@ extension InsightDatabase {
         }
     }
 
+    /// How many links are due at `now`: the rows `claimDueLinks` picks from, counted through the `link_due` index.
+    public func dueLinkCount(now: Double = Date().timeIntervalSince1970) throws(StoreError) -> Int {
+        try read { db in
+            try Int.fetchOne(db, sql: """
+                SELECT (SELECT COUNT(*) FROM link WHERE state = 'queued' AND (nextAttemptAt IS NULL OR nextAttemptAt <= ?1))
+                     + (SELECT COUNT(*) FROM link WHERE state = 'failed' AND failure = 'transient' AND nextAttemptAt <= ?1)
+                """, arguments: [now]) ?? 0
+        }
+    }
+
     /// When the next queued or transiently failed link falls due, or nil when none waits.
     public func nextLinkDueAt() throws(StoreError) -> Double? {
         try read { db in

@@ -202,6 +202,12 @@ extension InsightDatabase {
         return StorageCondition.classify(error, databasePath: path, opened: opened) ?? StoreError(code, what, underlying: error)
     }
 
+    /// Whether the state directory refuses writes with EROFS, counted in `writeProbes`.
+    private func probeRefusesWrites() -> Bool {
+        writeProbes.wrappingAdd(1, ordering: .relaxed)
+        return StorageCondition.refusesWrites((path as NSString).deletingLastPathComponent)
+    }
+
     /// `storeError` for a write that has ended (never call it inside a transaction): on a full disk it also tries
     /// to give the write-ahead log's space back, which lets the next try fit where the log had grown into it.
     func failedWrite(_ code: StoreError.Code, _ what: String, _ error: any Error) -> StoreError {
@@ -209,10 +215,11 @@ extension InsightDatabase {
         if failure.code == .diskFull {
             // Fails harmlessly when the database file itself has no room to take the log's pages.
             _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
-        } else if failure.code == .unwritable, let opened, FileIdentity(path: path) == opened,
-                  StorageCondition.refusesWrites((path as NSString).deletingLastPathComponent) {
+        } else if failure.code == .unwritable, !filesReleased, let opened, FileIdentity(path: path) == opened,
+                  probeRefusesWrites() {
             // A file system the kernel made read-only cannot be made writable again while files on it are open:
-            // let go of them so it can be unmounted, repaired and mounted again while insightd runs.
+            // let go of them so it can be unmounted, repaired and mounted again while insightd runs. Checked first:
+            // once they are released, every retried write fails with that reason and needs no probe.
             releaseFiles(because: failure)
         }
         return failure

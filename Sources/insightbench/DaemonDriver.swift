@@ -14,11 +14,7 @@ struct DaemonBenchError: Error, CustomStringConvertible {
 }
 
 /// Seconds on the monotonic clock.
-func now() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-}
+func now() -> Double { monotonicSeconds() }
 
 func sleepSeconds(_ seconds: Double) {
     guard seconds > 0 else { return }
@@ -101,7 +97,7 @@ final class DaemonProcess {
         if let settleMilliseconds { environment["INSIGHTD_SETTLE_MS"] = String(settleMilliseconds) }
         environment.merge(extra) { _, added in added }
         process.environment = environment
-        FileManager.default.createFile(atPath: workspace.log, contents: nil)
+        _ = FileManager.default.createFile(atPath: workspace.log, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: workspace.log))
         process.standardOutput = log
         process.standardError = log

@@ -46,7 +46,7 @@ struct NearDuplicateBench: AsyncParsableCommand {
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path)
 
         print("neardup: generating \(indexedCount) synthetic insights and \(queryCount) stream texts (deterministic)")
-        var generator = SyntheticInsights()
+        let generator = SyntheticInsights()
         var texts = [String]()
         texts.reserveCapacity(indexedCount)
         for i in 0..<indexedCount { texts.append(generator.text(seed: UInt64(i))) }

@@ -31,7 +31,7 @@ struct SearchBench: ParsableCommand {
         let database = try InsightDatabase(path: stateDir + "/insights.sqlite")
         var stored = try database.counts().uniqueInsights
         if stored < insights {
-            let started = monotonic()
+            let started = monotonicSeconds()
             var file = stored / perFile
             while stored < insights {
                 var rng = SearchRandom(seed: UInt64(file) &+ 1)
@@ -41,11 +41,11 @@ struct SearchBench: ParsableCommand {
                 let outcome = try database.ingest(FileIngest(path: "bench/file-\(file).txt", size: 0, mtime: 0, sha256: "bench-\(file)",
                                                              encoding: "utf-8", documentDate: nil, insights: batch),
                                                   now: 1_700_000_000 + Double(file))
-                if case .stored(let new, _) = outcome { stored += new }
+                if case .stored(let new, _, _, _) = outcome { stored += new }
                 file += 1
-                if file % 50 == 0 { print("  filled \(stored) insights (\(String(format: "%.0f", monotonic() - started)) s)") }
+                if file % 50 == 0 { print("  filled \(stored) insights (\(String(format: "%.0f", monotonicSeconds() - started)) s)") }
             }
-            print("filled \(stored) insights in \(String(format: "%.1f", monotonic() - started)) s")
+            print("filled \(stored) insights in \(String(format: "%.1f", monotonicSeconds() - started)) s")
         }
         print("database: \(Output.count(try database.counts().uniqueInsights)) insights, \(Output.bytes(database.fileBytes()))")
 
@@ -67,13 +67,13 @@ struct SearchBench: ParsableCommand {
             for (name, terms) in bands {
                 var times: [Double] = []
                 for term in terms {
-                    let start = monotonic()
+                    let start = monotonicSeconds()
                     if twoStep {
                         _ = try database.search(term, limit: 20, since: nil, source: nil)
                     } else {
                         _ = try database.search(term, limit: 20)
                     }
-                    times.append(monotonic() - start)
+                    times.append(monotonicSeconds() - start)
                 }
                 all += times
                 report(name, times)
@@ -95,9 +95,9 @@ struct SearchBench: ParsableCommand {
         try daemon.run()
         defer { daemon.terminate(); daemon.waitUntilExit() }
         let client = SocketClient(path: socket)
-        let deadline = monotonic() + 60
+        let deadline = monotonicSeconds() + 60
         while (try? client.request("GET", "/v1/status"))?.status != 200 {
-            guard monotonic() < deadline, daemon.isRunning else { throw ValidationError("insightd did not start on \(socket)") }
+            guard monotonicSeconds() < deadline, daemon.isRunning else { throw ValidationError("insightd did not start on \(socket)") }
             usleep(50_000)
         }
         print("\nGET /v1/search over the socket, real insightd \(executable) (limit 20, one connection per request):")
@@ -107,9 +107,9 @@ struct SearchBench: ParsableCommand {
             var times: [Double] = []
             for term in terms {
                 let query = term.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? term
-                let start = monotonic()
+                let start = monotonicSeconds()
                 let reply = try client.request("GET", "/v1/search?q=\(query)&limit=20")
-                times.append(monotonic() - start)
+                times.append(monotonicSeconds() - start)
                 guard reply.status == 200 else { throw ValidationError("search for \(term) answered \(reply.status)") }
                 if let decoded = try? WireJSON.decoder().decode(SearchReply.self, from: Data(reply.body)), !decoded.results.isEmpty { hits += 1 }
             }
@@ -126,12 +126,6 @@ struct SearchBench: ParsableCommand {
         print("  " + name.padding(toLength: 28, withPad: " ", startingAt: 0)
               + String(format: "n=%4d  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms", sorted.count, percentile(0.5), percentile(0.99), (sorted.last ?? 0) * 1000))
     }
-}
-
-private func monotonic() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
 
 /// A deterministic generator, so every run measures the same data.

@@ -104,8 +104,7 @@ struct Status: ParsableCommand {
         abstract: "Show what the daemon is doing.",
         discussion: "With --watch the status is redrawn in place on a terminal, or printed as one JSON line per interval when piped; it ends when the daemon stops.")
     @OptionGroup var connection: Connection
-    @Flag(name: .long, help: "Print the status as JSON (schema in the README).")
-    var json = false
+    @OptionGroup var output: JSONOutput<StatusOutput>
     @Flag(name: .long, help: "Keep showing the status as it changes.")
     var watch = false
     @Option(name: .long, help: ArgumentHelp("Seconds between updates with --watch (0.1 to 3600).", valueName: "seconds"))
@@ -121,9 +120,9 @@ struct Status: ParsableCommand {
     func run() throws {
         try finish(connection) { control in
             if watch {
-                try control.watchStatus(interval: interval, json: json)
+                try control.watchStatus(interval: interval, json: output.json)
             } else {
-                try control.status(json: json, verify: verify)
+                try control.status(json: output.json, verify: verify)
             }
         }
     }
@@ -142,14 +141,12 @@ struct Search: ParsableCommand {
     var since: String?
     @Option(name: .long, help: ArgumentHelp("Only insights seen in a file whose path contains this text.", valueName: "text"))
     var source: String?
-    @Option(name: .long, help: "At most this many results (1 to 1000).")
-    var limit = 20
+    @OptionGroup var listing: Limit<SearchLimit>
     @Flag(name: .customLong("words"), help: "Rank by words only (full text), even when sentence vectors exist.")
     var wordsOnly = false
     @Option(name: .customLong("meaning"), help: ArgumentHelp("Rank by meaning only: the insights closest to this text.", valueName: "text"))
     var meaning: String?
-    @Flag(name: .long, help: "Print the results as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOutput<ResultsOutput>
 
     func validate() throws {
         if wordsOnly, meaning != nil { throw ValidationError("--words and --meaning exclude each other") }
@@ -162,7 +159,7 @@ struct Search: ParsableCommand {
     }
 
     func validateLimits() throws {
-        guard (1...1000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
+        try listing.check()
         _ = try parseSince(since)
     }
 
@@ -170,7 +167,7 @@ struct Search: ParsableCommand {
         let since = try parseSince(since)
         let mode = meaning != nil ? "meaning" : wordsOnly ? "words" : nil
         try finish(connection) {
-            try $0.search(meaning ?? words.joined(separator: " "), tag: tag, limit: limit, since: since, source: source, mode: mode, json: json)
+            try $0.search(meaning ?? words.joined(separator: " "), tag: tag, limit: listing.limit, since: since, source: source, mode: mode, json: output.json)
         }
     }
 }
@@ -179,11 +176,10 @@ struct Tags: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Every tag, with how many insights and occurrences carry it, most used first.")
     @OptionGroup var connection: Connection
-    @Flag(name: .long, help: "Print the tags as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOutput<TagsOutput>
 
     func run() throws {
-        try finish(connection) { try $0.tags(json: json) }
+        try finish(connection) { try $0.tags(json: output.json) }
     }
 }
 
@@ -192,19 +188,17 @@ struct Recent: ParsableCommand {
     @OptionGroup var connection: Connection
     @Option(name: .long, help: sinceHelp)
     var since: String?
-    @Option(name: .long, help: "At most this many (1 to 1000).")
-    var limit = 20
-    @Flag(name: .long, help: "Print the insights as JSON.")
-    var json = false
+    @OptionGroup var listing: Limit<RecentLimit>
+    @OptionGroup var output: JSONOutput<InsightsOutput>
 
     func validate() throws {
-        guard (1...1000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
+        try listing.check()
         _ = try parseSince(since)
     }
 
     func run() throws {
         let since = try parseSince(since)
-        try finish(connection) { try $0.recent(limit: limit, since: since, json: json) }
+        try finish(connection) { try $0.recent(limit: listing.limit, since: since, json: output.json) }
     }
 }
 
@@ -212,17 +206,15 @@ struct Conflicts: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Pairs of insights with near-identical wording that state different claims.")
     @OptionGroup var connection: Connection
-    @Option(name: .long, help: "At most this many pairs (1 to 1000).")
-    var limit = 50
-    @Flag(name: .long, help: "Print the pairs as JSON.")
-    var json = false
+    @OptionGroup var listing: Limit<ConflictsLimit>
+    @OptionGroup var output: JSONOutput<PairsOutput>
 
     func validate() throws {
-        guard (1...1000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
+        try listing.check()
     }
 
     func run() throws {
-        try finish(connection) { try $0.conflicts(limit: limit, json: json) }
+        try finish(connection) { try $0.conflicts(limit: listing.limit, json: output.json) }
     }
 }
 
@@ -231,15 +223,14 @@ struct Show: ParsableCommand {
     @OptionGroup var connection: Connection
     @Argument(help: "The insight's id (search and recent show it).")
     var id: Int64
-    @Flag(name: .long, help: "Print the insight as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOutput<InsightOutput>
 
     func validate() throws {
         guard id > 0 else { throw ValidationError("an insight id is a positive number") }
     }
 
     func run() throws {
-        try finish(connection) { try $0.show(id: id, json: json) }
+        try finish(connection) { try $0.show(id: id, json: output.json) }
     }
 }
 
@@ -248,8 +239,7 @@ struct Sources: ParsableCommand {
     @OptionGroup var connection: Connection
     @Option(name: .long, help: ArgumentHelp("Only files in this state: pending, ingested, failed, skipped or removed (repeatable).", valueName: "state"))
     var state: [String] = []
-    @Flag(name: .long, help: "Print the files as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOutput<FilesOutput>
 
     func validate() throws {
         let known = ["seen", "pending", "ingested", "failed", "skipped", "removed"]
@@ -259,18 +249,17 @@ struct Sources: ParsableCommand {
     }
 
     func run() throws {
-        try finish(connection) { try $0.sources(states: state, json: json) }
+        try finish(connection) { try $0.sources(states: state, json: output.json) }
     }
 }
 
 struct Failed: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Files that failed or were skipped, with the reason.")
     @OptionGroup var connection: Connection
-    @Flag(name: .long, help: "Print the files as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOutput<FilesOutput>
 
     func run() throws {
-        try finish(connection) { try $0.failed(json: json) }
+        try finish(connection) { try $0.failed(json: output.json) }
     }
 }
 
@@ -279,11 +268,10 @@ struct Links: ParsableCommand {
     @OptionGroup var connection: Connection
     @Flag(name: .long, help: "Only links that failed.")
     var failed = false
-    @Flag(name: .long, help: "Print the links as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOutput<LinksOutput>
 
     func run() throws {
-        try finish(connection) { try $0.links(failedOnly: failed, json: json) }
+        try finish(connection) { try $0.links(failedOnly: failed, json: output.json) }
     }
 }
 
@@ -326,8 +314,7 @@ struct Add: ParsableCommand {
     @OptionGroup var connection: Connection
     @Argument(help: "An http or https URL.")
     var url: String
-    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOutput<ReplyOutput>
 
     func validate() throws {
         guard let components = URLComponents(string: url), ["http", "https"].contains(components.scheme?.lowercased() ?? ""),
@@ -337,7 +324,7 @@ struct Add: ParsableCommand {
     }
 
     func run() throws {
-        try finish(connection) { try $0.add(url: url, json: json) }
+        try finish(connection) { try $0.add(url: url, json: output.json) }
     }
 }
 
@@ -350,8 +337,7 @@ struct Retry: ParsableCommand {
     var all = false
     @Flag(name: .long, help: "Put every failed link back in the fetch queue.")
     var links = false
-    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOutput<ReplyOutput>
 
     func validate() throws {
         guard [path != nil, all, links].filter({ $0 }).count == 1 else { throw ValidationError("give one of PATH, --all or --links") }
@@ -360,9 +346,9 @@ struct Retry: ParsableCommand {
     func run() throws {
         try finish(connection) { control in
             if links {
-                try control.action("POST", "/v1/links/retry", json: json)
+                try control.action("POST", "/v1/links/retry", json: output.json)
             } else {
-                try control.retry(path: path, all: all, json: json)
+                try control.retry(path: path, all: all, json: output.json)
             }
         }
     }
@@ -371,30 +357,27 @@ struct Retry: ParsableCommand {
 struct Rescan: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Scan the whole inbox again.")
     @OptionGroup var connection: Connection
-    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOutput<ReplyOutput>
     func run() throws {
-        try finish(connection) { try $0.action("POST", "/v1/rescan", json: json) }
+        try finish(connection) { try $0.action("POST", "/v1/rescan", json: output.json) }
     }
 }
 
 struct Pause: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Stop ingesting; dropped files keep queueing.")
     @OptionGroup var connection: Connection
-    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOutput<ReplyOutput>
     func run() throws {
-        try finish(connection) { try $0.action("POST", "/v1/pause", json: json) }
+        try finish(connection) { try $0.action("POST", "/v1/pause", json: output.json) }
     }
 }
 
 struct Resume: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Resume ingesting.")
     @OptionGroup var connection: Connection
-    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOutput<ReplyOutput>
     func run() throws {
-        try finish(connection) { try $0.action("POST", "/v1/resume", json: json) }
+        try finish(connection) { try $0.action("POST", "/v1/resume", json: output.json) }
     }
 }
 
@@ -405,15 +388,14 @@ struct Forget: ParsableCommand {
     @OptionGroup var connection: Connection
     @Argument(help: "The insight's id.")
     var id: Int64
-    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOutput<ReplyOutput>
 
     func validate() throws {
         guard id > 0 else { throw ValidationError("an insight id is a positive number") }
     }
 
     func run() throws {
-        try finish(connection) { try $0.forget(id: id, json: json) }
+        try finish(connection) { try $0.forget(id: id, json: output.json) }
     }
 }
 
@@ -422,10 +404,9 @@ struct Reload: ParsableCommand {
         abstract: "Re-read the daemon's configuration and wait for the outcome.",
         discussion: "Exits non-zero when the configuration is invalid; the daemon then keeps running with the old one.")
     @OptionGroup var connection: Connection
-    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOutput<ReplyOutput>
     func run() throws {
-        try finish(connection) { try $0.action("POST", "/v1/reload", json: json) }
+        try finish(connection) { try $0.action("POST", "/v1/reload", json: output.json) }
     }
 }
 
@@ -436,18 +417,16 @@ struct Related: ParsableCommand {
     @OptionGroup var connection: Connection
     @Argument(help: "The insight's id.")
     var id: Int64
-    @Option(name: .long, help: "At most this many insights (1 to 1000).")
-    var limit = 10
-    @Flag(name: .long, help: "Print the insights as JSON.")
-    var json = false
+    @OptionGroup var listing: Limit<RelatedLimit>
+    @OptionGroup var output: JSONOutput<InsightsOutput>
 
     func validate() throws {
         guard id > 0 else { throw ValidationError("an insight id is a positive number") }
-        guard (1...1000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
+        try listing.check()
     }
 
     func run() throws {
-        try finish(connection) { try $0.related(id: id, limit: limit, json: json) }
+        try finish(connection) { try $0.related(id: id, limit: listing.limit, json: output.json) }
     }
 }
 
@@ -455,17 +434,15 @@ struct Paraphrases: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Newer insights that say an older one again in other words, waiting for merge or keep-apart.")
     @OptionGroup var connection: Connection
-    @Option(name: .long, help: "At most this many suggestions (1 to 1000).")
-    var limit = 50
-    @Flag(name: .long, help: "Print the suggestions as JSON.")
-    var json = false
+    @OptionGroup var listing: Limit<ParaphrasesLimit>
+    @OptionGroup var output: JSONOutput<SuggestionsOutput>
 
     func validate() throws {
-        guard (1...1000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
+        try listing.check()
     }
 
     func run() throws {
-        try finish(connection) { try $0.paraphrases(limit: limit, json: json) }
+        try finish(connection) { try $0.paraphrases(limit: listing.limit, json: output.json) }
     }
 }
 
@@ -478,8 +455,7 @@ struct Merge: ParsableCommand {
     var id: Int64
     @Argument(help: "The insight it says again.")
     var into: Int64
-    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOutput<ReplyOutput>
 
     func validate() throws {
         guard id > 0, into > 0 else { throw ValidationError("insight ids are positive numbers") }
@@ -487,7 +463,7 @@ struct Merge: ParsableCommand {
     }
 
     func run() throws {
-        try finish(connection) { try $0.action("POST", "/v1/merge", body: Array("{\"id\":\(id),\"into\":\(into)}".utf8), json: json) }
+        try finish(connection) { try $0.action("POST", "/v1/merge", body: Array("{\"id\":\(id),\"into\":\(into)}".utf8), json: output.json) }
     }
 }
 
@@ -500,8 +476,7 @@ struct KeepApart: ParsableCommand {
     var id: Int64
     @Argument(help: "The other insight.")
     var other: Int64
-    @Flag(name: .long, help: "Print the daemon's reply as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOutput<ReplyOutput>
 
     func validate() throws {
         guard id > 0, other > 0 else { throw ValidationError("insight ids are positive numbers") }
@@ -509,6 +484,6 @@ struct KeepApart: ParsableCommand {
     }
 
     func run() throws {
-        try finish(connection) { try $0.action("POST", "/v1/keep-apart", body: Array("{\"id\":\(id),\"other\":\(other)}".utf8), json: json) }
+        try finish(connection) { try $0.action("POST", "/v1/keep-apart", body: Array("{\"id\":\(id),\"other\":\(other)}".utf8), json: output.json) }
     }
 }

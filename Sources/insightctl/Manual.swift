@@ -6,18 +6,14 @@ import InsightCore
 /// description of the commands (`--experimental-dump-help`), so it never drifts from `--help`.
 struct GenerateManual: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "generate-manual",
-        abstract: "Print the insightctl(1) man page in roff.",
-        shouldDisplay: false)
+        commandName: ManualPage.commandName, abstract: ManualPage.commandAbstract(page: "insightctl(1)"), shouldDisplay: false)
 
     func run() throws {
-        let root: ManualPage.Command
         do {
-            root = try ManualPage.commandTree()
+            print(try ManualPage.generate(InsightctlManual.render), terminator: "")
         } catch {
-            throw ValidationError("cannot read the command tree from --experimental-dump-help: \(error)")
+            throw ValidationError("\(error)")
         }
-        print(InsightctlManual.render(root), terminator: "")
     }
 }
 

@@ -16,7 +16,7 @@ struct EndToEndTests {
         try daemon.moveIn("b.md", fixture("b.md"))
         let c = try fixture("c.txt")
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: {
-            FileManager.default.createFile(atPath: daemon.inbox + "/c.txt", contents: nil)
+            _ = FileManager.default.createFile(atPath: daemon.inbox + "/c.txt", contents: nil)
             return daemon.inbox + "/c.txt"
         }()))
         let half = c.index(c.startIndex, offsetBy: c.count / 2)

@@ -44,12 +44,12 @@ struct FloodTests {
 
         // A note dropped into the inbox in the middle of the flood is found without waiting for the flood to end: folders
         // take turns.
-        let dropped = monotonicNow()
+        let dropped = monotonicSeconds()
         try daemon.moveIn("late.txt", "Quokkas on Rottnest island became the most photographed residents of a tourist economy.\n")
         try waitUntil(timeout: 120, "the late file is searchable") {
             (try? daemon.ctl(["search", "quokkas", "--json"]).stdout.contains("Rottnest")) == true
         }
-        print("flood test: a file dropped mid-flood was searchable after \(String(format: "%.2f", monotonicNow() - dropped)) s (debug build)")
+        print("flood test: a file dropped mid-flood was searchable after \(String(format: "%.2f", monotonicSeconds() - dropped)) s (debug build)")
 
         // `pending` is never 0 while a file is still unaccounted for.
         let total = Self.empties + Self.realFiles + 2
@@ -89,9 +89,9 @@ struct FloodTests {
             close(fd)
         }
         usleep(700_000)  // past the settle time: the large file is in its lane
-        let asked = monotonicNow()
+        let asked = monotonicSeconds()
         #expect(try daemon.stop() == 0)
-        let stopSeconds = monotonicNow() - asked
+        let stopSeconds = monotonicSeconds() - asked
         print("flood test: SIGTERM to exit took \(String(format: "%.2f", stopSeconds)) s mid-flood (debug build)")
         // The goal is 2 s in any build (insightbench flood measures it on a release build); the bound here only
         // catches a daemon that hangs on SIGTERM, so a busy test machine cannot turn a timing into a failure.
@@ -106,10 +106,4 @@ struct FloodTests {
         #expect(report.insights.occurrences > occurrences)
         #expect(try daemon.stop() == 0)
     }
-}
-
-private func monotonicNow() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }

@@ -349,6 +349,82 @@ struct MetricsTests {
         }
     }
 
+    /// Each stored file moves the insight counters by what it wrote: a new insight, a new wording (a near variant),
+    /// nothing for a text stored word for word before (an exact duplicate, an exact variant), and a new insight
+    /// stored as conflicting with another (a changed figure), which is also counted as new.
+    @Test func insightCountersCountWhatEachFileWrote() throws {
+        let daemon = try DaemonHarness(environment: ["INSIGHTD_FETCH_ENABLED": "false", "INSIGHTD_LOG_LEVEL": "notice"])
+        try daemon.start()
+        defer { _ = try? daemon.stop() }
+        let claim = "The stock market lost $1 trillion in value after the open model was released in January."
+        let typo = "The stock markt lost $1 trillion in in value after the open model was released in January."
+        let changed = "The stock market lost $3 trillion in value after the open model was released in January."
+        let other = "Rivers that flood every spring leave behind soil that farmers prize for decades afterwards."
+        var counts = (new: 0.0, variant: 0.0, conflict: 0.0)
+        func check(_ step: String) throws {
+            let metrics = try readMetrics(daemon)
+            #expect(metrics.value("insightd_insights_new_total") == counts.new, "new after \(step)")
+            #expect(metrics.value("insightd_insights_variant_total") == counts.variant, "variant after \(step)")
+            #expect(metrics.value("insightd_insights_conflict_total") == counts.conflict, "conflict after \(step)")
+            #expect(metrics.families["insightd_insights_variant_total"]?.type == "counter")
+            #expect(metrics.families["insightd_insights_conflict_total"]?.type == "counter")
+        }
+        try check("start")
+        // One file at a time, each ingested before the next is written, so each one's counts are seen alone.
+        let steps: [(name: String, paragraphs: [String], new: Double, variant: Double, conflict: Double)] = [
+            ("one.txt", [claim, other], 2, 0, 0),
+            ("two.txt", [typo, claim], 0, 1, 0),      // a near variant; the claim word for word
+            ("three.txt", [typo, changed], 1, 0, 1),  // the same variant word for word; a changed figure
+        ]
+        for (index, step) in steps.enumerated() {
+            try daemon.moveIn(step.name, step.paragraphs.joined(separator: "\n\n") + "\n")
+            try daemon.waitForStatus(timeout: 60, "\(step.name) is stored") { $0.files.ingested == index + 1 }
+            counts.new += step.new
+            counts.variant += step.variant
+            counts.conflict += step.conflict
+            try check(step.name)
+        }
+        let metrics = try readMetrics(daemon)
+        #expect(metrics.value("insightd_store_insights", ["kind": "unique"]) == 3)
+        #expect(metrics.value("insightd_store_insights", ["kind": "variant"]) == 1)
+        #expect(metrics.value("insightd_store_insights", ["kind": "conflict"]) == 1)
+    }
+
+    /// `insightd_links_due` counts the links a fetcher would take now: every queued link while fetching is off, and
+    /// none once the one fetched is done and the one that failed waits for a retry minutes away.
+    @Test func dueLinksAreTheOnesToFetchNowNotTheOnesWaitingForARetry() async throws {
+        let server = try await HTTPTestServer.start { request in
+            switch request.path {
+            case "/article": return .text(200, articlePage("Tides"))
+            default: return .text(503, "try later")
+            }
+        }
+        let daemon = try DaemonHarness(environment: ["INSIGHTD_FETCH_ENABLED": "false", "INSIGHTD_LOG_LEVEL": "notice"])
+        try daemon.start()
+        #expect(try readMetrics(daemon).value("insightd_links_due") == 0)
+        // Fetching off, links are still queued by hand (dropped files harvest none then).
+        for path in ["/article", "/down"] { #expect(try daemon.ctl(["add", server.url(path)]).status == 0) }
+        try waitUntil(timeout: 60, "both links are queued") { try readMetrics(daemon).value("insightd_links", ["state": "queued"]) == 2 }
+        let queued = try readMetrics(daemon)
+        #expect(queued.value("insightd_links_due") == 2)
+        #expect(queued.families["insightd_links_due"]?.type == "gauge")
+
+        // Fetching on, with a retry ten minutes or more after a failure.
+        try daemon.stop()
+        daemon.environment = LinkTests.fetchEnvironment.merging(["INSIGHTD_FETCH_BACKOFF_BASE_MS": "600000",
+                                                                 "INSIGHTD_LOG_LEVEL": "notice"]) { $1 }
+        try daemon.start()
+        try daemon.waitForStatus(timeout: 60, "one link is fetched and one failed") { $0.links.fetched == 1 && $0.links.failed == 1 }
+        let waiting = try readMetrics(daemon)
+        #expect(waiting.value("insightd_links_due") == 0)
+        #expect(waiting.value("insightd_links", ["state": "queued"]) == 0)
+        let failed = try #require(try linkList(daemon).first { $0.state == "failed" })
+        #expect(failed.failure == "transient")
+        #expect(failed.attempts == 1)
+        try daemon.stop()
+        await server.stop()
+    }
+
     /// The route label is the route's pattern whatever the path asked for: no id, no unknown path, no odd method.
     @Test func routeLabelsArePatternsNeverRawPaths() throws {
         let daemon = try startedWithFixtures()

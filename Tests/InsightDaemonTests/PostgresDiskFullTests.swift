@@ -39,8 +39,8 @@ struct PostgresDiskFullTests {
             try? server.stop()
             SmallDisk.unmount(space)
         }
-        try server.psql("postgres", "CREATE TABLESPACE full_disk LOCATION '\(space)'")
-        try server.psql("postgres", "CREATE DATABASE on_small_disk TABLESPACE full_disk")
+        _ = try server.psql("postgres", "CREATE TABLESPACE full_disk LOCATION '\(space)'")
+        _ = try server.psql("postgres", "CREATE DATABASE on_small_disk TABLESPACE full_disk")
         let url = server.url(database: "on_small_disk")
 
         let daemon = try DaemonHarness(environment: ["INSIGHTD_STORE_URL": url, "INSIGHTD_STORE_HOST": "small-disk",

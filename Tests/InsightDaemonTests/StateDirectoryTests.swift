@@ -1,6 +1,6 @@
 import Foundation
 import InsightCore
-import InsightStore
+@testable import InsightStore
 import Testing
 
 #if canImport(Glibc)
@@ -169,6 +169,40 @@ struct StateDirectoryTests {
         #expect(try database.integrityCheck() == "ok")
         #expect(try database.sources(states: [.ingested]).count == before + count)
         try database.close()
+    }
+
+    /// Once the database files are released to a file system that turned read-only, each retried write finds them
+    /// released before anything else: the state directory is probed for EROFS once, by the write that released them.
+    @Test(.enabled(if: FaultyDisk.available, "needs root, e2fsprogs, loop devices and ext4's trigger_fs_error"), .timeLimit(.minutes(2)))
+    func retriedWritesAfterTheFilesAreReleasedDoNotProbeTheStateDirectoryAgain() throws {
+        let folder = "/tmp/insightd-probe-" + String(UUID().uuidString.prefix(8))
+        try #require(mkdir(folder, 0o700) == 0)
+        let image = folder + ".img"
+        try FaultyDisk.make(image: image)
+        try #require(FaultyDisk.mount(image: image, at: folder), "mount \(image) on \(folder)")
+        defer {
+            SmallDisk.unmount(folder)
+            unlink(image)
+            rmdir(folder)
+        }
+        func note(_ index: Int) -> FileIngest {
+            FileIngest(path: "note-\(index).txt", size: 1, mtime: 0, sha256: "note-\(index)", encoding: "utf-8", documentDate: nil,
+                       insights: [PreparedInsight(ParsedInsight(text: Burst.sentence(index), line: 1, section: nil))])
+        }
+        let database = try InsightDatabase(path: folder + "/insights.sqlite")
+        _ = try database.ingestOne(note(0))
+        sync()
+        try FaultyDisk.fail(folder)
+
+        #expect(throws: StoreError.self) { _ = try database.ingestOne(note(1)) }
+        #expect(database.filesReleased)
+        #expect(database.writeProbes.load(ordering: .relaxed) == 1)
+        for index in 2..<6 {
+            #expect(throws: StoreError.self) { _ = try database.ingestOne(note(index)) }
+            usleep(300_000)  // past the one-second spacing of attempts to open the files again, for some of them
+        }
+        #expect(database.filesReleased)
+        #expect(database.writeProbes.load(ordering: .relaxed) == 1)
     }
 
     @Test(.timeLimit(.minutes(2)))

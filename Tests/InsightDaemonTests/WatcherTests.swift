@@ -61,7 +61,7 @@ struct WatcherTests {
         try #require(maxQueued <= 65536, "max_queued_events is \(maxQueued); overflowing it would take too long here")
         let daemon = try DaemonHarness()
         let hold = daemon.root + "/hold-events"
-        FileManager.default.createFile(atPath: hold, contents: nil)
+        _ = FileManager.default.createFile(atPath: hold, contents: nil)
         daemon.environment["INSIGHTD_TEST_HOLD_EVENTS"] = hold
         daemon.environment["INSIGHTD_LOG_LEVEL"] = "notice"
         try daemon.start()

@@ -12,7 +12,7 @@ struct NearDuplicateStoreTests {
         _ = try temp.database.ingest(file("first.txt", [claim]))
         // A typo and a repeated small word: the same claim.
         let typo = "The stock markt lost $1 trillion in in value after the open model was released in January."
-        #expect(try temp.database.ingest(file("second.txt", [typo])) == .stored(newInsights: 0, occurrences: 1))
+        #expect(try temp.database.ingest(file("second.txt", [typo])) == .stored(newInsights: 0, occurrences: 1, variants: 1))
         let counts = try temp.database.counts()
         #expect(counts.uniqueInsights == 1)
         #expect(counts.variants == 1)
@@ -34,7 +34,7 @@ struct NearDuplicateStoreTests {
     func aDifferentClaimIsANewInsightLinkedAsAConflict(other: String) throws {
         let temp = try TemporaryDatabase()
         _ = try temp.database.ingest(file("first.txt", [claim]))
-        #expect(try temp.database.ingest(file("second.txt", [other])) == .stored(newInsights: 1, occurrences: 1))
+        #expect(try temp.database.ingest(file("second.txt", [other])) == .stored(newInsights: 1, occurrences: 1, conflicts: 1))
         let counts = try temp.database.counts()
         #expect(counts.uniqueInsights == 2)
         #expect(counts.variants == 0)

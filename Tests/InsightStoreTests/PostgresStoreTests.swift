@@ -21,7 +21,7 @@ struct PostgresStoreTests {
         // The same path on another machine is another file; the insights are the same ones.
         #expect(try beta.ingestOne(file("notes.txt", [claim])) == .stored(newInsights: 0, occurrences: 1))
         // A wording first seen on beta joins the insight first seen on alpha.
-        #expect(try beta.ingestOne(file("later.txt", [typo])) == .stored(newInsights: 0, occurrences: 1))
+        #expect(try beta.ingestOne(file("later.txt", [typo])) == .stored(newInsights: 0, occurrences: 1, variants: 1))
         try beta.recordProblem(path: "broken.bin", state: .skipped, reason: "a binary file", size: 3, mtime: 1, sha256: nil)
         #expect(try alpha.sources(states: []).map(\.path) == ["notes.txt"])
         #expect(try beta.sources(states: []).map(\.path) == ["broken.bin", "later.txt", "notes.txt"])

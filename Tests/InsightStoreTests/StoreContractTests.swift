@@ -92,9 +92,10 @@ struct StoreContractTests {
         let temp = try StoreUnderTest(kind)
         let store = temp.store
         _ = try store.ingestOne(file("first.txt", [claim]))
-        #expect(try store.ingestOne(file("second.txt", [typo])) == .stored(newInsights: 0, occurrences: 1))
-        #expect(try store.ingestOne(file("third.txt", [typo])) == .stored(newInsights: 0, occurrences: 1))
-        #expect(try store.ingestOne(file("fourth.txt", [changed])) == .stored(newInsights: 1, occurrences: 1))
+        // The outcome counts what each file wrote: a new wording, nothing (the same wording again), a conflicting insight.
+        #expect(try store.ingestOne(file("second.txt", [typo])) == .stored(newInsights: 0, occurrences: 1, variants: 1, conflicts: 0))
+        #expect(try store.ingestOne(file("third.txt", [typo])) == .stored(newInsights: 0, occurrences: 1, variants: 0, conflicts: 0))
+        #expect(try store.ingestOne(file("fourth.txt", [changed])) == .stored(newInsights: 1, occurrences: 1, variants: 0, conflicts: 1))
         let counts = try store.counts()
         #expect(counts.uniqueInsights == 2)
         #expect(counts.variants == 1)
@@ -160,13 +161,18 @@ struct StoreContractTests {
         _ = try store.ingestOne(try linkedFile("links.txt", [a], links: ["https://example.org/a?utm_source=x", "https://example.org/b"]))
         _ = try store.ingestOne(try linkedFile("again.txt", [b], links: ["https://example.org/a"]))
         #expect(try store.counts().linksByState[.queued] == 2)
+        #expect(try store.dueLinkCount(now: 10) == 2)
         let claimed = try store.claimDueLinks(limit: 10, now: 10)
         #expect(claimed.map(\.canonicalURL) == ["https://example.org/a", "https://example.org/b"])
         #expect(try store.claimDueLinks(limit: 10, now: 10).isEmpty)
         let first = try #require(claimed.first?.id), second = try #require(claimed.last?.id)
         #expect(try store.linkReferences(linkID: first).map(\.path) == ["again.txt", "links.txt"])
+        #expect(try store.dueLinkCount(now: 10) == 0)
         try store.failFetch(linkID: second, permanent: false, reason: "HTTP 503", nextAttemptAt: 50, now: 11)
         #expect(try store.nextLinkDueAt() == 50)
+        // Failed for a while: waiting for its retry, due once the time has come.
+        #expect(try store.dueLinkCount(now: 20) == 0)
+        #expect(try store.dueLinkCount(now: 50) == 1)
         #expect(try store.claimDueLinks(limit: 10, now: 20).isEmpty)
         #expect(try store.claimDueLinks(limit: 10, now: 60).map(\.id) == [second])
         try store.failFetch(linkID: second, permanent: true, reason: "HTTP 404", nextAttemptAt: nil, now: 61)
@@ -189,6 +195,13 @@ struct StoreContractTests {
         #expect(try store.claimDueLinks(limit: 10, now: 80).count == 2)
         try store.requeueInterruptedFetches(now: 81)
         #expect(try store.counts().linksByState[.queued] == 2)
+        #expect(try store.dueLinkCount(now: 82) == 2)
+        // Put back for later (its host asked for a pause): queued, but not due until then.
+        #expect(try store.claimDueLinks(limit: 10, now: 83).count == 2)
+        try store.deferFetch(linkID: try #require(added.id), nextAttemptAt: 200, now: 84)
+        #expect(try store.dueLinkCount(now: 85) == 0)
+        #expect(try store.counts().linksByState[.queued] == 1)
+        #expect(try store.dueLinkCount(now: 200) == 1)
     }
 
     @Test(arguments: StoreKind.allCases)
@@ -418,7 +431,7 @@ struct StoreReadingNotesContractTests {
         let insights = shorterFirst
             ? [ParsedInsight(text: short, line: 1, section: nil, tags: ["attention"], variantOf: 1), ParsedInsight(text: long, line: 2, section: nil)]
             : [ParsedInsight(text: long, line: 1, section: nil), ParsedInsight(text: short, line: 2, section: nil, tags: ["attention"], variantOf: 0)]
-        #expect(try store.ingestOne(richFile("clips.txt", format: "kindle-clippings", insights)) == .stored(newInsights: 1, occurrences: 2))
+        #expect(try store.ingestOne(richFile("clips.txt", format: "kindle-clippings", insights)) == .stored(newInsights: 1, occurrences: 2, variants: 1))
         let counts = try store.counts()
         #expect(counts.uniqueInsights == 1)
         #expect(counts.variants == 1)
@@ -477,7 +490,7 @@ struct StoreReadingNotesContractTests {
             -1,   // negative
         ]
         let insights = texts.enumerated().map { index, text in ParsedInsight(text: text, line: index + 1, section: nil, variantOf: variantOf[index]) }
-        #expect(try store.ingestOne(richFile("odd.txt", insights)) == .stored(newInsights: 7, occurrences: 8))
+        #expect(try store.ingestOne(richFile("odd.txt", insights)) == .stored(newInsights: 7, occurrences: 8, variants: 1))
         let counts = try store.counts()
         #expect(counts.uniqueInsights == 7)
         #expect(counts.variants == 1)

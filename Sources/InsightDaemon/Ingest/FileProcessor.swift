@@ -42,8 +42,9 @@ struct FileProcessor {
         switch verdict {
         case .ready:
             logger.error("a file was finished before it was stored", metadata: ["path": "\(path)"])
-        case .stored(.stored(let new, let occurrences)):
-            logger.info("stored", metadata: ["path": "\(path)", "insights": "\(occurrences)", "new": "\(new)"])
+        case .stored(.stored(let new, let occurrences, let variants, let conflicts)):
+            logger.info("stored", metadata: ["path": "\(path)", "insights": "\(occurrences)", "new": "\(new)", "variants": "\(variants)",
+                                             "conflicts": "\(conflicts)"])
         case .stored(.unchanged), .unchanged:
             logger.debug("unchanged", metadata: ["path": "\(path)"])
         case .skipped(let reason):

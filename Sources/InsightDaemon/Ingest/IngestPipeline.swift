@@ -434,9 +434,9 @@ final class IngestPipeline: @unchecked Sendable {
                     case .success(let outcome):
                         processor.log(relativePath: item.path, verdict: .stored(outcome))
                         switch outcome {
-                        case .stored(let newInsights, _):
+                        case .stored(let newInsights, _, let variants, let conflicts):
                             metrics.file(.ingested)
-                            metrics.insightsNew.increment(by: newInsights)
+                            metrics.insightsWritten(new: newInsights, variants: variants, conflicts: conflicts)
                         case .unchanged:
                             metrics.file(.unchanged)
                         }
@@ -567,11 +567,4 @@ final class IngestPipeline: @unchecked Sendable {
         defer { condition.unlock() }
         return hold
     }
-}
-
-/// Seconds on the monotonic clock.
-func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }

@@ -36,8 +36,12 @@ final class DaemonMetrics: Sendable {
     private let files: [FileOutcome: CoreMetrics.Counter]
     private let fetches: [FetchClass: CoreMetrics.Counter]
     private let storeErrors: [String: CoreMetrics.Counter]
-    /// Insights this daemon stored that no earlier file had.
-    let insightsNew: CoreMetrics.Counter
+    /// Insights this daemon stored that no earlier file had; of them, those stored as conflicting with another; and
+    /// new wordings stored as variants of a stored insight. Conflicts are a part of the new insights, not a kind
+    /// beside them, so they are a family of their own rather than a label value one could sum over.
+    private let insightsNew: CoreMetrics.Counter
+    private let insightsConflict: CoreMetrics.Counter
+    private let insightsVariant: CoreMetrics.Counter
     /// The duration of each ingest write transaction (one batch of files).
     let ingestBatchDuration: CoreMetrics.Timer
     let ingestBatchFiles: CoreMetrics.Recorder
@@ -51,6 +55,7 @@ final class DaemonMetrics: Sendable {
     private let filesPending: CoreMetrics.Gauge
     private let linksQueued: CoreMetrics.Gauge
     private let linksFetching: CoreMetrics.Gauge
+    private let linksDue: CoreMetrics.Gauge
     private let embeddingsPending: CoreMetrics.Gauge
     private let databaseBytes: CoreMetrics.Gauge
     private let storeInsights: [String: CoreMetrics.Gauge]
@@ -74,6 +79,8 @@ final class DaemonMetrics: Sendable {
         fetches = Dictionary(uniqueKeysWithValues: FetchClass.allCases.map { ($0, counter(Name.fetches, [("class", $0.rawValue)])) })
         storeErrors = Dictionary(uniqueKeysWithValues: Self.storeErrorCodes.map { ($0, counter(Name.storeErrors, [("code", $0)])) })
         insightsNew = counter(Name.insightsNew)
+        insightsConflict = counter(Name.insightsConflict)
+        insightsVariant = counter(Name.insightsVariant)
         ingestBatchDuration = CoreMetrics.Timer(label: Name.ingestBatchDuration, dimensions: [], factory: factory)
         ingestBatchFiles = CoreMetrics.Recorder(label: Name.ingestBatchFiles, dimensions: [], aggregate: true, factory: factory)
         inotifyOverflows = counter(Name.inotifyOverflows)
@@ -84,6 +91,7 @@ final class DaemonMetrics: Sendable {
         filesPending = gauge(Name.filesPending)
         linksQueued = gauge(Name.links, [("state", "queued")])
         linksFetching = gauge(Name.links, [("state", "fetching")])
+        linksDue = gauge(Name.linksDue)
         embeddingsPending = gauge(Name.embeddingsPending)
         databaseBytes = gauge(Name.databaseBytes)
         storeInsights = Dictionary(uniqueKeysWithValues: ["unique", "variant", "conflict"].map { ($0, gauge(Name.storeInsights, [("kind", $0)])) })
@@ -103,6 +111,13 @@ final class DaemonMetrics: Sendable {
     func file(_ outcome: FileOutcome, count: Int = 1) {
         guard count > 0 else { return }
         files[outcome]?.increment(by: count)
+    }
+
+    /// Records what one stored file wrote, as the store's ingest outcome counts it.
+    func insightsWritten(new: Int, variants: Int, conflicts: Int) {
+        if new > 0 { insightsNew.increment(by: new) }
+        if variants > 0 { insightsVariant.increment(by: variants) }
+        if conflicts > 0 { insightsConflict.increment(by: conflicts) }
     }
 
     func rescan(_ reason: RescanReason) { rescans[reason]?.increment() }
@@ -130,11 +145,14 @@ final class DaemonMetrics: Sendable {
 
     // MARK: - Serving
 
-    /// Sets the gauges from `status` and returns every metric in the Prometheus text format (version 0.0.4).
-    func exposition(status: StatusReport) -> String {
+    /// Sets the gauges from `status` and `linksDue` (nil when the store could not be read: the gauge keeps its last
+    /// value, as the others keep the last counts read) and returns every metric in the Prometheus text format
+    /// (version 0.0.4).
+    func exposition(status: StatusReport, linksDue: Int?) -> String {
         filesPending.record(status.files.pending)
         linksQueued.record(status.links.queued)
         linksFetching.record(status.links.fetching)
+        if let linksDue { self.linksDue.record(linksDue) }
         embeddingsPending.record(status.semantic?.pending ?? 0)
         databaseBytes.record(status.database.bytes)
         storeInsights["unique"]?.record(status.insights.unique)
@@ -152,11 +170,14 @@ final class DaemonMetrics: Sendable {
     enum Name {
         static let files = "insightd_files_total"
         static let insightsNew = "insightd_insights_new_total"
+        static let insightsConflict = "insightd_insights_conflict_total"
+        static let insightsVariant = "insightd_insights_variant_total"
         static let storeInsights = "insightd_store_insights"
         static let ingestBatchDuration = "insightd_ingest_batch_duration_seconds"
         static let ingestBatchFiles = "insightd_ingest_batch_files"
         static let filesPending = "insightd_files_pending"
         static let links = "insightd_links"
+        static let linksDue = "insightd_links_due"
         static let embeddingsPending = "insightd_embeddings_pending"
         static let inotifyOverflows = "insightd_inotify_overflows_total"
         static let rescans = "insightd_rescans_total"
@@ -195,11 +216,14 @@ final class DaemonMetrics: Sendable {
         return [
             Name.files: ("Inbox files by what became of them: ingested, unchanged, skipped, failed or removed.", nil),
             Name.insightsNew: ("Insights this daemon stored that were not stored before.", nil),
+            Name.insightsConflict: ("New insights this daemon stored as conflicting with a stored one (each also counted as new).", nil),
+            Name.insightsVariant: ("New wordings this daemon stored as variants of a stored insight.", nil),
             Name.storeInsights: ("Insights in the store: unique ones, variant wordings, conflicting pairs.", nil),
             Name.ingestBatchDuration: ("Duration of each ingest write transaction (one batch of files).", seconds),
             Name.ingestBatchFiles: ("Files in each ingest write transaction.", [1, 2, 4, 8, 16, 32, 64, 128, 256]),
             Name.filesPending: ("Inbox files waiting to be ingested.", nil),
             Name.links: ("Links in the fetch queue by state: queued (due or waiting for their time) or fetching.", nil),
+            Name.linksDue: ("Links due for fetching now: queued without a later time, or failed for a while with their retry time passed.", nil),
             Name.embeddingsPending: ("Insights without a sentence vector yet.", nil),
             Name.inotifyOverflows: ("Times the inotify queue overflowed (each one starts a rescan).", nil),
             Name.rescans: ("Full scans of the inbox after start-up, by reason: overflow, reconcile (the periodic check), requested.", nil),

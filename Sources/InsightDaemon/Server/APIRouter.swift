@@ -151,9 +151,10 @@ struct APIRouter: Sendable {
 
     // MARK: - Reads
 
-    /// Every metric in the Prometheus text format; the gauges that mirror state are read now, from the status report.
+    /// Every metric in the Prometheus text format; the gauges that mirror state are read now, from the status report
+    /// and the fetch queue.
     private func metrics() -> APIResponse {
-        let text = DaemonMetrics.shared.exposition(status: control.status())
+        let text = DaemonMetrics.shared.exposition(status: control.status(), linksDue: try? control.database.dueLinkCount())
         return APIResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: .bytes(Array(text.utf8)))
     }
 

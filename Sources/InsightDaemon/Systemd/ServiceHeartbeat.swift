@@ -1,4 +1,5 @@
 import Foundation
+import InsightCore
 import InsightStore
 import Synchronization
 
