@@ -26,6 +26,12 @@ public struct QuantizedVector: Sendable, Equatable {
         scale = 1 / norm
     }
 
+    /// A vector of these values and scale.
+    public init(scale: Float, values: [Int8]) {
+        self.scale = scale
+        self.values = values
+    }
+
     /// Reads the form `bytes` writes.
     public init(scale: Float, bytes: [UInt8]) {
         self.scale = scale
@@ -40,11 +46,14 @@ public struct QuantizedVector: Sendable, Equatable {
 }
 
 /// Int8-quantised nearest-neighbour index (SIMD dot products), for up to ~1M vectors.
-/// Slots are kept sorted by id so an id is found by binary search with no extra table: 384 value bytes,
-/// a 4-byte scale, an 8-byte id and a 48-byte sign sketch per vector. Appending increasing ids (the usual order)
-/// is O(1); an id below the largest, or a removal, moves the slots after it.
+/// Slots are kept sorted by id so an id is found by binary search with no extra table. A vector is held as a
+/// 48-byte sign sketch (bit i set where value i is positive) and its 384 magnitudes in 7 bits each (336 bytes),
+/// which together are exactly the int8 values (−127…127), plus a 4-byte scale and an 8-byte id: 396 bytes.
+/// Appending increasing ids (the usual order) is O(1); an id below the largest, or a removal, moves the slots
+/// after it.
 ///
-/// A search over a small index scans every int8 vector. From `exactScanBelow` vectors on, it first compares
+/// A search over a small index scans every vector, unpacking blocks of them to int8 for the dot products.
+/// From `exactScanBelow` vectors on, it first compares
 /// sign sketches (one bit per dimension: 48 MB at 1M instead of 384 MB) and scans only the
 /// `oversampling × k` slots whose sketches differ least from the query's, where k is the limit plus the
 /// excluded ids plus 16; the result is the exact scan's whenever its best k are among those slots.
@@ -53,10 +62,13 @@ public final class VectorIndex: @unchecked Sendable {
     public let dimensions: Int
     private var ids: [Int64] = []
     private var scales: [Float] = []
-    private var values: [Int8] = []
-    /// `sketchWords` words per slot: bit i of a slot's sketch is set when value i is positive.
+    /// `rowBytes` bytes per slot: the magnitudes of its values, 7 bits each (`pack`).
+    private var packed: [UInt8] = []
+    /// `sketchWords` words per slot: bit i of a slot's sketch is set when value i is positive. The sign of each
+    /// value, so also the other half of `packed`.
     private var sketches: [UInt64] = []
     private let sketchWords: Int
+    private let rowBytes: Int
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
 
     /// Threads a search over a large index splits its scan across (the calling thread is one of them).
@@ -86,6 +98,7 @@ public final class VectorIndex: @unchecked Sendable {
         self.exactScanBelow = exactScanBelow
         self.oversampling = oversampling
         sketchWords = (dimensions + 63) / 64
+        rowBytes = Self.packedBytes(dimensions)
         lock = .allocate(capacity: 1)
         pthread_rwlock_init(lock, nil)
     }
@@ -112,7 +125,7 @@ public final class VectorIndex: @unchecked Sendable {
         writing {
             ids.reserveCapacity(count)
             scales.reserveCapacity(count)
-            values.reserveCapacity(count * dimensions)
+            packed.reserveCapacity(count * rowBytes)
             sketches.reserveCapacity(count * sketchWords)
         }
     }
@@ -126,25 +139,64 @@ public final class VectorIndex: @unchecked Sendable {
         return out
     }
 
-    /// Adds the vector for `id`, or replaces it.
+    /// Bytes of a packed row of `dimensions` values: 7 bits each, eight values in seven bytes.
+    static func packedBytes(_ dimensions: Int) -> Int { (7 * dimensions + 7) / 8 }
+
+    /// The magnitudes of `values`, value i at bits 7i…7i+6 of the row read as one little-endian bit string (the
+    /// form `insight_unpack_i8` reads back with the signs of the sketch). −128, which int8 quantisation never
+    /// makes, is held as −127.
+    static func pack(_ values: [Int8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: packedBytes(values.count))
+        var bits: UInt32 = 0, held = 0, at = 0
+        for v in values {
+            bits |= UInt32(min(v.magnitude, 127)) << UInt32(held)
+            held += 7
+            while held >= 8 {
+                out[at] = UInt8(truncatingIfNeeded: bits)
+                bits >>= 8
+                held -= 8
+                at += 1
+            }
+        }
+        if held > 0 { out[at] = UInt8(truncatingIfNeeded: bits) }
+        return out
+    }
+
+    /// Rows of `dimensions` int8 values from `count` packed rows and their sketches; `portable` takes the path
+    /// for CPUs without AVX2 whatever this one has (to test both).
+    static func unpack(_ packed: UnsafeBufferPointer<UInt8>, sketches: UnsafeBufferPointer<UInt64>, dimensions: Int,
+                       count: Int, portable: Bool = false) -> [Int8] {
+        precondition(packed.count >= count * packedBytes(dimensions) && sketches.count >= count * ((dimensions + 63) / 64))
+        return [Int8](unsafeUninitializedCapacity: count * dimensions) { out, initialized in
+            if portable {
+                insight_unpack_i8_portable(packed.baseAddress, sketches.baseAddress, dimensions, count, out.baseAddress)
+            } else {
+                insight_unpack_i8(packed.baseAddress, sketches.baseAddress, dimensions, count, out.baseAddress)
+            }
+            initialized = count * dimensions
+        }
+    }
+
+    /// Adds the vector for `id`, or replaces it. A value of −128 (int8 quantisation makes none) is held as −127.
     public func upsert(id: Int64, _ v: QuantizedVector) {
         precondition(v.values.count == dimensions, "vector of \(v.values.count) values in an index of \(dimensions)")
         let sketch = Self.sketch(v.values)
+        let row = Self.pack(v.values)
         writing {
             let slot = firstSlot(notBelow: id)
             if slot < ids.count, ids[slot] == id {
                 scales[slot] = v.scale
-                values.replaceSubrange((slot * dimensions)..<((slot + 1) * dimensions), with: v.values)
+                packed.replaceSubrange((slot * rowBytes)..<((slot + 1) * rowBytes), with: row)
                 sketches.replaceSubrange((slot * sketchWords)..<((slot + 1) * sketchWords), with: sketch)
             } else if slot == ids.count {
                 ids.append(id)
                 scales.append(v.scale)
-                values.append(contentsOf: v.values)
+                packed.append(contentsOf: row)
                 sketches.append(contentsOf: sketch)
             } else {
                 ids.insert(id, at: slot)
                 scales.insert(v.scale, at: slot)
-                values.insert(contentsOf: v.values, at: slot * dimensions)
+                packed.insert(contentsOf: row, at: slot * rowBytes)
                 sketches.insert(contentsOf: sketch, at: slot * sketchWords)
             }
         }
@@ -157,7 +209,7 @@ public final class VectorIndex: @unchecked Sendable {
             guard slot < ids.count, ids[slot] == id else { return }
             ids.remove(at: slot)
             scales.remove(at: slot)
-            values.removeSubrange((slot * dimensions)..<((slot + 1) * dimensions))
+            packed.removeSubrange((slot * rowBytes)..<((slot + 1) * rowBytes))
             sketches.removeSubrange((slot * sketchWords)..<((slot + 1) * sketchWords))
         }
     }
@@ -172,9 +224,29 @@ public final class VectorIndex: @unchecked Sendable {
         }
     }
 
-    /// Bytes the index holds per vector (values, scale, id, sign sketch), for reporting.
+    /// The vector held for `id`, as int8 values and scale (unpacked from the magnitudes and the sketch).
+    public func vector(id: Int64) -> QuantizedVector? {
+        reading {
+            let slot = firstSlot(notBelow: id)
+            guard slot < ids.count, ids[slot] == id else { return nil }
+            return QuantizedVector(scale: scales[slot], values: row(slot))
+        }
+    }
+
+    /// The int8 values of `slot` (under the lock).
+    private func row(_ slot: Int) -> [Int8] {
+        packed.withUnsafeBufferPointer { packed in
+            sketches.withUnsafeBufferPointer { sketches in
+                Self.unpack(UnsafeBufferPointer(rebasing: packed[(slot * rowBytes)..<((slot + 1) * rowBytes)]),
+                            sketches: UnsafeBufferPointer(rebasing: sketches[(slot * sketchWords)..<((slot + 1) * sketchWords)]),
+                            dimensions: dimensions, count: 1)
+            }
+        }
+    }
+
+    /// Bytes the index holds per vector (packed magnitudes, scale, id, sign sketch), for reporting.
     public var bytesPerVector: Int {
-        dimensions + MemoryLayout<Float>.size + MemoryLayout<Int64>.size + sketchWords * MemoryLayout<UInt64>.size
+        rowBytes + MemoryLayout<Float>.size + MemoryLayout<Int64>.size + sketchWords * MemoryLayout<UInt64>.size
     }
 
     private func firstSlot(notBelow id: Int64) -> Int {
@@ -207,23 +279,26 @@ public final class VectorIndex: @unchecked Sendable {
             let k = limit + excluding.count + 16
             let count = ids.count
             let shortlist = k * oversampling
-            let candidates = values.withUnsafeBufferPointer { all in
-                scales.withUnsafeBufferPointer { scales in
-                    if exhaustive || count < exactScanBelow || shortlist >= count / 2 {
-                        let parts = min(scanThreads, max(1, count / vectorsPerExtraThread))
-                        return Scan.topInParallel(k, parts: parts, query: wide, values: all, scales: scales, count: count, dimensions: dimensions)
+            let candidates = packed.withUnsafeBufferPointer { packed in
+                sketches.withUnsafeBufferPointer { sketches in
+                    scales.withUnsafeBufferPointer { scales in
+                        let rows = Scan.Rows(packed: packed, sketches: sketches, scales: scales, dimensions: dimensions,
+                                             rowBytes: rowBytes, words: sketchWords)
+                        if exhaustive || count < exactScanBelow || shortlist >= count / 2 {
+                            let parts = min(scanThreads, max(1, count / vectorsPerExtraThread))
+                            return Scan.topInParallel(k, parts: parts, query: wide, rows: rows, count: count)
+                        }
+                        let parts = min(scanThreads, max(1, count / sketchesPerExtraThread))
+                        let slots = Self.closestSketches(shortlist, parts: parts, query: querySketch, sketches: sketches,
+                                                         words: sketchWords, count: count).slots
+                        return Scan.top(k, of: slots, query: wide, rows: rows)
                     }
-                    let parts = min(scanThreads, max(1, count / sketchesPerExtraThread))
-                    let slots = sketches.withUnsafeBufferPointer { sketches in
-                        Self.closestSketches(shortlist, parts: parts, query: querySketch, sketches: sketches, words: sketchWords, count: count).slots
-                    }
-                    return Scan.top(k, of: slots, query: wide, values: all, scales: scales, dimensions: dimensions)
                 }
             }
             var scored: [(id: Int64, score: Float)] = []
             scored.reserveCapacity(candidates.count)
             for slot in candidates where !excluding.contains(ids[slot]) {
-                scored.append((ids[slot], Scan.exactScore(unit, values: values, slot: slot, dimensions: dimensions) * scales[slot]))
+                scored.append((ids[slot], Scan.exactScore(unit, values: row(slot)) * scales[slot]))
             }
             scored.sort { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
             return Array(scored.prefix(limit))
@@ -253,31 +328,50 @@ public final class VectorIndex: @unchecked Sendable {
             }
         }
 
+        /// The packed rows of an index, read under its lock.
+        struct Rows {
+            let packed: UnsafeBufferPointer<UInt8>
+            let sketches: UnsafeBufferPointer<UInt64>
+            let scales: UnsafeBufferPointer<Float>
+            let dimensions: Int
+            let rowBytes: Int
+            let words: Int
+
+            /// Unpacks rows `first..<first + count` into `out` (count × dimensions int8 values).
+            func unpack(_ first: Int, _ count: Int, into out: UnsafeMutablePointer<Int8>) {
+                insight_unpack_i8(packed.baseAddress! + first * rowBytes, sketches.baseAddress! + first * words, dimensions, count, out)
+            }
+        }
+
+        /// Rows unpacked at a time by a scan: 32 × 384 bytes stay in the L1 cache between unpacking and the dots.
+        static let rowsPerBlock = 32
+
         /// The `k` best slots of the whole index, each part scanned on its own thread (the first on the caller's).
-        static func topInParallel(_ k: Int, parts: Int, query: [Int16], values: UnsafeBufferPointer<Int8>,
-                                  scales: UnsafeBufferPointer<Float>, count: Int, dimensions: Int) -> [Int] {
+        static func topInParallel(_ k: Int, parts: Int, query: [Int16], rows: Rows, count: Int) -> [Int] {
             let bounds = (0...parts).map { count * $0 / parts }
             var found = inParallel(parts) { part in
-                top(k, query: query, values: values, scales: scales, range: bounds[part]..<bounds[part + 1], dimensions: dimensions)
+                top(k, query: query, rows: rows, range: bounds[part]..<bounds[part + 1])
             }.flatMap { $0 }
             found.sort { $0.score > $1.score }
             return found.prefix(k).map(\.slot)
         }
 
-        /// The `k` highest approximate scores (int8 dot × scale) in `range`, scanned in blocks of dot products.
-        static func top(_ k: Int, query: [Int16], values: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>,
-                        range: Range<Int>, dimensions: Int) -> [(score: Float, slot: Int)] {
+        /// The `k` highest approximate scores (int8 dot × scale) in `range`: blocks of rows are unpacked to int8,
+        /// then their dot products taken.
+        static func top(_ k: Int, query: [Int16], rows: Rows, range: Range<Int>) -> [(score: Float, slot: Int)] {
             var best = Best(k)
-            let block = 1024
-            var dots = [Int32](repeating: 0, count: block)
-            query.withUnsafeBufferPointer { q in
-                dots.withUnsafeMutableBufferPointer { dots in
-                    var first = range.lowerBound
-                    while first < range.upperBound {
-                        let n = min(block, range.upperBound - first)
-                        insight_dot_i8(q.baseAddress, values.baseAddress! + first * dimensions, dimensions, n, dots.baseAddress)
-                        for j in 0..<n { best.offer(Float(dots[j]) * scales[first + j], first + j) }
-                        first += n
+            let block = rowsPerBlock
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: block * rows.dimensions) { values in
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: block) { dots in
+                    query.withUnsafeBufferPointer { q in
+                        var first = range.lowerBound
+                        while first < range.upperBound {
+                            let n = min(block, range.upperBound - first)
+                            rows.unpack(first, n, into: values.baseAddress!)
+                            insight_dot_i8(q.baseAddress, values.baseAddress, rows.dimensions, n, dots.baseAddress)
+                            for j in 0..<n { best.offer(Float(dots[j]) * rows.scales[first + j], first + j) }
+                            first += n
+                        }
                     }
                 }
             }
@@ -285,23 +379,24 @@ public final class VectorIndex: @unchecked Sendable {
         }
 
         /// The `k` highest approximate scores (int8 dot × scale) among `slots`, best first.
-        static func top(_ k: Int, of slots: [Int], query: [Int16], values: UnsafeBufferPointer<Int8>,
-                        scales: UnsafeBufferPointer<Float>, dimensions: Int) -> [Int] {
+        static func top(_ k: Int, of slots: [Int], query: [Int16], rows: Rows) -> [Int] {
             var best = Best(k)
             var dot: Int32 = 0
-            query.withUnsafeBufferPointer { q in
-                for slot in slots {
-                    insight_dot_i8(q.baseAddress, values.baseAddress! + slot * dimensions, dimensions, 1, &dot)
-                    best.offer(Float(dot) * scales[slot], slot)
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: rows.dimensions) { values in
+                query.withUnsafeBufferPointer { q in
+                    for slot in slots {
+                        rows.unpack(slot, 1, into: values.baseAddress!)
+                        insight_dot_i8(q.baseAddress, values.baseAddress, rows.dimensions, 1, &dot)
+                        best.offer(Float(dot) * rows.scales[slot], slot)
+                    }
                 }
             }
             return best.items.reversed().map(\.slot)
         }
 
-        static func exactScore(_ query: [Float], values: [Int8], slot: Int, dimensions: Int) -> Float {
+        static func exactScore(_ query: [Float], values: [Int8]) -> Float {
             var sum: Float = 0
-            let base = slot * dimensions
-            for i in 0..<dimensions { sum += query[i] * Float(values[base + i]) }
+            for i in 0..<values.count { sum += query[i] * Float(values[i]) }
             return sum
         }
     }
