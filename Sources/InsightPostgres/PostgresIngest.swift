@@ -32,7 +32,13 @@ extension PostgresInsightStore {
             }
             let chunk = Array(files[start..<end])
             results += try session("cannot store a batch of files") { session in
-                try session.transaction { try ingestChunk(chunk, in: session, now: now) }
+                do {
+                    // Savepoints cost two round trips a file and are only needed when a file fails, which is rare.
+                    return try session.transaction { try ingestChunk(chunk, in: session, now: now, isolated: false) }
+                } catch where PostgresFailure(error) == .other {
+                    // The database refused a file: run the chunk again, each file in a savepoint, so that one fails alone.
+                    return try session.transaction { try ingestChunk(chunk, in: session, now: now, isolated: true) }
+                }
             }
             start = end
         }
@@ -45,16 +51,41 @@ extension PostgresInsightStore {
         var variant: Int64?
     }
 
-    /// Stores `files` in the open transaction, each in a savepoint: a file whose data the database refuses
-    /// fails alone. Lost connections, deadlocks and vanished rows abort the whole chunk, to be run again.
-    func ingestChunk(_ files: [FileIngest], in session: PostgresSession, now: Double) throws -> [Result<IngestOutcome, StoreError>] {
-        var known = try lookup(Set(files.flatMap { $0.insights.map(\.fingerprint) }), in: session)
+    /// A stored insight that shares band keys with a text to place.
+    struct Candidate {
+        var id: Int64
+        var text: String
+        /// How many of the text's band keys it has.
+        var shared: Int
+    }
+
+    /// What the chunk's placements know so far: the database under the chunk's locks, and what the chunk added.
+    struct ChunkState {
+        var known: [[UInt8]: Known]
+        /// For each text to place (by fingerprint), the stored insights sharing most of its band keys, as
+        /// `candidates` would have read them before the chunk wrote anything.
+        var stored: [[UInt8]: [Candidate]] = [:]
+        /// The insights the chunk created, with their band keys: candidates the stored ones do not include.
+        var created: [(id: Int64, text: String, keys: Set<UInt32>)] = []
+    }
+
+    /// Stores `files` in the open transaction. With `isolated`, each file runs in a savepoint and a file whose data the
+    /// database refuses fails alone; without, any failure aborts the chunk. Lost connections, deadlocks and vanished
+    /// rows abort the whole chunk either way, to be run again.
+    ///
+    /// The round trips are per chunk and per file, not per insight: the candidates of every text are read in one
+    /// query under the locks, a text is placed in memory against them and the chunk's own new insights (which is what
+    /// a query per text would see: no other daemon can add rows under those band keys while the locks are held), and
+    /// a file's rows go in one statement with ids taken from the sequences beforehand.
+    func ingestChunk(_ files: [FileIngest], in session: PostgresSession, now: Double, isolated: Bool = true) throws
+        -> [Result<IngestOutcome, StoreError>] {
+        var state = ChunkState(known: try lookup(Set(files.flatMap { $0.insights.map(\.fingerprint) }), in: session))
         var misses = Set<[UInt8]>()
         var lockKeys = Set<Int64>()
         // Signed once here, for the locks, and used again when the text is placed.
         var signed: [[UInt8]: Signed] = [:]
         for file in files {
-            for insight in file.insights where known[insight.fingerprint] == nil && misses.insert(insight.fingerprint).inserted {
+            for insight in file.insights where state.known[insight.fingerprint] == nil && misses.insert(insight.fingerprint).inserted {
                 lockKeys.insert(Self.fingerprintLockKey(insight.fingerprint))
                 if classifier != nil {
                     let signature = Signed(insight)
@@ -67,23 +98,29 @@ extension PostgresInsightStore {
             // Sorted, so two transactions wanting overlapping keys never wait on each other in a circle.
             try session.query("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(\(lockKeys.sorted())::int8[]) AS k")
             // Under the locks: what other daemons stored meanwhile is committed and visible now.
-            known.merge(try lookup(misses, in: session)) { $1 }
+            state.known.merge(try lookup(misses, in: session)) { $1 }
+            state.stored = try storedCandidates(signed.filter { state.known[$0.key] == nil }, in: session)
         }
         let linkIDs = try queueLinks(files.flatMap(\.links), in: session, now: now)
+        let sources = try storedSources(files, in: session)
 
         var results: [Result<IngestOutcome, StoreError>] = []
         for file in files {
-            let before = known
+            guard isolated else {
+                results.append(.success(try ingestFile(file, source: sources, state: &state, signed: signed, linkIDs: linkIDs, in: session, now: now)))
+                continue
+            }
+            let before = state
             try session.execute("SAVEPOINT file")
             do {
-                let outcome = try ingestFile(file, known: &known, signed: signed, linkIDs: linkIDs, in: session, now: now)
+                let outcome = try ingestFile(file, source: sources, state: &state, signed: signed, linkIDs: linkIDs, in: session, now: now)
                 try session.execute("RELEASE SAVEPOINT file")
                 results.append(.success(outcome))
             } catch {
                 switch PostgresFailure(error) {
                 case .other:
                     try session.execute("ROLLBACK TO SAVEPOINT file")
-                    known = before
+                    state = before
                     results.append(.failure(StoreError(.write, "cannot store \(file.path)", underlying: PostgresProblem(error))))
                 default:
                     throw error
@@ -109,6 +146,54 @@ extension PostgresInsightStore {
         return known
     }
 
+    /// At most this many candidates are compared with a text, those sharing the most band keys (then the oldest).
+    static let candidatesPerText = 64
+
+    /// For each of these texts, the stored insights sharing most of its band keys, in one round trip: per text, the
+    /// query a text's placement ran on its own before (a lateral subquery, so each runs on the band key index).
+    func storedCandidates(_ texts: [[UInt8]: Signed], in session: PostgresSession) throws -> [[UInt8]: [Candidate]] {
+        var order: [[UInt8]] = []
+        var owners: [Int] = [], keys: [Int64] = []
+        for (fingerprint, signature) in texts where !signature.keys.isEmpty {
+            // Distinct keys: `band_key = ANY(keys)` counted each band row once however often a key was listed.
+            for key in Set(signature.keys) {
+                owners.append(order.count)
+                keys.append(Int64(key))
+            }
+            order.append(fingerprint)
+        }
+        guard !order.isEmpty else { return [:] }
+        var candidates: [[UInt8]: [Candidate]] = [:]
+        for row in try session.query("""
+            SELECT q.t, c.insight_id, c.n, i.text
+            FROM generate_series(0, \(order.count - 1)) AS q(t)
+            CROSS JOIN LATERAL (
+                SELECT b.insight_id, count(*) AS n FROM insight_band b
+                WHERE b.band_key = ANY(ARRAY(SELECT p.k FROM unnest(\(owners)::int4[], \(keys)::int8[]) AS p(t, k) WHERE p.t = q.t))
+                GROUP BY b.insight_id ORDER BY n DESC, b.insight_id LIMIT \(Self.candidatesPerText)) c
+            JOIN insight i ON i.id = c.insight_id
+            ORDER BY q.t, c.n DESC, c.insight_id
+            """) {
+            let (index, id, shared, text) = try row.decode((Int, Int64, Int64, String).self)
+            candidates[order[index], default: []].append(Candidate(id: id, text: text, shared: Int(shared)))
+        }
+        return candidates
+    }
+
+    /// The candidates of a text with these band keys: the stored ones and the chunk's own, most shared keys first, then
+    /// by id, as the band table would list them.
+    func candidates(_ fingerprint: [UInt8], keys: [UInt32], state: ChunkState) -> ArraySlice<Candidate> {
+        var found = state.stored[fingerprint] ?? []
+        let listed = Set(found.map(\.id))
+        let wanted = Set(keys)
+        for created in state.created where !listed.contains(created.id) {
+            let shared = created.keys.intersection(wanted).count
+            if shared > 0 { found.append(Candidate(id: created.id, text: created.text, shared: shared)) }
+        }
+        found.sort { ($0.shared, $1.id) > ($1.shared, $0.id) }
+        return found.prefix(Self.candidatesPerText)
+    }
+
     /// Queues every link of the chunk once, in URL order (so concurrent queuers never deadlock), and returns their ids.
     func queueLinks(_ links: [HarvestedLink], in session: PostgresSession, now: Double) throws -> [String: Int64] {
         guard !links.isEmpty else { return [:] }
@@ -128,100 +213,204 @@ extension PostgresInsightStore {
         return ids
     }
 
-    /// One file's source row, insights, variants, occurrences and link references.
-    func ingestFile(_ file: FileIngest, known: inout [[UInt8]: Known], signed: [[UInt8]: Signed], linkIDs: [String: Int64],
-                    in session: PostgresSession,
-                    now: Double) throws -> IngestOutcome {
-        let owner = file.kind == "url" ? "" : origin
-        let existing = try session.query("""
-            SELECT id, state, sha256 FROM source WHERE origin = \(owner) AND path = \(file.path) FOR UPDATE
-            """).first.map { try $0.decode((Int64, String, String?).self) }
+    /// A source row's key: the daemon's origin (none for a fetched article) and the path.
+    struct SourceKey: Hashable {
+        var origin: String
+        var path: String
+    }
+
+    /// A stored source row: what tells whether a file changed.
+    typealias StoredSource = (id: Int64, state: String, sha256: String?)
+
+    /// The owner of a file's source row: this daemon, or nobody for a fetched article (shared by every daemon).
+    func owner(of file: FileIngest) -> String { file.kind == "url" ? "" : origin }
+
+    /// The stored source rows of the chunk's files, locked for update, in one round trip. Nil when a path comes twice:
+    /// its second file must read the row the first one wrote, so each file then reads its own when its turn comes.
+    func storedSources(_ files: [FileIngest], in session: PostgresSession) throws -> [SourceKey: StoredSource]? {
+        let keys = files.map { SourceKey(origin: owner(of: $0), path: $0.path) }
+        guard Set(keys).count == keys.count else { return nil }
+        var stored: [SourceKey: StoredSource] = [:]
+        for row in try session.query("""
+            SELECT origin, path, id, state, sha256 FROM source
+            WHERE (origin, path) IN (SELECT o, p FROM unnest(\(keys.map(\.origin))::text[], \(keys.map(\.path))::text[]) AS t(o, p))
+            FOR UPDATE
+            """) {
+            let (origin, path, id, state, sha256) = try row.decode((String, String, Int64, String, String?).self)
+            stored[SourceKey(origin: origin, path: path)] = (id, state, sha256)
+        }
+        return stored
+    }
+
+    /// The rows one file adds, under stand-in ids until the sequences hand out real ones.
+    struct FileRows {
+        /// Stand-ins sort after every stored id and in the order they were handed out, as the real ids will.
+        static let firstInsight: Int64 = 1 << 62
+        static let firstVariant: Int64 = 1 << 61
+        var insights: [(id: Int64, text: String, fingerprint: [UInt8], keys: [UInt32])] = []
+        var variants: [(id: Int64, insight: Int64, text: String, fingerprint: [UInt8])] = []
+        var conflicts: [(id: Int64, other: Int64, kind: ConflictKind)] = []
+
+        func newInsightID() -> Int64 { Self.firstInsight + Int64(insights.count) }
+        func newVariantID() -> Int64 { Self.firstVariant + Int64(variants.count) }
+    }
+
+    /// One file's source row, insights, variants, occurrences and link references: placed in memory, then stored
+    /// in two statements (the source row with the ids the file needs, then every other row).
+    /// `source` holds the chunk's source rows as `storedSources` read them, or is nil to read the file's own.
+    func ingestFile(_ file: FileIngest, source: [SourceKey: StoredSource]?, state: inout ChunkState, signed: [[UInt8]: Signed],
+                    linkIDs: [String: Int64], in session: PostgresSession, now: Double) throws -> IngestOutcome {
+        let owner = self.owner(of: file)
+        let existing: StoredSource?
+        if let source {
+            existing = source[SourceKey(origin: owner, path: file.path)]
+        } else {
+            existing = try session.query("""
+                SELECT id, state, sha256 FROM source WHERE origin = \(owner) AND path = \(file.path) FOR UPDATE
+                """).first.map { try $0.decode((Int64, String, String?).self) }
+        }
         if let existing, existing.1 == SourceState.ingested.rawValue, existing.2 == file.sha256 { return .unchanged }
         var previousInsights: [Int64] = []
         var previousVariants: [Int64] = []
         if let id = existing?.0 {
-            for row in try session.query("SELECT insight_id, variant_id FROM occurrence WHERE source_id = \(id)") {
+            for row in try session.query("DELETE FROM occurrence WHERE source_id = \(id) RETURNING insight_id, variant_id") {
                 let (insight, variant) = try row.decode((Int64, Int64?).self)
                 previousInsights.append(insight)
                 if let variant { previousVariants.append(variant) }
             }
-            try session.query("DELETE FROM occurrence WHERE source_id = \(id)")
             try session.query("DELETE FROM link_reference WHERE source_id = \(id)")
         }
-        guard let sourceID = try session.query("""
-            INSERT INTO source (origin, host, path, kind, format, size, mtime, sha256, state, error, encoding, document_date,
-                                insight_count, first_seen_at, updated_at, ingested_at)
-            VALUES (\(owner), \(host), \(file.path), \(file.kind), \(file.format), \(file.size), \(file.mtime), \(file.sha256), 'ingested', NULL,
-                    \(file.encoding), \(file.documentDate), \(file.insights.count), \(now), \(now), \(now))
-            ON CONFLICT (origin, path) DO UPDATE SET host = excluded.host, kind = excluded.kind, format = excluded.format, size = excluded.size,
-                mtime = excluded.mtime, sha256 = excluded.sha256, state = 'ingested', error = NULL, encoding = excluded.encoding,
-                document_date = excluded.document_date, insight_count = excluded.insight_count, updated_at = excluded.updated_at,
-                ingested_at = excluded.ingested_at
-            RETURNING id
-            """).first?.decode(Int64.self) else {
-            throw StoreError(.write, "the source row of \(file.path) has no id after saving")
-        }
 
+        var rows = FileRows()
         var newInsights = 0, newVariants = 0, newConflicts = 0
-        var insightIDs: [Int64] = [], variantIDs: [Int64] = [], ordinals: [Int] = [], lines: [Int] = [], sections: [String] = []
-        var notes: [String] = [], locations: [String] = [], addedAts: [String] = []
-        var tagOrdinals: [Int] = [], tagNames: [String] = []
+        var placedNow = Set<[UInt8]>()
         let targets = file.variantTargets
         for ordinal in FileIngest.placementOrder(targets) {
             let insight = file.insights[ordinal]
-            if known[insight.fingerprint] == nil, let target = targets[ordinal],
-               let longer = known[file.insights[target].fingerprint]?.insight {
+            if state.known[insight.fingerprint] == nil, let target = targets[ordinal],
+               let longer = state.known[file.insights[target].fingerprint]?.insight {
                 // Part of a longer passage of the same file (an extended highlight): a wording of that insight.
-                let (wording, inserted) = try insertVariant(insight, of: longer, in: session, now: now)
-                known[insight.fingerprint] = wording
-                if inserted { newVariants += 1 }
+                state.known[insight.fingerprint] = addVariant(insight, of: longer, to: &rows)
+                placedNow.insert(insight.fingerprint)
+                newVariants += 1
             }
-            if known[insight.fingerprint] == nil {
-                let (placed, placement) = try place(insight, signed: signed[insight.fingerprint] ?? Signed(insight), in: session, now: now)
-                known[insight.fingerprint] = placed
+            if state.known[insight.fingerprint] == nil {
+                let (placed, placement) = place(insight, signed: signed[insight.fingerprint] ?? Signed(insight), state: &state, rows: &rows)
+                state.known[insight.fingerprint] = placed
+                placedNow.insert(insight.fingerprint)
                 switch placement {
-                case .found: break
                 case .variant: newVariants += 1
                 case .new: newInsights += 1
                 case .conflicting: newInsights += 1; newConflicts += 1
                 }
             }
-            guard let ids = known[insight.fingerprint] else { continue }
-            insightIDs.append(ids.insight)
-            variantIDs.append(ids.variant ?? 0)
+        }
+
+        // The source row and the ids of the file's new rows in one round trip.
+        guard let row = try session.query("""
+            WITH saved AS (
+                INSERT INTO source (origin, host, path, kind, format, size, mtime, sha256, state, error, encoding, document_date,
+                                    insight_count, first_seen_at, updated_at, ingested_at)
+                VALUES (\(owner), \(host), \(file.path), \(file.kind), \(file.format), \(file.size), \(file.mtime), \(file.sha256), 'ingested', NULL,
+                        \(file.encoding), \(file.documentDate), \(file.insights.count), \(now), \(now), \(now))
+                ON CONFLICT (origin, path) DO UPDATE SET host = excluded.host, kind = excluded.kind, format = excluded.format, size = excluded.size,
+                    mtime = excluded.mtime, sha256 = excluded.sha256, state = 'ingested', error = NULL, encoding = excluded.encoding,
+                    document_date = excluded.document_date, insight_count = excluded.insight_count, updated_at = excluded.updated_at,
+                    ingested_at = excluded.ingested_at
+                RETURNING id)
+            SELECT saved.id,
+                   ARRAY(SELECT nextval(pg_get_serial_sequence('insight', 'id')) FROM generate_series(1, \(rows.insights.count))),
+                   ARRAY(SELECT nextval(pg_get_serial_sequence('variant', 'id')) FROM generate_series(1, \(rows.variants.count)))
+            FROM saved
+            """).first else {
+            throw StoreError(.write, "the source row of \(file.path) has no id after saving")
+        }
+        let (sourceID, insightIDs, variantIDs) = try row.decode((Int64, [Int64], [Int64]).self)
+        guard insightIDs.count == rows.insights.count, variantIDs.count == rows.variants.count else {
+            throw StoreError(.write, "PostgreSQL handed out fewer ids than \(file.path) needs")
+        }
+        // Sequence values grow, so sorted they are in the order asked for, the order of the stand-ins.
+        let insightIDOf = Dictionary(uniqueKeysWithValues: zip(rows.insights.map(\.id), insightIDs.sorted()))
+        let variantIDOf = Dictionary(uniqueKeysWithValues: zip(rows.variants.map(\.id), variantIDs.sorted()))
+        func realInsight(_ id: Int64) -> Int64 { insightIDOf[id] ?? id }
+        for fingerprint in placedNow {
+            guard let placed = state.known[fingerprint] else { continue }
+            state.known[fingerprint] = Known(insight: realInsight(placed.insight), variant: placed.variant.map { variantIDOf[$0] ?? $0 })
+        }
+        for index in state.created.indices { state.created[index].id = realInsight(state.created[index].id) }
+
+        var occurrenceInsights: [Int64] = [], occurrenceVariants: [Int64] = [], ordinals: [Int] = [], lines: [Int] = []
+        var sections: [String] = [], notes: [String] = [], locations: [String] = [], addedAts: [String] = []
+        var tagOrdinals: [Int] = [], tagNames: [String] = []
+        for ordinal in FileIngest.placementOrder(targets) {
+            let placed = file.insights[ordinal]
+            guard let ids = state.known[placed.fingerprint] else { continue }
+            occurrenceInsights.append(ids.insight)
+            occurrenceVariants.append(ids.variant ?? 0)
             ordinals.append(ordinal)
-            lines.append(insight.line)
-            sections.append(insight.section ?? Self.none)
-            notes.append(insight.note ?? Self.none)
-            locations.append(insight.location ?? Self.none)
-            addedAts.append(insight.addedAt ?? Self.none)
-            for tag in TagName.distinct(insight.tags) {
+            lines.append(placed.line)
+            sections.append(placed.section ?? Self.none)
+            notes.append(placed.note ?? Self.none)
+            locations.append(placed.location ?? Self.none)
+            addedAts.append(placed.addedAt ?? Self.none)
+            for tag in TagName.distinct(placed.tags) {
                 tagOrdinals.append(ordinal)
                 tagNames.append(tag)
             }
         }
-        if !insightIDs.isEmpty {
-            // The occurrences and their tags in one round trip.
-            try session.query("""
-                WITH inserted AS (
-                    INSERT INTO occurrence (insight_id, source_id, ordinal, line, section, variant_id, note, location, added_at)
-                    SELECT i, \(sourceID), o, l, NULLIF(s, E'\\x01'), NULLIF(v, 0), NULLIF(n, E'\\x01'), NULLIF(p, E'\\x01'),
-                           NULLIF(a, E'\\x01')
-                    FROM unnest(\(insightIDs)::int8[], \(ordinals)::int4[], \(lines)::int4[], \(sections)::text[], \(variantIDs)::int8[],
-                                \(notes)::text[], \(locations)::text[], \(addedAts)::text[])
-                        AS t(i, o, l, s, v, n, p, a)
-                    RETURNING id, ordinal)
+        let bands = rows.insights.flatMap { new in Set(new.keys).map { (realInsight(new.id), Int64($0)) } }
+        let conflicts = rows.conflicts.map { (realInsight($0.id), realInsight($0.other), $0.kind.rawValue) }
+        let references = file.links.compactMap { link in linkIDs[link.url.string].map { ($0, link.line) } }
+        // Every other row of the file in one round trip. An insight or wording another writer stored first under the
+        // same fingerprint is skipped here, and the rows pointing at it then fail their foreign key: a conflict that
+        // runs the chunk again, which then finds the stored row (the race a lock-free writer could still win).
+        try session.query("""
+            WITH new_insight AS (
+                INSERT INTO insight (id, fingerprint, text, created_at)
+                SELECT i, f, x, \(now) FROM unnest(\(insightIDs.sorted())::int8[], \(rows.insights.map { ByteBuffer(bytes: $0.fingerprint) })::bytea[],
+                                                   \(rows.insights.map(\.text))::text[]) AS n(i, f, x)
+                ON CONFLICT (fingerprint) DO NOTHING),
+            new_band AS (
+                INSERT INTO insight_band (band_key, insight_id)
+                SELECT k, i FROM unnest(\(bands.map(\.1))::int8[], \(bands.map(\.0))::int8[]) AS b(k, i) ON CONFLICT DO NOTHING),
+            new_variant AS (
+                INSERT INTO variant (id, insight_id, fingerprint, text, created_at)
+                SELECT v, i, f, x, \(now) FROM unnest(\(rows.variants.map { variantIDOf[$0.id] ?? $0.id })::int8[],
+                                                      \(rows.variants.map { realInsight($0.insight) })::int8[],
+                                                      \(rows.variants.map { ByteBuffer(bytes: $0.fingerprint) })::bytea[],
+                                                      \(rows.variants.map(\.text))::text[]) AS n(v, i, f, x)
+                ON CONFLICT (fingerprint) DO NOTHING),
+            new_conflict AS (
+                INSERT INTO conflict (insight_id, other_id, kind, created_at)
+                SELECT least(a, b), greatest(a, b), k, \(now)
+                FROM unnest(\(conflicts.map(\.0))::int8[], \(conflicts.map(\.1))::int8[], \(conflicts.map(\.2))::text[]) AS c(a, b, k)
+                ON CONFLICT DO NOTHING),
+            inserted AS (
+                INSERT INTO occurrence (insight_id, source_id, ordinal, line, section, variant_id, note, location, added_at)
+                SELECT i, \(sourceID), o, l, NULLIF(s, E'\\x01'), NULLIF(v, 0), NULLIF(n, E'\\x01'), NULLIF(p, E'\\x01'),
+                       NULLIF(a, E'\\x01')
+                FROM unnest(\(occurrenceInsights)::int8[], \(ordinals)::int4[], \(lines)::int4[], \(sections)::text[],
+                            \(occurrenceVariants)::int8[], \(notes)::text[], \(locations)::text[], \(addedAts)::text[])
+                    AS t(i, o, l, s, v, n, p, a)
+                RETURNING id, ordinal),
+            tagged AS (
                 INSERT INTO occurrence_tag (occurrence_id, tag)
                 SELECT inserted.id, t.tag FROM inserted JOIN unnest(\(tagOrdinals)::int4[], \(tagNames)::text[]) AS t(ordinal, tag)
-                    ON t.ordinal = inserted.ordinal
-                """)
-        }
+                    ON t.ordinal = inserted.ordinal),
+            referenced AS (
+                INSERT INTO link_reference (link_id, source_id, line)
+                SELECT l, \(sourceID), n FROM unnest(\(references.map(\.0))::int8[], \(references.map(\.1))::int4[]) AS t(l, n)
+                ON CONFLICT DO NOTHING)
+            SELECT 1
+            """)
+
+        var deleted: [Int64] = []
         if !previousInsights.isEmpty {
             // Insights and wordings no longer seen anywhere go with the content that held them.
-            try session.query("""
+            deleted = try session.query("""
                 DELETE FROM insight i WHERE i.id = ANY(\(Array(Set(previousInsights)))::int8[])
-                AND NOT EXISTS (SELECT 1 FROM occurrence o WHERE o.insight_id = i.id)
-                """)
+                AND NOT EXISTS (SELECT 1 FROM occurrence o WHERE o.insight_id = i.id) RETURNING i.id
+                """).map { try $0.decode(Int64.self) }
         }
         if !previousVariants.isEmpty {
             try session.query("""
@@ -229,13 +418,12 @@ extension PostgresInsightStore {
                 AND NOT EXISTS (SELECT 1 FROM occurrence o WHERE o.variant_id = v.id)
                 """)
         }
-        let references = file.links.compactMap { link in linkIDs[link.url.string].map { ($0, link.line) } }
-        if !references.isEmpty {
-            try session.query("""
-                INSERT INTO link_reference (link_id, source_id, line)
-                SELECT l, \(sourceID), n FROM unnest(\(references.map(\.0))::int8[], \(references.map(\.1))::int4[]) AS t(l, n)
-                ON CONFLICT DO NOTHING
-                """)
+        if !deleted.isEmpty {
+            // Candidates read before are gone: read them again for the texts still to place (the chunk's own insights
+            // are stored now, and found there too).
+            let gone = Set(deleted)
+            state.created.removeAll { gone.contains($0.id) }
+            state.stored = try storedCandidates(signed.filter { state.known[$0.key] == nil }, in: session)
         }
         return .stored(newInsights: newInsights, occurrences: file.insights.count, variants: newVariants, conflicts: newConflicts)
     }
@@ -244,89 +432,58 @@ extension PostgresInsightStore {
     /// but U+0001 is not something a file holds (the arrays cannot carry NULL themselves).
     static let none = "\u{1}"
 
-    /// What `place` did with a text: found it stored by another daemon's transaction that won a race, stored it as
-    /// a new wording of a stored insight, or stored it as a new insight, conflicting with another or not.
-    enum Placement { case found, variant, new, conflicting }
+    /// What `place` did with a text: a new wording of a stored insight, or a new insight, conflicting with another
+    /// or not. (A row another writer stored first fails the file's foreign keys and runs the chunk again, so what is
+    /// placed here is what gets written.)
+    enum Placement { case variant, new, conflicting }
 
-    /// Stores a text not stored word for word as a wording of insight `insightID`; a wording of the same
-    /// fingerprint that won a race is used instead. Returns the wording and whether this call inserted it.
-    func insertVariant(_ insight: PreparedInsight, of insightID: Int64, in session: PostgresSession, now: Double) throws -> (Known, Bool) {
-        let fingerprint = ByteBuffer(bytes: insight.fingerprint)
-        let inserted = try session.query("""
-            INSERT INTO variant (insight_id, fingerprint, text, created_at) VALUES (\(insightID), \(fingerprint), \(insight.text), \(now))
-            ON CONFLICT (fingerprint) DO NOTHING RETURNING insight_id, id
-            """).first
-        let row = try inserted ?? session.query("SELECT insight_id, id FROM variant WHERE fingerprint = \(fingerprint)").first
-        guard let (insight, variant) = try row?.decode((Int64, Int64).self) else {
-            throw StoreError(.write, "a variant vanished during the transaction")
-        }
-        return (Known(insight: insight, variant: variant), inserted != nil)
+    /// A text not stored word for word, as a wording of insight `insightID`.
+    func addVariant(_ insight: PreparedInsight, of insightID: Int64, to rows: inout FileRows) -> Known {
+        let id = rows.newVariantID()
+        rows.variants.append((id, insightID, insight.text, insight.fingerprint))
+        return Known(insight: insightID, variant: id)
     }
 
-    /// Stores a text not stored word for word: as a wording of a stored insight, or as a new insight.
-    /// Returns where it went and how it was placed.
-    func place(_ insight: PreparedInsight, signed: Signed, in session: PostgresSession, now: Double) throws -> (Known, Placement) {
-        guard let classifier else { return try insertInsight(insight, bandKeys: [], conflicts: [], in: session, now: now) }
+    /// Places a text not stored word for word: as a wording of the insight it restates, or as a new insight with its
+    /// band keys and conflicts. Returns where it went and how it was placed.
+    func place(_ insight: PreparedInsight, signed: Signed, state: inout ChunkState, rows: inout FileRows) -> (Known, Placement) {
+        guard let classifier else { return addInsight(insight, bandKeys: [], conflicts: [], state: &state, rows: &rows) }
         let (tokens, keys) = (signed.tokens, signed.keys)
         var best: (id: Int64, jaccard: Double)?
         var conflicts: [(id: Int64, kind: ConflictKind, jaccard: Double)] = []
         if !keys.isEmpty {
             let prepared = PreparedText(tokens: tokens, text: insight.text)
             // Most shared bands first, as the in-memory index orders its candidates.
-            for row in try session.query("""
-                SELECT b.insight_id, i.text FROM (
-                    SELECT insight_id, count(*) AS n FROM insight_band WHERE band_key = ANY(\(keys.map(Int64.init))::int8[])
-                    GROUP BY insight_id ORDER BY n DESC, insight_id LIMIT 64) b
-                JOIN insight i ON i.id = b.insight_id ORDER BY b.n DESC, b.insight_id
-                """) {
-                let (id, text) = try row.decode((Int64, String).self)
-                let comparison = classifier.compare(PreparedText(text), prepared)
+            for candidate in candidates(insight.fingerprint, keys: keys, state: state) {
+                let comparison = classifier.compare(PreparedText(candidate.text), prepared)
                 switch comparison.verdict {
                 case .sameClaim where comparison.jaccard > best?.jaccard ?? -1:
-                    best = (id, comparison.jaccard)
+                    best = (candidate.id, comparison.jaccard)
                 case .conflict(let kind):
-                    conflicts.append((id, kind, comparison.jaccard))
+                    conflicts.append((candidate.id, kind, comparison.jaccard))
                 default:
                     break
                 }
             }
         }
         if let best {
-            let (wording, inserted) = try insertVariant(insight, of: best.id, in: session, now: now)
-            return (wording, inserted ? .variant : .found)
+            return (addVariant(insight, of: best.id, to: &rows), .variant)
         }
         conflicts.sort { $0.jaccard > $1.jaccard }
-        return try insertInsight(insight, bandKeys: keys, conflicts: conflicts.prefix(8).map { ($0.id, $0.kind) }, in: session, now: now)
+        return addInsight(insight, bandKeys: keys, conflicts: conflicts.prefix(8).map { ($0.id, $0.kind) }, state: &state, rows: &rows)
     }
 
-    /// Inserts a new insight with its band rows and conflicts; an insight with the same fingerprint that won a
-    /// race is used instead.
-    func insertInsight(_ insight: PreparedInsight, bandKeys: [UInt32], conflicts: [(id: Int64, kind: ConflictKind)],
-                       in session: PostgresSession, now: Double) throws -> (Known, Placement) {
-        let fingerprint = ByteBuffer(bytes: insight.fingerprint)
-        // The insight and its band rows in one round trip.
-        guard let id = try session.query("""
-            WITH new AS (
-                INSERT INTO insight (fingerprint, text, created_at) VALUES (\(fingerprint), \(insight.text), \(now))
-                ON CONFLICT (fingerprint) DO NOTHING RETURNING id),
-            bands AS (
-                INSERT INTO insight_band (band_key, insight_id)
-                SELECT k, new.id FROM new, unnest(\(bandKeys.map(Int64.init))::int8[]) AS k ON CONFLICT DO NOTHING)
-            SELECT id FROM new
-            """).first?.decode(Int64.self) else {
-            guard let id = try session.query("SELECT id FROM insight WHERE fingerprint = \(fingerprint)").first?.decode(Int64.self) else {
-                throw StoreError(.write, "an insight vanished during the transaction")
-            }
-            return (Known(insight: id, variant: nil), .found)
-        }
+    /// A new insight with its band rows and conflicts.
+    func addInsight(_ insight: PreparedInsight, bandKeys: [UInt32], conflicts: [(id: Int64, kind: ConflictKind)],
+                    state: inout ChunkState, rows: inout FileRows) -> (Known, Placement) {
+        let id = rows.newInsightID()
+        rows.insights.append((id, insight.text, insight.fingerprint, bandKeys))
         var conflicting = false
         for conflict in conflicts where conflict.id != id {
+            rows.conflicts.append((id, conflict.id, conflict.kind))
             conflicting = true
-            try session.query("""
-                INSERT INTO conflict (insight_id, other_id, kind, created_at)
-                VALUES (\(min(id, conflict.id)), \(max(id, conflict.id)), \(conflict.kind.rawValue), \(now)) ON CONFLICT DO NOTHING
-                """)
         }
+        if !bandKeys.isEmpty { state.created.append((id, insight.text, Set(bandKeys))) }
         return (Known(insight: id, variant: nil), conflicting ? .conflicting : .new)
     }
 

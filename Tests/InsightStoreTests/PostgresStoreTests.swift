@@ -101,6 +101,30 @@ struct PostgresStoreTests {
         for store in writers + [single] { try? store.close() }
     }
 
+    @Test func aFileTheDatabaseRefusesFailsAloneAndTheRestOfItsBatchIsStored() throws {
+        let store = try PostgresInsightStore(url: try SharedPostgres.newDatabase(), host: "alpha", inbox: "/inbox")
+        defer { try? store.close() }
+        // PostgreSQL refuses a NUL character in text, so the middle file fails once its rows are written; the batch
+        // runs without savepoints first, and the files around it must still be stored, each whole.
+        let results = try store.ingestBatch([
+            file("first.txt", [ClaimCorpus.claim(0), ClaimCorpus.claim(1)]),
+            file("broken.txt", [ClaimCorpus.claim(2), "A paragraph with a \u{0} in the middle of it."]),
+            // A wording of the refused file's claim: nothing of that file was stored, so it is a new insight.
+            file("last.txt", [ClaimCorpus.variant(of: ClaimCorpus.claim(2)), ClaimCorpus.claim(1)]),
+        ])
+        #expect(results.count == 3)
+        #expect(try results[0].get() == .stored(newInsights: 2, occurrences: 2))
+        #expect(throws: StoreError.self) { try results[1].get() }
+        #expect(try results[2].get() == .stored(newInsights: 1, occurrences: 2))
+        let counts = try store.countsWithFullCount()
+        #expect(counts.kept == counts.counted)
+        #expect(counts.counted.uniqueInsights == 3)
+        #expect(counts.counted.variants == 0)
+        #expect(counts.counted.occurrences == 4)
+        #expect(counts.counted.sourcesByState == [.ingested: 2])
+        #expect(try store.source(path: "broken.txt") == nil)
+    }
+
     @Test func aServerThatGoesAwayMakesCallsUnavailableAndNothingIsCountedTwice() throws {
         let server = try PostgresTestServer()
         let url = try server.createDatabase("outage")
