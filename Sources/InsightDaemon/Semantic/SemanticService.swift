@@ -80,8 +80,8 @@ final class SemanticState: Sendable {
 ///
 /// The queue is the store itself: an insight without a vector is waiting, so a restart (or `kill -9`) resumes
 /// where the last committed batch ended. Embedding runs on one thread of the service's own, at a lower CPU
-/// priority (nice 10), and while files wait to be ingested it takes at most one batch a second: ingest keeps
-/// priority. A shared PostgreSQL store leases batches to one daemon at a time, so each insight is embedded once.
+/// priority (nice 10), and while files wait to be ingested it keeps to a small share of the time (`EmbeddingDuty`):
+/// ingest keeps priority. A shared PostgreSQL store leases batches to one daemon at a time, so each insight is embedded once.
 final class SemanticService: Service, Sendable {
     let database: any InsightStoring
     let settings: SettingsBox
@@ -161,13 +161,18 @@ final class SemanticService: Service, Sendable {
         var cursor: Int64 = 0
         var lastRefresh = Date().timeIntervalSince1970
         var backoff = 1.0
+        var lastBatchSeconds = 0.0
         while !Task.isCancelled {
             let settings = self.settings.value
-            if ingestBacklog() > 0 {
-                // Files are waiting: one batch a second at most, so embedding never holds ingest up.
-                try? await Task.sleep(for: .seconds(1))
-                if Task.isCancelled { break }
+            // Files are waiting: rest long enough that embedding takes a small share of the time, and go on as
+            // soon as the inbox is drained.
+            var rest = EmbeddingDuty.pause(afterBatchSeconds: lastBatchSeconds)
+            while rest > 0, ingestBacklog() > 0, !Task.isCancelled {
+                let step = min(rest, EmbeddingDuty.checkSeconds)
+                try? await Task.sleep(for: .milliseconds(Int(step * 1000)))
+                rest -= step
             }
+            if Task.isCancelled { break }
             let jobs: [EmbeddingJob]
             do {
                 let after = cursor, limit = settings.semanticBatchSize
@@ -200,7 +205,9 @@ final class SemanticService: Service, Sendable {
             }
             state.set(state: "embedding")
             do {
+                let started = monotonicSeconds()
                 try await embed(jobs, encoder: encoder, model: model, threshold: settings.paraphraseThreshold)
+                lastBatchSeconds = monotonicSeconds() - started
                 backoff = 1
                 cursor = jobs.last?.insightID ?? cursor
             } catch {
@@ -300,4 +307,23 @@ final class PendingProbe: Sendable {
     func attach(_ body: @escaping @Sendable () -> Int) { probe.withLock { $0 = body } }
 
     func count() -> Int { probe.withLock { $0 }?() ?? 0 }
+}
+
+/// How much of the time embedding may take while files wait to be ingested. A batch of 32 texts takes about 0.4 s of
+/// one core; resting one second after each still gave embedding about a third of a core during a bulk load (a fifth
+/// of all samples on two cores while one daemon loaded a PostgreSQL store). Resting nine times as long as the last batch took keeps it to a tenth, and never less
+/// than a second, so a backlog that never drains still gets its vectors, slowly.
+enum EmbeddingDuty {
+    /// The share of wall time embedding may take while files wait.
+    static let share = 0.1
+    /// The longest rest: a backlog that never drains still gets a batch this often.
+    static let longestRestSeconds = 30.0
+    /// How often a rest looks whether the inbox has drained.
+    static let checkSeconds = 0.25
+
+    /// The rest before the next batch while files wait, after a batch that took `seconds`.
+    static func pause(afterBatchSeconds seconds: Double) -> Double {
+        let rest = seconds * (1 - share) / share
+        return min(max(rest, 1), longestRestSeconds)
+    }
 }
