@@ -10,7 +10,8 @@ import Testing
         var queue = SettleQueue(settle: 0.5)
         queue.add("a.txt", snapshot: snapshot(10), now: 100)
         #expect(queue.takeDue(now: 100.4, limit: 10).isEmpty)
-        #expect(queue.nextDue() == 100.5)
+        let next = queue.nextDue()
+        #expect(next == 100.5)
         let taken = queue.takeDue(now: 100.5, limit: 10)
         #expect(taken.map(\.path) == ["a.txt"])
         #expect(taken.first?.snapshot == snapshot(10))
@@ -68,18 +69,64 @@ import Testing
     }
 
     @Test func lanesTakeOnlyTheirOwnPathsAndKeepTheOrderOfTheRest() {
-        var queue = SettleQueue(settle: 0)
+        var queue = SettleQueue(settle: 0, largeBytes: 1_000_000)
         queue.add("big.txt", snapshot: snapshot(50_000_000), now: 0)
         queue.add("s1.txt", snapshot: snapshot(10), now: 0.1)
         queue.add("s2.txt", snapshot: snapshot(10), now: 0.2)
-        let small: (SettleQueue.Item) -> Bool = { ($0.snapshot.size ?? 0) < 1_000_000 }
-        let large: (SettleQueue.Item) -> Bool = { !small($0) }
-        #expect(queue.takeDue(now: 1, limit: 1, accept: small).map(\.path) == ["s1.txt"])
-        #expect(queue.hasDue(now: 1, accept: large))
-        #expect(queue.nextDue(accept: small) == 0.2)
-        #expect(queue.takeDue(now: 1, limit: 5, accept: large).map(\.path) == ["big.txt"])
-        #expect(queue.takeDue(now: 1, limit: 5, accept: small).map(\.path) == ["s2.txt"])
-        #expect(queue.nextDue(accept: small) == nil)
+        queue.add("gone.txt", snapshot: .init(size: nil, mtime: nil), now: 0.3)
+        #expect(queue.takeDue(now: 1, limit: 1, lane: .small).map(\.path) == ["s1.txt"])
+        let largeDue = queue.hasDue(now: 1, lane: .large)
+        #expect(largeDue)
+        let smallNext = queue.nextDue(lane: .small)
+        #expect(smallNext == 0.2)
+        #expect(queue.takeDue(now: 1, limit: 5, lane: .large).map(\.path) == ["big.txt"])
+        #expect(queue.takeDue(now: 1, limit: 5, lane: .small).map(\.path) == ["s2.txt", "gone.txt"])
+        let (smallAfter, largeAfter) = (queue.nextDue(lane: .small), queue.nextDue(lane: .large))
+        #expect(smallAfter == nil)
+        #expect(largeAfter == nil)
+    }
+
+    @Test func aPathThatGrewPastTheThresholdMovesToTheLargeLane() {
+        var queue = SettleQueue(settle: 0, largeBytes: 1_000)
+        queue.add("log.txt", snapshot: snapshot(10), now: 0)
+        let item = queue.takeDue(now: 1, limit: 1, lane: .small)[0]
+        // Still being written: it comes back, now large.
+        queue.requeue(item, snapshot: snapshot(5_000), now: 1)
+        #expect(queue.takeDue(now: 2, limit: 5, lane: .small).isEmpty)
+        #expect(queue.takeDue(now: 2, limit: 5, lane: .large).map(\.path) == ["log.txt"])
+        // Coalesced while queued: the entry in the lane it left is stale and never handed out.
+        queue.add("a.txt", snapshot: snapshot(5_000), now: 3)
+        queue.add("a.txt", snapshot: snapshot(10), now: 3.5)
+        #expect(queue.takeDue(now: 4, limit: 5, lane: .large).isEmpty)
+        #expect(queue.takeDue(now: 4, limit: 5, lane: .small).map(\.path) == ["a.txt"])
+        #expect(queue.count == 2)  // log.txt and a.txt in hand
+    }
+
+    @Test(arguments: [1_000, 40_000])
+    func aLaneFindsItsWorkWithoutLookingAtTheOtherLanesPaths(smallFiles: Int) {
+        // A flood of small files in one folder and one large file behind it: the large lane's worker looks for work
+        // after every round of the small ones. It must not walk the flood each time.
+        var queue = SettleQueue(settle: 0.05, largeBytes: 1_000_000)
+        for index in 0..<smallFiles { queue.add("restore/e\(index).txt", snapshot: snapshot(0), now: 0) }
+        queue.add("restore/large.txt", snapshot: snapshot(10_000_000), now: 0)
+        let before = queue.examined
+        for round in 0..<100 {
+            #expect(queue.takeDue(now: 0.01, limit: 1, lane: .large).isEmpty, "round \(round): not due yet")
+            let next = queue.nextDue(lane: .large)
+            #expect(next == 0.05)
+        }
+        #expect(queue.examined - before <= 200, "examined \(queue.examined - before) entries for 100 looks")
+        #expect(queue.takeDue(now: 1, limit: 1, lane: .large).map(\.path) == ["restore/large.txt"])
+        queue.finish("restore/large.txt", now: 1)
+        // The large lane is empty now: looking costs nothing however many small paths wait.
+        let idle = queue.examined
+        for _ in 0..<100 {
+            #expect(queue.takeDue(now: 1, limit: 1, lane: .large).isEmpty)
+            let next = queue.nextDue(lane: .large)
+            #expect(next == nil)
+        }
+        #expect(queue.examined - idle <= 1)
+        #expect(queue.count == smallFiles)
     }
 
     @Test func foldersTakeTurnsSoAFloodInOneFolderDoesNotHoldUpAnother() {

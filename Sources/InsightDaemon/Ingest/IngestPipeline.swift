@@ -112,7 +112,7 @@ final class IngestPipeline: @unchecked Sendable {
         self.wedgeFileName = wedgeFileName
         self.workerCount = workerCount
         self.largeFileBytes = largeFileBytes
-        queue = SettleQueue(settle: Double(settings.settleMilliseconds) / 1000)
+        queue = SettleQueue(settle: Double(settings.settleMilliseconds) / 1000, largeBytes: largeFileBytes)
     }
 
     // MARK: - Control
@@ -251,8 +251,7 @@ final class IngestPipeline: @unchecked Sendable {
     static let preparedLimit = 4 * batchLimit
 
     private func runWorker(large: Bool) {
-        let threshold = largeFileBytes
-        let accept: (SettleQueue.Item) -> Bool = { item in ((item.snapshot.size ?? 0) >= threshold) == large }
+        let lane: SettleQueue.Lane = large ? .large : .small
         let perRound = large ? 1 : 8
         condition.lock()
         while !stopping {
@@ -261,11 +260,11 @@ final class IngestPipeline: @unchecked Sendable {
                 continue
             }
             let now = monotonicSeconds()
-            let items = queue.takeDue(now: now, limit: perRound, accept: accept)
+            let items = queue.takeDue(now: now, limit: perRound, lane: lane)
             let firstSequence = nextTaken
             if !large { nextTaken += items.count }
             if items.isEmpty {
-                if let due = queue.nextDue(accept: accept) {
+                if let due = queue.nextDue(lane: lane) {
                     _ = condition.wait(until: Date(timeIntervalSinceNow: max(due - now, 0.001)))
                 } else {
                     condition.wait()  // nothing for this lane: sleep until something is queued

@@ -7,6 +7,9 @@
 /// - **Folders take turns**: each folder has its own first-in first-out queue, and `takeDue` goes round the
 ///   folders, one path from each in turn. A sync client that pours 20,000 files into one folder never holds up a
 ///   note dropped into another.
+/// - **Lanes**: a path whose size when queued is at least `largeBytes` waits in the large lane, every other path in
+///   the small lane, each lane with its own folder queues. A worker of one lane finds its next path without looking
+///   at the other's: with 40,000 small paths queued, the large lane's worker takes or waits in constant time.
 /// - `count` and `oldestQueuedAt` cover queued and in-hand paths, so status stays true during a flood.
 ///
 /// Every path has the same settle time, so within a folder the order of queueing is the order of due times: a
@@ -28,6 +31,11 @@ struct SettleQueue {
         var force: Bool
     }
 
+    /// The worker lane a path waits in: large files have their own, so one never holds up small ones.
+    enum Lane: Int, CaseIterable, Sendable {
+        case small, large
+    }
+
     private struct Entry {
         var generation: Int
         var due: Double
@@ -47,24 +55,39 @@ struct SettleQueue {
         }
     }
 
+    /// One lane's folder queues, and the folders that may hold queued paths in turn order (`turn` is the next to
+    /// serve).
+    private struct LaneQueues {
+        var folders: [String: FolderQueue] = [:]
+        var ring: [String] = []
+        var turn = 0
+    }
+
     private var queued: [String: Entry] = [:]
     private var inHand: [String: Item] = [:]
     /// Paths queued again while in hand: queued when they are finished.
     private var again: [String: Item] = [:]
-    private var folders: [String: FolderQueue] = [:]
-    /// Folders that may hold queued paths, in turn order; `turn` is the next to serve.
-    private var ring: [String] = []
-    private var turn = 0
+    private var lanes = [LaneQueues](repeating: LaneQueues(), count: Lane.allCases.count)
     private var nextGeneration = 0
+    /// Queue entries looked at by `takeDue` and `nextDue`, stale ones included (for the tests of the lanes).
+    private(set) var examined = 0
     /// First-queued times in queueing order, for `oldestQueuedAt`; stale entries are dropped lazily.
     private var ages: [(path: String, queuedAt: Double)] = []
     private var agesHead = 0
 
     /// Seconds a path must stay unchanged before it is taken.
     var settle: Double
+    /// Paths of this size or more when queued wait in the large lane.
+    let largeBytes: Int64
 
-    init(settle: Double) {
+    init(settle: Double, largeBytes: Int64 = 1 << 20) {
         self.settle = settle
+        self.largeBytes = largeBytes
+    }
+
+    /// The lane of a path that looks like `snapshot` (a path that is gone, or unreadable, is small: it is quick).
+    func lane(of snapshot: Snapshot) -> Lane {
+        (snapshot.size ?? 0) >= largeBytes ? .large : .small
     }
 
     /// Queued and in-hand paths.
@@ -87,26 +110,28 @@ struct SettleQueue {
         schedule(item, now: now)
     }
 
-    /// Hands out up to `limit` paths that are due at `now`, going round the folders one path at a time, choosing
-    /// only those `accept` takes (the others stay queued in their place). Handed-out paths are in hand until `finish`.
-    mutating func takeDue(now: Double, limit: Int, accept: (Item) -> Bool = { _ in true }) -> [Item] {
+    /// Hands out up to `limit` paths of `lane` that are due at `now`, going round the lane's folders one path at a
+    /// time. Handed-out paths are in hand until `finish`.
+    mutating func takeDue(now: Double, limit: Int, lane: Lane = .small) -> [Item] {
+        var queues = lanes[lane.rawValue]
+        defer { lanes[lane.rawValue] = queues }
         var taken: [Item] = []
         var idle = 0  // folders in a row that had nothing to give
-        while taken.count < limit, !ring.isEmpty, idle < ring.count {
-            if turn >= ring.count { turn = 0 }
-            let folder = ring[turn]
-            switch takeFirstDue(in: folder, now: now, accept: accept) {
+        while taken.count < limit, !queues.ring.isEmpty, idle < queues.ring.count {
+            if queues.turn >= queues.ring.count { queues.turn = 0 }
+            let folder = queues.ring[queues.turn]
+            switch takeFirstDue(in: folder, of: &queues, now: now) {
             case .taken(let item):
                 taken.append(item)
                 idle = 0
-                turn += 1
+                queues.turn += 1
             case .nothingDue:
                 idle += 1
-                turn += 1
+                queues.turn += 1
             case .empty:
                 // Nothing queued there any more: the folder leaves the ring (and comes back when a path arrives).
-                folders[folder] = nil
-                ring.remove(at: turn)
+                queues.folders[folder] = nil
+                queues.ring.remove(at: queues.turn)
             }
         }
         return taken
@@ -114,53 +139,59 @@ struct SettleQueue {
 
     private enum FolderTake { case taken(Item), nothingDue, empty }
 
-    private mutating func takeFirstDue(in folder: String, now: Double, accept: (Item) -> Bool) -> FolderTake {
+    /// Takes the folder's first live path if it is due. Every live path of a lane's folder is the lane's, and they
+    /// fall due in queueing order, so only the first needs a look (stale entries before it are dropped).
+    private mutating func takeFirstDue(in folder: String, of queues: inout LaneQueues, now: Double) -> FolderTake {
         // Taken out of the dictionary while it changes, so its array is not copied on write.
-        guard var queue = folders.removeValue(forKey: folder) else { return .empty }
-        defer { folders[folder] = queue }
-        var index = queue.head
-        var live = false
-        while index < queue.order.count {
-            let (path, generation) = queue.order[index]
+        guard var queue = queues.folders.removeValue(forKey: folder) else { return .empty }
+        defer { queues.folders[folder] = queue }
+        while queue.head < queue.order.count {
+            examined += 1
+            let (path, generation) = queue.order[queue.head]
             guard let entry = queued[path], entry.generation == generation else {
-                if index == queue.head { queue.head += 1 }
-                index += 1
+                queue.head += 1
                 continue
             }
-            live = true
-            guard entry.due <= now else { break }
-            index += 1
-            guard accept(entry.item) else { continue }
-            if index - 1 == queue.head { queue.head += 1 }
+            guard entry.due <= now else {
+                queue.compact()
+                return .nothingDue
+            }
+            queue.head += 1
             queue.compact()
             queued[path] = nil
             inHand[path] = entry.item
             return .taken(entry.item)
         }
         queue.compact()
-        return live ? .nothingDue : .empty
+        return .empty
     }
 
-    /// When the first queued path that `accept` takes falls due, or nil when none is queued.
-    func nextDue(accept: (Item) -> Bool = { _ in true }) -> Double? {
+    /// When the first queued path of `lane` falls due, or nil when none is queued.
+    mutating func nextDue(lane: Lane = .small) -> Double? {
         var earliest: Double?
-        for queue in folders.values {
-            var index = queue.head
-            while index < queue.order.count {
-                let (path, generation) = queue.order[index]
-                if let entry = queued[path], entry.generation == generation, accept(entry.item) {
+        var queues = lanes[lane.rawValue]
+        defer { lanes[lane.rawValue] = queues }
+        for folder in queues.ring {
+            guard var queue = queues.folders.removeValue(forKey: folder) else { continue }
+            // Stale entries at the head are dropped here too, so the next look starts at a live one.
+            while queue.head < queue.order.count {
+                examined += 1
+                let (path, generation) = queue.order[queue.head]
+                if let entry = queued[path], entry.generation == generation {
                     earliest = min(earliest ?? entry.due, entry.due)
                     break
                 }
-                index += 1
+                queue.head += 1
             }
+            queue.compact()
+            queues.folders[folder] = queue
         }
         return earliest
     }
 
-    /// Whether some queued path is due at `now` and taken by `accept`.
-    func hasDue(now: Double, accept: (Item) -> Bool) -> Bool {
-        nextDue(accept: accept).map { $0 <= now } ?? false
+    /// Whether some queued path of `lane` is due at `now`.
+    mutating func hasDue(now: Double, lane: Lane = .small) -> Bool {
+        nextDue(lane: lane).map { $0 <= now } ?? false
     }
 
     /// Ends the hand-out of `path`; if it was queued again meanwhile, it is queued now.
@@ -194,11 +225,12 @@ struct SettleQueue {
         nextGeneration += 1
         queued[item.path] = Entry(generation: nextGeneration, due: now + settle, item: item)
         let folder = Self.folder(of: item.path)
-        if folders[folder] == nil {
-            folders[folder] = FolderQueue()
-            ring.append(folder)
+        let lane = lane(of: item.snapshot).rawValue
+        if lanes[lane].folders[folder] == nil {
+            lanes[lane].folders[folder] = FolderQueue()
+            lanes[lane].ring.append(folder)
         }
-        folders[folder]!.order.append((item.path, nextGeneration))
+        lanes[lane].folders[folder]!.order.append((item.path, nextGeneration))
         if agesHead > 4096, agesHead * 2 > ages.count {
             ages.removeFirst(agesHead)
             agesHead = 0
