@@ -493,6 +493,10 @@ extension PostgresInsightStore {
         var keys: [UInt32]
 
         init(_ text: String) {
+            guard NearDuplicateText.isComparable(text) else {
+                (tokens, keys) = ([], [])
+                return
+            }
             tokens = NearDuplicateText.tokens(text)
             keys = (try? NearDuplicateIndex.bandKeys(for: MinHashSignature(tokens: tokens), layout: .standard)) ?? []
         }

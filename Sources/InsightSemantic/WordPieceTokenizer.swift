@@ -44,10 +44,38 @@ public struct WordPieceTokenizer: Sendable {
 
     /// Token ids of `text` with `[CLS]` first and `[SEP]` last, at most `maxTokens` in all (the words past
     /// the limit are dropped, as `tokenizers` truncates).
+    ///
+    /// The text is read in pieces of about `pieceScalars` scalars, each cut just after a space, tab or line break,
+    /// until the tokens are enough: a paragraph of megabytes costs what its first words cost. A word or a special token
+    /// never spans one of those, so the tokens are those of the whole text read at once.
     public func encode(_ text: String, maxTokens: Int = 256) -> [Int32] {
+        encode(text, maxTokens: maxTokens, pieceScalars: 16_384)
+    }
+
+    func encode(_ text: String, maxTokens: Int, pieceScalars: Int) -> [Int32] {
         precondition(maxTokens >= 2, "maxTokens must leave room for [CLS] and [SEP]")
         let budget = maxTokens - 2
         var ids: [Int32] = [classify]
+        let scalars = text.unicodeScalars
+        var start = scalars.startIndex
+        while start < scalars.endIndex, ids.count - 1 < budget {
+            var end = scalars.index(start, offsetBy: pieceScalars, limitedBy: scalars.endIndex) ?? scalars.endIndex
+            while end < scalars.endIndex, !Self.isPieceBoundary(scalars[scalars.index(before: end)]) { end = scalars.index(after: end) }
+            appendTokens(of: String(scalars[start..<end]), to: &ids, budget: budget)
+            start = end
+        }
+        if ids.count - 1 > budget { ids.removeSubrange((budget + 1)...) }
+        ids.append(separator)
+        return ids
+    }
+
+    /// A scalar a piece may end after: one the normalizer turns into a space (other white space, such as U+0085 or a
+    /// form feed, is a control character it drops, so the letters around it make one word).
+    static func isPieceBoundary(_ s: Unicode.Scalar) -> Bool {
+        s == " " || s == "\t" || s == "\n" || s == "\r"
+    }
+
+    private func appendTokens(of text: String, to ids: inout [Int32], budget: Int) {
         for segment in segments(of: text) {
             if ids.count - 1 >= budget { break }
             switch segment {
@@ -60,9 +88,6 @@ public struct WordPieceTokenizer: Sendable {
                 }
             }
         }
-        if ids.count - 1 > budget { ids.removeSubrange((budget + 1)...) }
-        ids.append(separator)
-        return ids
     }
 
     private enum Segment {

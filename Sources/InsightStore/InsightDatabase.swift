@@ -50,6 +50,10 @@ public struct NearDuplicateSignature: Sendable, Equatable {
     public var bandKeys: [UInt32]
 
     public init(_ text: String) {
+        guard NearDuplicateText.isComparable(text) else {
+            (tokens, bandKeys) = ([], [])
+            return
+        }
         tokens = NearDuplicateText.tokens(text)
         bandKeys = (try? NearDuplicateIndex.bandKeys(for: MinHashSignature(tokens: tokens), layout: .standard)) ?? []
     }

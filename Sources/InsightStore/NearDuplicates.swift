@@ -38,8 +38,9 @@ final class NearDuplicateState: Sendable {
                 SELECT i.id, i.text FROM insight i LEFT JOIN insightSignature s ON s.insightId = i.id WHERE s.insightId IS NULL
                 """)
             for row in missing {
-                let signature = NearDuplicateDetector.signature(of: row[1])
-                let keys = try NearDuplicateIndex.bandKeys(for: signature, layout: layout)
+                let text: String = row[1]
+                let keys = NearDuplicateText.isComparable(text)
+                    ? try NearDuplicateIndex.bandKeys(for: NearDuplicateDetector.signature(of: text), layout: layout) : []
                 try db.execute(sql: "INSERT INTO insightSignature (insightId, bandKeys) VALUES (?, ?)", arguments: [row[0] as Int64, Self.encode(keys)])
             }
         }
@@ -72,9 +73,11 @@ final class NearDuplicateState: Sendable {
         if let signature, layout == .standard {
             tokens = signature.tokens
             keys = signature.bandKeys
-        } else {
+        } else if NearDuplicateText.isComparable(text) {
             tokens = NearDuplicateText.tokens(text)
             keys = try NearDuplicateIndex.bandKeys(for: MinHashSignature(tokens: tokens), layout: layout)
+        } else {
+            (tokens, keys) = ([], [])
         }
         let statement = try db.cachedStatement(sql: "SELECT text FROM insight WHERE id = ?")
         let match = try detector.withLock { detector -> NearDuplicateMatch? in

@@ -10,6 +10,22 @@ struct EncoderParityTests {
         #expect(encoder.tokenizer.encode(c.text, maxTokens: 256) == c.ids)
     }
 
+    @Test("a text read in pieces gives the tokens of the whole text read at once", arguments: [1, 3, 7, 64, 1_000])
+    func piecesGiveTheTokensOfTheWholeText(pieceScalars: Int) throws {
+        let tokenizer = try ModelFixtures.encoder().tokenizer
+        let tricky = "Caf\u{E9} e \u{301}x  na\u{EF}ve\t\u{5E73}\u{6210} [SEP] \u{201C}quoted\u{201D} 3.14 https://example.com/a?b=c "
+            + String(repeating: "x", count: 300) + " \u{1F600} end.\n"
+        let long = String(repeating: tricky, count: 40) + ModelFixtures.tokenCases.map(\.text).joined(separator: " \n ")
+        for text in ModelFixtures.tokenCases.map(\.text) + [tricky, long] {
+            for maxTokens in [16, 256] {
+                let whole = tokenizer.encode(text, maxTokens: maxTokens, pieceScalars: Int.max)
+                #expect(tokenizer.encode(text, maxTokens: maxTokens, pieceScalars: pieceScalars) == whole,
+                        "\(text.prefix(40))… in pieces of \(pieceScalars), \(maxTokens) tokens")
+            }
+        }
+        #expect(tokenizer.encode(long).count == 256)
+    }
+
     @Test("the fixtures hold enough texts and the tricky strings")
     func fixtureCoverage() {
         #expect(ModelFixtures.embeddingCases.count >= 50)

@@ -75,6 +75,22 @@ struct StoreContractTests {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func aTextTooLongToCompareIsStoredAndFoundAgainWordForWordOnly(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        // One "paragraph" of about 90 KB (a single-line file): stored, found again by its fingerprint, never signed or
+        // compared word by word with another long text, so the writer's time for it stays bounded.
+        let long = (0..<12_000).map { "word\($0 % 997)" }.joined(separator: " ") + "."
+        #expect(!NearDuplicateText.isComparable(long))
+        #expect(NearDuplicateSignature(long).bandKeys.isEmpty)
+        #expect(try store.ingestOne(file("one.txt", [long, a])) == .stored(newInsights: 2, occurrences: 2))
+        #expect(try store.ingestOne(file("two.txt", [long])) == .stored(newInsights: 0, occurrences: 1))
+        #expect(try store.ingestOne(file("three.txt", [long + " And one more."])) == .stored(newInsights: 1, occurrences: 1))
+        #expect(try store.counts().uniqueInsights == 3)
+        #expect(try store.exportPage(afterID: 0, limit: 10, since: nil).map(\.text.utf8.count) == [long.utf8.count, a.utf8.count, long.utf8.count + 14])
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func changedContentReplacesOccurrencesAndDropsOrphans(kind: StoreKind) throws {
         let temp = try StoreUnderTest(kind)
         let store = temp.store

@@ -122,6 +122,9 @@ public struct NearDuplicateIndex: Sendable {
 
     /// Stores `id` under persisted band keys (from ``bandKeys(for:)``).
     public mutating func insert(id: Int64, bandKeys: [UInt32]) throws {
+        // No keys at all: a text that is not compared for near duplicates (`NearDuplicateText.isComparable`); it is
+        // never anyone's candidate.
+        if bandKeys.isEmpty { return }
         guard bandKeys.count == layout.bands else {
             throw NearDuplicateError(
                 code: .signatureSizeMismatch,

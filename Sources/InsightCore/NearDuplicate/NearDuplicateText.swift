@@ -6,6 +6,16 @@ import Foundation
 /// statement claims (case, quote and dash styles, punctuation, whitespace, list bullets, Markdown emphasis and link
 /// targets, contractions) are removed here, so that the shingler and the token alignment only see wording.
 public enum NearDuplicateText {
+    /// The longest text compared for near duplicates, in UTF-8 bytes. An insight is a paragraph; a longer text (a
+    /// 10 MB single-line file is one "paragraph") is stored and found again word for word by its fingerprint, but not
+    /// signed or compared word by word: two such texts took the writer seconds to compare, inside its transaction.
+    public static let comparableBytes = 65_536
+
+    /// Whether `text` is short enough to be signed and compared for near duplicates.
+    public static func isComparable(_ text: String) -> Bool {
+        text.utf8.count <= comparableBytes
+    }
+
     /// Normalizes `text` for shingling and token alignment.
     ///
     /// NFKC, case folding, quotes and dashes folded, Markdown link targets, bullets and emphasis removed,
