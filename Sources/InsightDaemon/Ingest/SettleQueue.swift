@@ -113,8 +113,10 @@ struct SettleQueue {
     /// Hands out up to `limit` paths of `lane` that are due at `now`, going round the lane's folders one path at a
     /// time. Handed-out paths are in hand until `finish`.
     mutating func takeDue(now: Double, limit: Int, lane: Lane = .small) -> [Item] {
-        var queues = lanes[lane.rawValue]
-        defer { lanes[lane.rawValue] = queues }
+        // Moved out while it changes (and back at the end), so its dictionary is not copied on write.
+        var queues = LaneQueues()
+        swap(&queues, &lanes[lane.rawValue])
+        defer { swap(&queues, &lanes[lane.rawValue]) }
         var taken: [Item] = []
         var idle = 0  // folders in a row that had nothing to give
         while taken.count < limit, !queues.ring.isEmpty, idle < queues.ring.count {
@@ -169,8 +171,9 @@ struct SettleQueue {
     /// When the first queued path of `lane` falls due, or nil when none is queued.
     mutating func nextDue(lane: Lane = .small) -> Double? {
         var earliest: Double?
-        var queues = lanes[lane.rawValue]
-        defer { lanes[lane.rawValue] = queues }
+        var queues = LaneQueues()
+        swap(&queues, &lanes[lane.rawValue])
+        defer { swap(&queues, &lanes[lane.rawValue]) }
         for folder in queues.ring {
             guard var queue = queues.folders.removeValue(forKey: folder) else { continue }
             // Stale entries at the head are dropped here too, so the next look starts at a live one.
