@@ -31,8 +31,8 @@ enum PostgresIngestBenchmark {
     static func run(_ context: BenchContext, spec: CorpusSpec, overlapping: Bool) throws -> PostgresIngestResult {
         let (corpus, expected, bytes) = IngestBenchmark.generate(context, spec: spec)
         let timeout = context.quick ? 120.0 : 3600.0
-        // Polled less often than in `ingest`: every status request counts whole tables on the server, and the
-        // rounds here share the cores with it.
+        // Polled less often than in `ingest`: every status request is a round trip to the server, and the rounds
+        // here share the cores with it.
         let interval = 0.1
 
         func round(_ name: String, shares: [[CorpusFile]], copies: Int, environment: (Int) -> [String: String]) throws -> IngestRun {

@@ -192,11 +192,6 @@ struct SettleQueue {
         return earliest
     }
 
-    /// Whether some queued path of `lane` is due at `now`.
-    mutating func hasDue(now: Double, lane: Lane = .small) -> Bool {
-        nextDue(lane: lane).map { $0 <= now } ?? false
-    }
-
     /// Ends the hand-out of `path`; if it was queued again meanwhile, it is queued now.
     mutating func finish(_ path: String, now: Double) {
         guard inHand.removeValue(forKey: path) != nil else { return }
