@@ -158,10 +158,13 @@ ingested() { c insightctl status --json | json_number ingested; }
 unique() { c insightctl status --json | tr -d '\n ' | grep -o '"insights":{[^}]*}' | json_number unique; }
 has_ingested() { [[ $(ingested) == "$1" ]]; }
 
+# The manager's private bus comes up a moment after PID 1 starts; until then systemctl answers "offline"
+# (or nothing) at once instead of waiting, so ask again for up to a minute.
 state=
-for _ in $(seq 60); do   # the manager's bus comes up a moment after PID 1 starts
+for _ in $(seq 120); do
     state=$(c timeout 60 systemctl is-system-running --wait 2>/dev/null || true)
-    [[ -n $state ]] && break
+    [[ -n $state && $state != offline ]] && break
+    kill -0 "$nspawn" 2>/dev/null || break
     sleep 0.5
 done
 [[ $state == running || $state == degraded ]] || fail "the container's systemd is $state"
