@@ -36,8 +36,9 @@ let package = Package(
         .systemLibrary(name: "CCmarkGFM", providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]),
         // GNU libidn2: host names through the full UTS #46 mapping and IDNA2008 (libcurl links it too).
         .systemLibrary(name: "CIDN2", pkgConfig: "libidn2", providers: [.apt(["libidn2-dev"])]),
-        // Debian's OpenBLAS: cblas_sgemm for the sentence encoder's matrix products.
-        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // The vector index's C kernels, and cblas_sgemm for the sentence encoder's matrix products from Debian's
+        // OpenBLAS (libopenblas0), loaded with dlopen when the first text is embedded.
+        .target(name: "COpenBLAS", linkerSettings: [.linkedLibrary("dl")]),
 
         // Pure logic: parsing (Markdown through cmark-gfm), normalization, fingerprints (SHA-256 from swift-crypto), wire types, config grammar.
         .target(name: "InsightCore", dependencies: [
@@ -98,7 +99,7 @@ let package = Package(
         .testTarget(name: "InsightCoreTests", dependencies: ["InsightCore"], exclude: ["Fixtures"]),
         .testTarget(name: "InsightExtractTests", dependencies: ["InsightExtract"]),
         // Parity with the Python reference (fixtures computed by Fixtures/reference.py); needs the fetched model.
-        .testTarget(name: "InsightSemanticTests", dependencies: ["InsightSemantic"], exclude: ["Fixtures"]),
+        .testTarget(name: "InsightSemanticTests", dependencies: ["InsightSemantic", "COpenBLAS"], exclude: ["Fixtures"]),
         // Starts a real PostgreSQL server in a temporary folder for the tests that need one.
         .target(name: "PostgresTestSupport", dependencies: ["InsightStore"], path: "Tests/PostgresTestSupport"),
         .testTarget(name: "InsightStoreTests", dependencies: ["InsightStore", "InsightPostgres", "PostgresTestSupport"]),

@@ -246,6 +246,8 @@ depends=${shlibs#shlibs:Depends=}
 [[ -n $depends && $depends != "$shlibs" ]] || { echo "build-deb.sh: dpkg-shlibdeps gave no dependencies: $shlibs" >&2; exit 1; }
 # libcurl is opened with dlopen on the first fetch (libcurl.so.4), so dpkg-shlibdeps cannot see it.
 [[ $depends == *libcurl4* ]] || depends="$depends, libcurl4 (>= 7.85.0)"
+# OpenBLAS likewise (libopenblas.so.0), when the first text is embedded.
+[[ $depends == *libopenblas0* ]] || depends="$depends, libopenblas0"
 
 installed_size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 cat >"$root/DEBIAN/control" <<EOF

@@ -105,13 +105,20 @@ public final class SentenceEncoder: @unchecked Sendable {
         }
     }
 
-    /// Sets how many threads OpenBLAS uses inside each matrix product, for the whole process.
+    /// Sets how many threads OpenBLAS uses inside each matrix product, for the whole process. Does not load
+    /// OpenBLAS: the count is applied when the first product loads it.
     public static func setMatrixProductThreads(_ count: Int) {
-        openblas_set_num_threads(Int32(max(1, count)))
+        insight_blas_set_threads(Int32(max(1, count)))
     }
 
-    /// Threads OpenBLAS uses inside each matrix product.
-    public static var matrixProductThreads: Int { Int(openblas_get_num_threads()) }
+    /// Threads OpenBLAS uses inside each matrix product (loads OpenBLAS).
+    public static var matrixProductThreads: Int { Int(insight_blas_threads()) }
+
+    /// Loads OpenBLAS, which the first matrix product would otherwise do. Returns nil once it is loaded, else
+    /// why it could not be: products then run in a portable loop, many times slower.
+    public static func loadMatrixLibrary() -> String? {
+        insight_blas_load().map { String(cString: $0) }
+    }
 
     /// Length of every embedding.
     public var dimensions: Int { hidden }
@@ -232,7 +239,7 @@ public final class SentenceEncoder: @unchecked Sendable {
                     for r in 0..<rows {
                         (y.baseAddress! + r * layer.outputs).update(from: layer.bias, count: layer.outputs)
                     }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(layer.outputs), Int32(layer.inputs),
+                    insight_sgemm(InsightNoTrans, InsightTrans, Int32(rows), Int32(layer.outputs), Int32(layer.inputs),
                                 1, x.baseAddress, Int32(layer.inputs), layer.weight, Int32(layer.inputs),
                                 1, y.baseAddress, Int32(layer.outputs))
                 }
@@ -250,7 +257,7 @@ public final class SentenceEncoder: @unchecked Sendable {
                     v.withUnsafeBufferPointer { v in
                         context.withUnsafeMutableBufferPointer { context in
                             scores.withUnsafeMutableBufferPointer { s in
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, d, scale,
+                                insight_sgemm(InsightNoTrans, InsightTrans, n, n, d, scale,
                                             q.baseAddress! + start, ld, k.baseAddress! + start, ld, 0, s.baseAddress, n)
                                 for r in 0..<length {
                                     let rowBase = r * length
@@ -265,7 +272,7 @@ public final class SentenceEncoder: @unchecked Sendable {
                                     let inverse = 1 / sum
                                     for c in 0..<length { s[rowBase + c] *= inverse }
                                 }
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, n, 1,
+                                insight_sgemm(InsightNoTrans, InsightNoTrans, n, d, n, 1,
                                             s.baseAddress, n, v.baseAddress! + start, ld, 0, context.baseAddress! + start, ld)
                             }
                         }

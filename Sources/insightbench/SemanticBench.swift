@@ -256,7 +256,7 @@ enum SgemmFloor {
                         let a = a.baseAddress!, c = c.baseAddress!, s = s.baseAddress!, w = w.baseAddress!
                         func gemm(_ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ x: UnsafePointer<Float>, _ lda: Int,
                                   _ y: UnsafePointer<Float>, _ ldb: Int, _ out: UnsafeMutablePointer<Float>, _ ldc: Int) {
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                            insight_sgemm(InsightNoTrans, transB ? InsightTrans : InsightNoTrans, Int32(m), Int32(n), Int32(k),
                                         1, x, Int32(lda), y, Int32(ldb), 0, out, Int32(ldc))
                         }
                         for _ in 0..<6 {

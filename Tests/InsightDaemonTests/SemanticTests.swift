@@ -136,6 +136,24 @@ struct SemanticTests {
         #expect(related.stderr.contains("cannot find related insights"))
     }
 
+    /// OpenBLAS (about 3 MiB and a thread) is loaded when there is a first text to embed, not when the daemon starts.
+    @Test func openBLASIsLoadedOnlyOnceThereIsSomethingToEmbed() throws {
+        let daemon = try DaemonHarness(environment: try SentenceModel.environment())
+        try daemon.start()
+        defer { _ = try? daemon.stop() }
+        let pid = try #require(daemon.process?.processIdentifier)
+        func mapsOpenBLAS() throws -> Bool {
+            let maps = try #require(FileHandle(forReadingAtPath: "/proc/\(pid)/maps")).readDataToEndOfFile()
+            #expect(!maps.isEmpty)
+            return String(decoding: maps, as: UTF8.self).contains("libopenblas")
+        }
+        try daemon.waitForStatus(timeout: 60, "the model is loaded and nothing waits") { $0.semantic?.state == "idle" }
+        #expect(try !mapsOpenBLAS())
+        try daemon.moveIn("one.txt", coffee + "\n")
+        try waitEmbedded(daemon, insights: 1)
+        #expect(try mapsOpenBLAS())
+    }
+
     @Test func aKilledDaemonResumesEmbeddingWithNothingLostOrCountedTwice() throws {
         let daemon = try DaemonHarness(environment: try SentenceModel.environment())
         try daemon.start()

@@ -162,6 +162,7 @@ final class SemanticService: Service, Sendable {
         var lastRefresh = Date().timeIntervalSince1970
         var backoff = 1.0
         var lastBatchSeconds = 0.0
+        var matrixLibraryChecked = false
         while !Task.isCancelled {
             let settings = self.settings.value
             // Files are waiting: rest long enough that embedding takes a small share of the time, and go on as
@@ -204,6 +205,14 @@ final class SemanticService: Service, Sendable {
                 continue
             }
             state.set(state: "embedding")
+            if !matrixLibraryChecked {
+                // OpenBLAS is loaded only now that there is something to embed (it costs ~3 MiB and a thread).
+                matrixLibraryChecked = true
+                if let problem = try? await work.run({ SentenceEncoder.loadMatrixLibrary() }) {
+                    logger.warning("OpenBLAS cannot be loaded: texts are embedded by a slow portable loop; install libopenblas0",
+                                   metadata: ["reason": "\(problem)"])
+                }
+            }
             do {
                 let started = monotonicSeconds()
                 try await embed(jobs, encoder: encoder, model: model, threshold: settings.paraphraseThreshold)
