@@ -48,14 +48,17 @@ let package = Package(
         ]),
         // HTML to main text and metadata.
         .target(name: "InsightExtract", dependencies: ["InsightCore", "CLibXML2"]),
+        // The store's interface, without a database: the role protocols (ingest, read model, link queue, embeddings,
+        // and InsightStoring, all of them) and the plain values that cross them. Both stores and the daemon build on it.
+        .target(name: "InsightStoreCore", dependencies: ["InsightCore"]),
         // The SQLite database: migrations, records, FTS5, the ingest transaction.
         .target(name: "InsightStore", dependencies: [
-            "InsightCore",
+            "InsightCore", "InsightStoreCore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // The shared PostgreSQL store: the same interface as the SQLite one, for many daemons feeding one database.
         .target(name: "InsightPostgres", dependencies: [
-            "InsightCore", "InsightStore",
+            "InsightCore", "InsightStoreCore",
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOTLS", package: "swift-nio"),
@@ -68,7 +71,7 @@ let package = Package(
         .target(name: "InsightClient", dependencies: ["InsightCore", .product(name: "SystemPackage", package: "swift-system")]),
         // Watcher, fetcher, socket server, systemd glue, config: the composition root.
         .target(name: "InsightDaemon", dependencies: [
-            "InsightCore", "InsightExtract", "InsightStore", "InsightPostgres", "InsightSemantic", "CCurl", "CSystemd", "CLinux",
+            "InsightCore", "InsightExtract", "InsightStoreCore", "InsightStore", "InsightPostgres", "InsightSemantic", "CCurl", "CSystemd", "CLinux",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -90,7 +93,7 @@ let package = Package(
         ]),
         // PostgresTestSupport: the throwaway PostgreSQL server that serves the tests also serves `insightbench postgres`.
         .executableTarget(name: "insightbench", dependencies: [
-            "InsightCore", "InsightExtract", "InsightStore", "InsightClient", "PostgresTestSupport",
+            "InsightCore", "InsightExtract", "InsightStoreCore", "InsightStore", "InsightClient", "PostgresTestSupport",
             "InsightSemantic", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "SystemPackage", package: "swift-system"),
@@ -101,11 +104,11 @@ let package = Package(
         // Parity with the Python reference (fixtures computed by Fixtures/reference.py); needs the fetched model.
         .testTarget(name: "InsightSemanticTests", dependencies: ["InsightSemantic", "COpenBLAS"], exclude: ["Fixtures"]),
         // Starts a real PostgreSQL server in a temporary folder for the tests that need one.
-        .target(name: "PostgresTestSupport", dependencies: ["InsightStore"], path: "Tests/PostgresTestSupport"),
-        .testTarget(name: "InsightStoreTests", dependencies: ["InsightStore", "InsightPostgres", "PostgresTestSupport"]),
+        .target(name: "PostgresTestSupport", dependencies: ["InsightStoreCore", "InsightStore"], path: "Tests/PostgresTestSupport"),
+        .testTarget(name: "InsightStoreTests", dependencies: ["InsightStoreCore", "InsightStore", "InsightPostgres", "PostgresTestSupport"]),
         // End-to-end: the real daemon and the real CLI, as built executables.
         .testTarget(name: "InsightDaemonTests", dependencies: [
-            "InsightDaemon", "InsightClient", "InsightPostgres", "PostgresTestSupport", "insightd", "insightctl", "insightbench",
+            "InsightDaemon", "InsightClient", "InsightStoreCore", "InsightPostgres", "PostgresTestSupport", "insightd", "insightctl", "insightbench",
             // To reach into a running daemon's SQLite file where a test needs what no API does.
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -2,6 +2,7 @@ import Foundation
 import InsightCore
 import InsightPostgres
 import InsightStore
+import InsightStoreCore
 import Logging
 import ServiceLifecycle
 
@@ -26,6 +27,11 @@ import Glibc
 /// | `LinkService` | `insightd-fetch-N` (libcurl, `fetch.concurrency`); 2 `NIOThreadPool` threads | `curl_easy_perform`; store calls and article extraction (libxml2) |
 /// | `ReloadService` | 1 `NIOThreadPool` thread | reading the configuration file on SIGHUP |
 /// | `SemanticService` | `insightd-embed` (nice 10) | the sentence model (OpenBLAS), store calls for vectors |
+///
+/// The store is opened once (`openStore`: `InsightStore`'s SQLite file or `InsightPostgres`) and each service gets
+/// the narrowest role of `InsightStoreCore` it uses: the watcher and the pipeline `IngestStoring`, the link fetcher
+/// `LinkQueueing`, the heartbeat `InsightReading`, the embedding worker `EmbeddingStoring & InsightReading`; the
+/// socket API and status keep the whole `InsightStoring`.
 ///
 /// Socket I/O runs on NIO's shared event loop (`MultiThreadedEventLoopGroup.singleton`), which never blocks;
 /// streamed replies (`status --watch`, `export`) are child tasks of `APIService` that await each write. The

@@ -1,6 +1,6 @@
 import Foundation
 import InsightCore
-import InsightStore
+import InsightStoreCore
 import Synchronization
 
 /// What the socket API may see and steer: the running parts of the daemon.

@@ -1,5 +1,5 @@
 import InsightCore
-import InsightStore
+import InsightStoreCore
 import NIOCore
 import PostgresNIO
 

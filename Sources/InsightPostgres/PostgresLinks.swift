@@ -1,6 +1,6 @@
 import Foundation
 import InsightCore
-import InsightStore
+import InsightStoreCore
 import PostgresNIO
 
 /// The fetch queue shared by every daemon: a link is claimed with `FOR UPDATE SKIP LOCKED`, so each is

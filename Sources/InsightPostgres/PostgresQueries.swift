@@ -1,6 +1,6 @@
 import Foundation
 import InsightCore
-import InsightStore
+import InsightStoreCore
 import PostgresNIO
 
 /// The read queries behind insightctl, and `forget`, over the shared database.
@@ -42,7 +42,7 @@ extension PostgresInsightStore {
             }
             let tags = try Self.tags(of: rows.map(\.0), in: session)
             return rows.map { id, text, createdAt, rank in
-                SearchResult(id: id, text: text, snippet: InsightDatabase.snippet(text, query: query), score: rank, createdAt: createdAt,
+                SearchResult(id: id, text: text, snippet: Snippet.make(text, query: query), score: rank, createdAt: createdAt,
                              tags: tags[id] ?? [])
             }
         }

@@ -1,6 +1,6 @@
 import Foundation
 import InsightCore
-import InsightStore
+import InsightStoreCore
 import Logging
 import NIOCore
 import PostgresNIO

@@ -1,5 +1,5 @@
 import Foundation
-import InsightStore
+import InsightStoreCore
 import Logging
 import NIOCore
 import NIOPosix

@@ -1,5 +1,5 @@
 import Foundation
-import InsightStore
+import InsightStoreCore
 import PostgresNIO
 
 /// A `postgres://` URL, read the way libpq reads it: user, password, host, port, database, `?host=/run/postgresql`

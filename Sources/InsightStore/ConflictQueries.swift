@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import InsightCore
+import InsightStoreCore
 
 extension InsightDatabase {
     /// Conflicting pairs, newest first: near-identical wording, different claims.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import InsightCore
+import InsightStoreCore
 
 /// The durable fetch queue: links wait here across restarts, are claimed for fetching, and end fetched or failed.
 extension InsightDatabase {

@@ -1,4 +1,5 @@
 import GRDB
+import InsightStoreCore
 
 /// The schema's history. A shipped migration is never edited: changes come as new migrations.
 enum Migrations {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import InsightCore
+import InsightStoreCore
 import Synchronization
 
 /// The in-memory LSH index over stored insights, shared by every writer.

@@ -1,6 +1,7 @@
 import Foundation
 import InsightCore
 import InsightStore
+import InsightStoreCore
 
 #if canImport(Glibc)
 import Glibc

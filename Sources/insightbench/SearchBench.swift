@@ -3,6 +3,7 @@ import Foundation
 import InsightClient
 import InsightCore
 import InsightStore
+import InsightStoreCore
 
 #if canImport(Glibc)
 import Glibc

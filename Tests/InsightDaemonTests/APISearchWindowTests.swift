@@ -1,6 +1,7 @@
 import Foundation
 import InsightCore
 import InsightStore
+import InsightStoreCore
 import Testing
 
 @Suite("search ranks among the newest matches only when a query matches very many insights")

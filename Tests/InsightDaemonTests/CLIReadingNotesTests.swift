@@ -3,6 +3,7 @@ import InsightClient
 import InsightCore
 import InsightPostgres
 import InsightStore
+import InsightStoreCore
 import Testing
 
 /// Tags, reading notes and formats through the real daemon and the real insightctl.

@@ -1,6 +1,7 @@
 import Foundation
 import InsightCore
 import InsightStore
+import InsightStoreCore
 import Testing
 
 #if canImport(Glibc)

@@ -2,6 +2,7 @@ import Foundation
 import InsightCore
 import InsightPostgres
 import InsightStore
+import InsightStoreCore
 import PostgresTestSupport
 import Testing
 

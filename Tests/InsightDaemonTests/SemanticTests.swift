@@ -3,6 +3,7 @@ import InsightClient
 import InsightCore
 import InsightPostgres
 import InsightStore
+import InsightStoreCore
 import Testing
 
 /// The sentence model the tests run: `$INSIGHTD_MODEL_DIR`, else where `deploy/fetch-model.sh` installs it.

@@ -1,5 +1,6 @@
 import Foundation
 import InsightCore
+import InsightStoreCore
 @testable import InsightStore
 import Testing
 

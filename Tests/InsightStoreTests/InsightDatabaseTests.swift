@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import InsightCore
+import InsightStoreCore
 import Testing
 @testable import InsightStore
 

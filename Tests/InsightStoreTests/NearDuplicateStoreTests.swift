@@ -1,5 +1,6 @@
 import Foundation
 import InsightCore
+import InsightStoreCore
 import Testing
 @testable import InsightStore
 

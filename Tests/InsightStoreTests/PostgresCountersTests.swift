@@ -1,5 +1,6 @@
 import Foundation
 import InsightCore
+import InsightStoreCore
 @testable import InsightPostgres
 import InsightStore
 import PostgresTestSupport

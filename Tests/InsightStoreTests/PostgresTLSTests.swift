@@ -1,4 +1,5 @@
 import Foundation
+import InsightStoreCore
 @testable import InsightPostgres
 import InsightStore
 import PostgresTestSupport

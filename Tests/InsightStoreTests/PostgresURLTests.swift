@@ -1,5 +1,6 @@
 import InsightPostgres
 import InsightStore
+import InsightStoreCore
 import Testing
 
 @Suite("store.url is read the way libpq reads it")

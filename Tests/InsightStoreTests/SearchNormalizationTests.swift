@@ -1,6 +1,7 @@
 import Foundation
 import InsightCore
 import InsightStore
+import InsightStoreCore
 import Testing
 
 /// A query is folded the way keys are, so what was stored is found as it was typed, in both stores.

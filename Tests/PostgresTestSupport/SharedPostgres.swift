@@ -1,4 +1,5 @@
 import InsightStore
+import InsightStoreCore
 
 /// One PostgreSQL server per test process; each test gets a database of its own.
 public enum SharedPostgres {

@@ -1,7 +1,7 @@
 import Foundation
 import InsightCore
 import InsightPostgres
-import InsightStore
+import InsightStoreCore
 
 /// One configurable key: its name in the file, its environment variable, and how it is validated and applied.
 struct SettingKey: Sendable {

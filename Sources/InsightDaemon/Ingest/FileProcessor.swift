@@ -1,7 +1,7 @@
 import Foundation
 import InsightCore
 import InsightExtract
-import InsightStore
+import InsightStoreCore
 import Logging
 
 #if canImport(Glibc)
@@ -32,7 +32,7 @@ struct FileProcessor {
 
     /// Whether the file looks as it did when it was last handled (stored, or refused with a reason): same size and
     /// mtime. A short read of the store.
-    static func isUnchanged(_ path: String, _ linkInfo: stat, in database: any InsightStoring) -> Bool {
+    static func isUnchanged(_ path: String, _ linkInfo: stat, in database: any IngestStoring) -> Bool {
         guard let source = try? database.source(path: path), [.ingested, .skipped, .failed].contains(source.state) else { return false }
         return source.size == Int64(linkInfo.st_size) && source.mtime == linkInfo.modificationTime
     }

@@ -1,6 +1,6 @@
 import Foundation
 import InsightCore
-import InsightStore
+import InsightStoreCore
 import Logging
 
 #if canImport(Glibc)
@@ -65,7 +65,7 @@ final class IngestPipeline: @unchecked Sendable {
     private var finishWaiters: [CheckedContinuation<Void, Never>] = []
     private var settings: Settings
 
-    let database: any InsightStoring
+    let database: any IngestStoring
     let logger: Logger
     let metrics = DaemonMetrics.shared
     /// Called after each unit of work, from the writer thread (the watchdog listens here).
@@ -92,7 +92,7 @@ final class IngestPipeline: @unchecked Sendable {
     /// Files of at least this size are parsed in their own lane.
     let largeFileBytes: Int64
 
-    init(settings: Settings, database: any InsightStoring, logger: Logger, onProgress: @escaping @Sendable () -> Void = {},
+    init(settings: Settings, database: any IngestStoring, logger: Logger, onProgress: @escaping @Sendable () -> Void = {},
          onLinksQueued: @escaping @Sendable () -> Void = {},
          tickInterval: Double? = nil, tickDelay: @escaping @Sendable () -> Double? = { nil }, onTick: @escaping @Sendable () -> Void = {},
          onHold: @escaping @Sendable (StoreError?) -> Void = { _ in },

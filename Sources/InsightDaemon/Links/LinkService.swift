@@ -1,7 +1,7 @@
 import Foundation
 import InsightCore
 import InsightExtract
-import InsightStore
+import InsightStoreCore
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -13,7 +13,7 @@ import Synchronization
 /// due or a new one is queued: no polling timer while the queue is empty. Store calls and article extraction
 /// (libxml2) run on two threads of its own (`BlockingWork`); fetches run on the fetcher's libcurl threads.
 final class LinkService: Service, Sendable {
-    let database: any InsightStoring
+    let database: any LinkQueueing
     let fetcher: Fetcher
     let settings: SettingsBox
     let logger: Logger
@@ -23,7 +23,7 @@ final class LinkService: Service, Sendable {
     /// Told, on one of the service's threads, after each fetch is recorded (the status line counts links).
     let onProgress: @Sendable () -> Void
 
-    init(database: any InsightStoring, settings: SettingsBox, logger: Logger, onProgress: @escaping @Sendable () -> Void = {}) {
+    init(database: any LinkQueueing, settings: SettingsBox, logger: Logger, onProgress: @escaping @Sendable () -> Void = {}) {
         self.onProgress = onProgress
         self.database = database
         self.settings = settings

@@ -1,7 +1,7 @@
 import CoreMetrics
 import Foundation
 import InsightCore
-import InsightStore
+import InsightStoreCore
 import Metrics
 import Prometheus
 

@@ -1,12 +1,12 @@
 import Foundation
 import InsightCore
 import InsightSemantic
-import InsightStore
+import InsightStoreCore
 
 /// The meaning features as the API serves them: related insights, search by meaning and by words and meaning
 /// together, paraphrase suggestions, merge and keep-apart.
 struct SemanticQueries: Sendable {
-    let database: any InsightStoring
+    let database: any EmbeddingStoring & InsightReading
     let state: SemanticState
 
     /// Below this cosine two insights share little more than the language they are written in (all-MiniLM-L6-v2
@@ -90,7 +90,7 @@ struct SemanticQueries: Sendable {
             fused[hit.related.id, default: 0] += 1 / Double(60 + rank + 1)
             if byID[hit.related.id] == nil {
                 byID[hit.related.id] = SearchResult(id: hit.related.id, text: hit.detail.text,
-                                                    snippet: InsightDatabase.snippet(hit.detail.text, query: query), score: 0,
+                                                    snippet: Snippet.make(hit.detail.text, query: query), score: 0,
                                                     createdAt: hit.detail.createdAt, tags: hit.detail.tags)
             }
         }
@@ -108,7 +108,7 @@ struct SemanticQueries: Sendable {
         let filters = Filters(since: since, source: source, tag: tag)
         let hits = try described(nearest(toText: query, limit: filters.isEmpty ? limit : limit * 10), filters: filters)
         return hits.prefix(limit).map { hit in
-            SearchResult(id: hit.related.id, text: hit.detail.text, snippet: InsightDatabase.snippet(hit.detail.text, query: ""),
+            SearchResult(id: hit.related.id, text: hit.detail.text, snippet: Snippet.make(hit.detail.text, query: ""),
                          score: hit.related.score, createdAt: hit.detail.createdAt, tags: hit.detail.tags)
         }
     }

@@ -2,7 +2,7 @@ import CLinux
 import Foundation
 import InsightCore
 import InsightSemantic
-import InsightStore
+import InsightStoreCore
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -83,7 +83,7 @@ final class SemanticState: Sendable {
 /// priority (nice 10), and while files wait to be ingested it keeps to a small share of the time (`EmbeddingDuty`):
 /// ingest keeps priority. A shared PostgreSQL store leases batches to one daemon at a time, so each insight is embedded once.
 final class SemanticService: Service, Sendable {
-    let database: any InsightStoring
+    let database: any EmbeddingStoring & InsightReading
     let settings: SettingsBox
     let state: SemanticState
     let logger: Logger
@@ -97,7 +97,7 @@ final class SemanticService: Service, Sendable {
     /// How often a daemon on a shared store looks for vectors other daemons wrote.
     static let sharedRefreshSeconds = 30.0
 
-    init(database: any InsightStoring, settings: SettingsBox, state: SemanticState, logger: Logger,
+    init(database: any EmbeddingStoring & InsightReading, settings: SettingsBox, state: SemanticState, logger: Logger,
          ingestBacklog: @escaping @Sendable () -> Int) {
         self.database = database
         self.settings = settings
@@ -236,7 +236,7 @@ final class SemanticService: Service, Sendable {
     }
 
     static func process(_ jobs: [EmbeddingJob], encoder: SentenceEncoder, model: String, threshold: Double, index: VectorIndex,
-                        database: any InsightStoring) throws(StoreError) -> (count: Int, paraphrases: Int) {
+                        database: any EmbeddingStoring & InsightReading) throws(StoreError) -> (count: Int, paraphrases: Int) {
         let vectors = encoder.embed(jobs.map(\.text))
         var stored: [StoredVector] = []
         var quantized: [(Int64, QuantizedVector)] = []
@@ -257,7 +257,7 @@ final class SemanticService: Service, Sendable {
         if !candidates.isEmpty {
             let apart = try database.keptApart(among: candidates.map(\.job.insightID))
             let batchTexts = Dictionary(jobs.map { ($0.insightID, $0.text) }, uniquingKeysWith: { first, _ in first })
-            for candidate in candidates where !apart.contains(InsightDatabase.pairKey(candidate.job.insightID, candidate.otherID)) {
+            for candidate in candidates where !apart.contains(type(of: database).pairKey(candidate.job.insightID, candidate.otherID)) {
                 // A figure, a negation or a name that differs makes it another claim, however close the meaning.
                 var otherText = batchTexts[candidate.otherID]
                 if otherText == nil { otherText = try database.insight(id: candidate.otherID)?.text }

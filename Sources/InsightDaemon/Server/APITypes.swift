@@ -1,6 +1,6 @@
 import Foundation
-import InsightStore
 import InsightCore
+import InsightStoreCore
 
 /// The identity of the process on the other end of the socket, from `SO_PEERCRED`.
 public struct PeerCredentials: Sendable, Equatable {

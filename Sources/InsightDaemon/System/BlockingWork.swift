@@ -1,4 +1,4 @@
-import InsightStore
+import InsightStoreCore
 import NIOPosix
 
 /// Threads for blocking work (SQLite and PostgreSQL calls, libxml2) that async code awaits, so Swift's

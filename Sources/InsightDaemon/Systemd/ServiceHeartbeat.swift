@@ -1,6 +1,6 @@
 import Foundation
 import InsightCore
-import InsightStore
+import InsightStoreCore
 import Synchronization
 
 /// Driven by the ingest pipeline's writer thread: sends the watchdog's `WATCHDOG=1` and keeps systemd's
@@ -19,7 +19,7 @@ final class ServiceHeartbeat: Sendable {
     }
 
     let notifier: SystemdNotifier
-    let database: any InsightStoring
+    let database: any InsightReading
     let home: String?
     /// The least time between two `STATUS=` updates, in seconds.
     let statusInterval: Double
@@ -27,7 +27,7 @@ final class ServiceHeartbeat: Sendable {
     /// Wakes the thread that calls `tick()`, so a status change made elsewhere is sent once `statusInterval` allows.
     private let wakeTicker = Mutex<(@Sendable () -> Void)?>(nil)
 
-    init(notifier: SystemdNotifier, database: any InsightStoring, inbox: String, home: String? = ProcessInfo.processInfo.environment["HOME"],
+    init(notifier: SystemdNotifier, database: any InsightReading, inbox: String, home: String? = ProcessInfo.processInfo.environment["HOME"],
          statusInterval: Double = 1) {
         self.notifier = notifier
         self.database = database

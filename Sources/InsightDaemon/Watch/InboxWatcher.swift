@@ -1,6 +1,6 @@
 import Foundation
 import InsightCore
-import InsightStore
+import InsightStoreCore
 import Logging
 import SystemPackage
 
@@ -16,7 +16,7 @@ import Glibc
 /// every reconcile interval, so no file is missed even when events are.
 final class InboxWatcher: @unchecked Sendable {
     private let pipeline: IngestPipeline
-    private let database: any InsightStoring
+    private let database: any IngestStoring
     private let stats: DaemonStats
     private let logger: Logger
     private let lock = NSLock()
@@ -42,7 +42,7 @@ final class InboxWatcher: @unchecked Sendable {
     /// Test hook (`INSIGHTD_TEST_HOLD_EVENTS=PATH`): while PATH exists, inotify events are not read.
     private let holdEventsPath = ProcessInfo.processInfo.environment["INSIGHTD_TEST_HOLD_EVENTS"]
 
-    init(settings: Settings, pipeline: IngestPipeline, database: any InsightStoring, stats: DaemonStats, logger: Logger) throws(SystemCallError) {
+    init(settings: Settings, pipeline: IngestPipeline, database: any IngestStoring, stats: DaemonStats, logger: Logger) throws(SystemCallError) {
         self.settings = settings
         self.pipeline = pipeline
         self.database = database

@@ -1,34 +1,24 @@
 import Foundation
 import InsightCore
 
-/// The store behind insightd: the embedded SQLite database or a PostgreSQL database shared by many daemons.
-///
-/// Every method blocks the calling thread until the database answers, so callers keep it off the cooperative
-/// pool's hot paths, as they would any file I/O. Paths are relative to the calling daemon's inbox; a shared
-/// store keeps each daemon's files apart by host and inbox and shares insights, variants, conflicts and links.
-/// A file that is not stored, with the reason a user reads in `insightctl failed`.
-public struct ProblemRecord: Sendable, Equatable {
-    public var path: String
-    public var state: SourceState
-    public var reason: String
-    public var size: Int64?
-    public var mtime: Double?
+// The store behind insightd, split by role: the embedded SQLite database (InsightStore) or a PostgreSQL database
+// shared by many daemons (InsightPostgres) plays every role; each daemon service asks for the narrowest one it uses.
+//
+// Every method blocks the calling thread until the database answers, so callers keep it off the cooperative
+// pool's hot paths, as they would any file I/O. Paths are relative to the calling daemon's inbox; a shared
+// store keeps each daemon's files apart by host and inbox and shares insights, variants, conflicts and links.
 
-    public init(path: String, state: SourceState, reason: String, size: Int64? = nil, mtime: Double? = nil) {
-        self.path = path
-        self.state = state
-        self.reason = reason
-        self.size = size
-        self.mtime = mtime
-    }
-}
-
-public protocol InsightStoring: EmbeddingStoring {
+/// What every role of a store tells about it: which kind of database it is and where the data lives.
+public protocol StoreDescribing: AnyObject, Sendable {
     /// `sqlite` or `postgresql`.
     var kind: String { get }
     /// Where the data lives: a file path, or a database URL without its password.
     var location: String { get }
+}
 
+/// The ingest side of a store: what the inbox watcher and the ingest pipeline write and look up about this
+/// daemon's files.
+public protocol IngestStoring: StoreDescribing {
     /// Stores several files, each whole or not at all; see `InsightDatabase.ingestBatch`.
     ///
     /// Throws `StoreError.Code.unavailable` when the database cannot be reached: nothing of the batch is known to
@@ -49,6 +39,11 @@ public protocol InsightStoring: EmbeddingStoring {
     func source(path: String) throws(StoreError) -> SourceRecord?
     /// This daemon's sources whose files are believed present (every state but removed).
     func activeSourcePaths() throws(StoreError) -> [String]
+}
+
+/// The read model: what status, the heartbeat and the socket API read, and `forget`, the one deliberate deletion
+/// a reader asks for.
+public protocol InsightReading: StoreDescribing {
     /// Counts for status: this daemon's files, everything else store-wide. Read from counters that triggers keep
     /// in the transaction of every write, so it costs the same however much is stored.
     func counts() throws(StoreError) -> StoreCounts
@@ -76,7 +71,11 @@ public protocol InsightStoring: EmbeddingStoring {
     func exportPage(afterID: Int64, limit: Int, since: Double?) throws(StoreError) -> [ExportRecord]
     /// Removes an insight with its occurrences, variants and conflicts; nil when there is no such insight.
     func forget(id: Int64) throws(StoreError) -> Int?
+}
 
+/// The queue of linked articles: what the link fetcher claims and settles, and what the socket API lists and
+/// queues by hand.
+public protocol LinkQueueing: StoreDescribing {
     /// Queues a link by hand; returns it and whether it is new.
     func addLink(canonical: String, given: String, now: Double) throws(StoreError) -> (LinkRecord, created: Bool)
     /// Links this daemon left `fetching` when it stopped go back to the queue.
@@ -102,17 +101,16 @@ public protocol InsightStoring: EmbeddingStoring {
     func retryLinks(id: Int64?, now: Double) throws(StoreError) -> Int
     /// The files that linked a link, with lines.
     func linkReferences(linkID: Int64) throws(StoreError) -> [(path: String, line: Int)]
+}
 
+/// The whole store: every role, and closing it. What the daemon opens and hands out by role, and what callers
+/// that need everything (the socket API, status) keep.
+public protocol InsightStoring: IngestStoring, InsightReading, LinkQueueing, EmbeddingStoring {
     /// Releases the store; the SQLite store checkpoints its log.
     func close() throws(StoreError)
 }
 
-extension InsightStoring {
-    /// The counts status shows, taken by reading every row, as they were before counters were kept.
-    public func countedInFull() throws(StoreError) -> StoreCounts {
-        try countsWithFullCount().counted
-    }
-
+extension IngestStoring {
     /// Stores a batch now.
     public func ingestBatch(_ files: [FileIngest]) throws(StoreError) -> [Result<IngestOutcome, StoreError>] {
         try ingestBatch(files, now: Date().timeIntervalSince1970, shouldContinue: { true })
@@ -137,6 +135,13 @@ extension InsightStoring {
     }
 
     public func markRemoved(path: String) throws(StoreError) { try markRemoved(path: path, now: Date().timeIntervalSince1970) }
+}
+
+extension InsightReading {
+    /// The counts status shows, taken by reading every row, as they were before counters were kept.
+    public func countedInFull() throws(StoreError) -> StoreCounts {
+        try countsWithFullCount().counted
+    }
 
     public func search(_ query: String, limit: Int) throws(StoreError) -> (results: [SearchResult], rankedAmongNewest: Int?) {
         try search(query, limit: limit, since: nil, source: nil, tag: nil)
@@ -147,8 +152,9 @@ extension InsightStoring {
         -> (results: [SearchResult], rankedAmongNewest: Int?) {
         try search(query, limit: limit, since: since, source: source, tag: nil)
     }
+}
 
-
+extension LinkQueueing {
     public func addLink(canonical: String, given: String) throws(StoreError) -> (LinkRecord, created: Bool) {
         try addLink(canonical: canonical, given: given, now: Date().timeIntervalSince1970)
     }
@@ -170,20 +176,4 @@ extension InsightStoring {
     }
 
     public func retryLinks(id: Int64?) throws(StoreError) -> Int { try retryLinks(id: id, now: Date().timeIntervalSince1970) }
-}
-
-extension InsightDatabase: InsightStoring {
-    public var kind: String { "sqlite" }
-    public var location: String { path }
-    public func sizeBytes() -> Int64 { fileBytes() }
-
-    public func search(_ query: String, limit: Int, since: Double?, source: String?) throws(StoreError)
-        -> (results: [SearchResult], rankedAmongNewest: Int?) {
-        try search(query, limit: limit, since: since, source: source, tag: nil, rankingWindow: Self.rankingWindow)
-    }
-
-    public func search(_ query: String, limit: Int, since: Double?, source: String?, tag: String?) throws(StoreError)
-        -> (results: [SearchResult], rankedAmongNewest: Int?) {
-        try search(query, limit: limit, since: since, source: source, tag: tag, rankingWindow: Self.rankingWindow)
-    }
 }

@@ -1,5 +1,24 @@
 import InsightCore
 
+/// Aggregate counts for status.
+public struct StoreCounts: Sendable, Equatable {
+    /// Inbox files by state (fetched articles are counted under links).
+    public var sourcesByState: [SourceState: Int] = [:]
+    public var linksByState: [LinkState: Int] = [:]
+    public var uniqueInsights = 0
+    public var occurrences = 0
+    /// Other wordings merged into stored insights.
+    public var variants = 0
+    /// Pairs of near-identical insights that state different claims.
+    public var conflicts = 0
+    /// Insights with a sentence vector (of the model in use).
+    public var embeddedInsights = 0
+    public var lastIngestAt: Double?
+    public var lastError: StatusReport.LastError?
+
+    public init() {}
+}
+
 extension StoreCounts {
     /// Sets a counter read from the `stats` table by its key: `source.STATE`, `link.STATE`, `insight`, `occurrence`,
     /// `variant`, `conflict` or `embedding`. A state counted zero is left out, as a count grouped by state leaves it out; a key
