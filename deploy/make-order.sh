@@ -4,17 +4,18 @@
 # puts those functions side by side at the start of the code. A fresh daemon then touches a few MiB of its code
 # instead of pages all over the 28 MB, and the kernel maps 64 KiB around every page it touches, so this is what
 # keeps its resident memory small. Run it again after large changes; a name that is gone is skipped by the linker.
-#   deploy/make-order.sh
+#   deploy/make-order.sh            (INSIGHTD_BUILD_PATH: the build folder, .build by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || EXTRA_PACKAGES="valgrind ${EXTRA_PACKAGES:-}" deploy/dev-deps.sh
 source deploy/release-flags.sh
-swift build "${release_flags[@]}" --product insightd
+build=${INSIGHTD_BUILD_PATH:-.build}
+swift build "${release_flags[@]}" --build-path "$build" --product insightd
 work=$(mktemp -d)
 pid=
 trap '[[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 # valgrind cannot read this toolchain's DWARF; the symbol table is all it needs.
-objcopy --strip-debug .build/release/insightd "$work/insightd"
+objcopy --strip-debug "$build/release/insightd" "$work/insightd"
 mkdir "$work/inbox" "$work/state"
 valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/profile" \
     "$work/insightd" run --inbox "$work/inbox" --state-dir "$work/state" --socket "$work/insightd.sock" >"$work/log" 2>&1 &
