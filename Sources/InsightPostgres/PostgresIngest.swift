@@ -13,33 +13,64 @@ import PostgresNIO
 /// committed rows. Exact duplicates still meet at the unique constraint on the fingerprint
 /// (`INSERT … ON CONFLICT`), which holds even where no lock was taken.
 extension PostgresInsightStore {
-    /// At most this many insights share one transaction, which bounds the advisory locks it holds
-    /// (about 21 per new text) well inside PostgreSQL's default lock table.
+    /// At most this many insights share a transaction that locks band keys one by one, which bounds the advisory
+    /// locks it holds (about 21 per new text) well inside PostgreSQL's default lock table.
     static let insightsPerTransaction = 48
+    /// At most this many insights share a transaction that takes the writer lock alone: a bulk load's turn.
+    static let insightsPerTurn = 1_024
+
+    /// How a transaction keeps its placements apart from those of other writers.
+    enum LockScope {
+        /// The writer lock shared, and each band key and fingerprint of a text to place exclusively: writers placing
+        /// unrelated texts run side by side. For a few files at a time: the locks fill PostgreSQL's lock table fast.
+        case keys
+        /// The writer lock alone, exclusively: one lock however many texts the transaction places, so a bulk load
+        /// writes (and commits) many files at a time. Other writers wait for its turn to end.
+        case writer
+
+        /// Band keys for a few insights, the writer lock for more.
+        init(insights: Int) {
+            self = insights > PostgresInsightStore.insightsPerTransaction ? .writer : .keys
+        }
+    }
+
+    /// The advisory lock every placing transaction takes: shared with `LockScope.keys`, exclusively with
+    /// `LockScope.writer`, so a turn never places a text beside another writer. Negative: apart from band keys (below
+    /// 2^32) and fingerprint keys, and first when the keys are sorted.
+    static let writerLockKey: Int64 = -1
 
     public func ingestBatch(_ files: [FileIngest], now: Double, shouldContinue: () -> Bool) throws(StoreError)
         -> [Result<IngestOutcome, StoreError>] {
         var results: [Result<IngestOutcome, StoreError>] = []
         results.reserveCapacity(files.count)
+        let scope = LockScope(insights: files.reduce(0) { $0 + $1.insights.count })
+        let limit = scope == .writer ? Self.insightsPerTurn : Self.insightsPerTransaction
         var start = 0
         while start < files.count {
             guard shouldContinue() else { break }
             var end = start + 1
             var insights = files[start].insights.count
-            while end < files.count, insights + files[end].insights.count <= Self.insightsPerTransaction {
+            while end < files.count, insights + files[end].insights.count <= limit {
                 insights += files[end].insights.count
                 end += 1
             }
             let chunk = Array(files[start..<end])
-            results += try session("cannot store a batch of files") { session in
+            let stored = try session("cannot store a batch of files") { session in
                 do {
                     // Savepoints cost two round trips a file and are only needed when a file fails, which is rare.
-                    return try session.transaction { try ingestChunk(chunk, in: session, now: now, isolated: false) }
+                    return try session.transaction {
+                        try ingestChunk(chunk, scope: scope, in: session, now: now, isolated: false, shouldContinue: shouldContinue)
+                    }
                 } catch where PostgresFailure(error) == .other {
                     // The database refused a file: run the chunk again, each file in a savepoint, so that one fails alone.
-                    return try session.transaction { try ingestChunk(chunk, in: session, now: now, isolated: true) }
+                    return try session.transaction {
+                        try ingestChunk(chunk, scope: scope, in: session, now: now, isolated: true, shouldContinue: shouldContinue)
+                    }
                 }
             }
+            results += stored
+            // Cut short by a stop: the results cover a prefix of the batch, and the rest waits in the inbox.
+            guard stored.count == chunk.count else { break }
             start = end
         }
         return results
@@ -65,68 +96,142 @@ extension PostgresInsightStore {
         /// For each text to place (by fingerprint), the stored insights sharing most of its band keys, as
         /// `candidates` would have read them before the chunk wrote anything.
         var stored: [[UInt8]: [Candidate]] = [:]
-        /// The insights the chunk created, with their band keys: candidates the stored ones do not include.
-        var created: [(id: Int64, text: String, keys: Set<UInt32>)] = []
+        /// The insights the chunk created: candidates the stored ones do not include.
+        var created = CreatedInsights()
+    }
+
+    /// The insights a chunk created, found by band key: a text is compared with those sharing a key with it, not with
+    /// every insight a bulk chunk created.
+    struct CreatedInsights {
+        private var entries: [(id: Int64, text: String, gone: Bool)] = []
+        /// For each band key, the entries (indices) holding it.
+        private var byKey: [UInt32: [Int]] = [:]
+
+        mutating func add(id: Int64, text: String, keys: [UInt32]) {
+            let index = entries.count
+            entries.append((id, text, false))
+            for key in Set(keys) { byKey[key, default: []].append(index) }
+        }
+
+        /// The insights sharing at least one of `keys`, with how many they share, leaving out `listed` ids.
+        func sharing(_ keys: Set<UInt32>, except listed: Set<Int64>) -> [Candidate] {
+            var shared: [Int: Int] = [:]
+            for key in keys {
+                for index in byKey[key] ?? [] { shared[index, default: 0] += 1 }
+            }
+            return shared.compactMap { index, count in
+                let entry = entries[index]
+                return entry.gone || listed.contains(entry.id) ? nil : Candidate(id: entry.id, text: entry.text, shared: count)
+            }
+        }
+
+        /// Gives stand-in ids their real ones.
+        mutating func renumber(_ real: (Int64) -> Int64) {
+            for index in entries.indices { entries[index].id = real(entries[index].id) }
+        }
+
+        /// Forgets insights deleted since they were created.
+        mutating func remove(_ ids: Set<Int64>) {
+            for index in entries.indices where ids.contains(entries[index].id) { entries[index].gone = true }
+        }
     }
 
     /// Stores `files` in the open transaction. With `isolated`, each file runs in a savepoint and a file whose data the
     /// database refuses fails alone; without, any failure aborts the chunk. Lost connections, deadlocks and vanished
-    /// rows abort the whole chunk either way, to be run again.
+    /// rows abort the whole chunk either way, to be run again. `scope` defaults to what the chunk's size calls for.
+    /// When `shouldContinue` turns false, the files stored so far (at least one) are all the chunk stores.
     ///
-    /// The round trips are per chunk and per file, not per insight: the candidates of every text are read in one
-    /// query under the locks, a text is placed in memory against them and the chunk's own new insights (which is what
-    /// a query per text would see: no other daemon can add rows under those band keys while the locks are held), and
-    /// a file's rows go in one statement with ids taken from the sequences beforehand.
-    func ingestChunk(_ files: [FileIngest], in session: PostgresSession, now: Double, isolated: Bool = true) throws
-        -> [Result<IngestOutcome, StoreError>] {
-        var state = ChunkState(known: try lookup(Set(files.flatMap { $0.insights.map(\.fingerprint) }), in: session))
-        var misses = Set<[UInt8]>()
-        var lockKeys = Set<Int64>()
-        // Signed once here, for the locks, and used again when the text is placed.
+    /// The round trips are per chunk, not per file or insight: the candidates of every text are read in one query under
+    /// the locks, a text is placed in memory against them and the chunk's own new insights (which is what a query per
+    /// text would see: no other writer can add rows under those band keys while the locks are held), and the rows of a
+    /// run of new files go in two statements, with ids taken from the sequences in the first.
+    func ingestChunk(_ files: [FileIngest], scope: LockScope? = nil, in session: PostgresSession, now: Double,
+                     isolated: Bool = true, shouldContinue: () -> Bool = { true }) throws -> [Result<IngestOutcome, StoreError>] {
+        let scope = scope ?? LockScope(insights: files.reduce(0) { $0 + $1.insights.count })
+        let fingerprints = Set(files.flatMap { $0.insights.map(\.fingerprint) })
+        var state: ChunkState
+        // Signed once here and used again when the text is placed.
         var signed: [[UInt8]: Signed] = [:]
-        for file in files {
-            for insight in file.insights where state.known[insight.fingerprint] == nil && misses.insert(insight.fingerprint).inserted {
-                lockKeys.insert(Self.fingerprintLockKey(insight.fingerprint))
-                if classifier != nil {
-                    let signature = Signed(insight)
-                    signed[insight.fingerprint] = signature
-                    for key in signature.keys { lockKeys.insert(Int64(key)) }
+        switch scope {
+        case .writer:
+            // Taken before anything is read, so every read below sees what other writers committed.
+            try session.query("SELECT pg_advisory_xact_lock(\(Self.writerLockKey))")
+            state = ChunkState(known: try lookup(fingerprints, in: session))
+            if classifier != nil {
+                for file in files {
+                    for insight in file.insights where state.known[insight.fingerprint] == nil && signed[insight.fingerprint] == nil {
+                        signed[insight.fingerprint] = Signed(insight)
+                    }
                 }
             }
-        }
-        if !lockKeys.isEmpty {
-            // Sorted, so two transactions wanting overlapping keys never wait on each other in a circle.
-            try session.query("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(\(lockKeys.sorted())::int8[]) AS k")
-            // Under the locks: what other daemons stored meanwhile is committed and visible now.
-            state.known.merge(try lookup(misses, in: session)) { $1 }
-            state.stored = try storedCandidates(signed.filter { state.known[$0.key] == nil }, in: session)
+            state.stored = try storedCandidates(signed, in: session)
+        case .keys:
+            state = ChunkState(known: try lookup(fingerprints, in: session))
+            var misses = Set<[UInt8]>()
+            var lockKeys = Set<Int64>()
+            for file in files {
+                for insight in file.insights where state.known[insight.fingerprint] == nil && misses.insert(insight.fingerprint).inserted {
+                    lockKeys.insert(Self.fingerprintLockKey(insight.fingerprint))
+                    if classifier != nil {
+                        let signature = Signed(insight)
+                        signed[insight.fingerprint] = signature
+                        for key in signature.keys { lockKeys.insert(Int64(key)) }
+                    }
+                }
+            }
+            if !lockKeys.isEmpty {
+                // Sorted, so two transactions wanting overlapping keys never wait on each other in a circle; the writer
+                // lock, shared, comes first.
+                try session.query("""
+                    SELECT count(CASE WHEN k = \(Self.writerLockKey) THEN pg_advisory_xact_lock_shared(k) ELSE pg_advisory_xact_lock(k) END)
+                    FROM unnest(\([Self.writerLockKey] + lockKeys.sorted())::int8[]) AS k
+                    """)
+                // Under the locks: what other writers stored meanwhile is committed and visible now.
+                state.known.merge(try lookup(misses, in: session)) { $1 }
+                state.stored = try storedCandidates(signed.filter { state.known[$0.key] == nil }, in: session)
+            }
         }
         let linkIDs = try queueLinks(files.flatMap(\.links), in: session, now: now)
         let sources = try storedSources(files, in: session)
 
         var results: [Result<IngestOutcome, StoreError>] = []
-        for file in files {
-            guard isolated else {
-                results.append(.success(try ingestFile(file, source: sources, state: &state, signed: signed, linkIDs: linkIDs, in: session, now: now)))
-                continue
-            }
-            let before = state
-            try session.execute("SAVEPOINT file")
-            do {
-                let outcome = try ingestFile(file, source: sources, state: &state, signed: signed, linkIDs: linkIDs, in: session, now: now)
-                try session.execute("RELEASE SAVEPOINT file")
-                results.append(.success(outcome))
-            } catch {
-                switch PostgresFailure(error) {
-                case .other:
-                    try session.execute("ROLLBACK TO SAVEPOINT file")
-                    state = before
-                    results.append(.failure(StoreError(.write, "cannot store \(file.path)", underlying: PostgresProblem(error))))
-                default:
-                    throw error
+        if isolated {
+            for (index, file) in files.enumerated() {
+                guard index == 0 || shouldContinue() else { break }
+                let before = state
+                try session.execute("SAVEPOINT file")
+                do {
+                    let outcome = try ingestFile(file, source: sources, state: &state, signed: signed, linkIDs: linkIDs, in: session, now: now)
+                    try session.execute("RELEASE SAVEPOINT file")
+                    results.append(.success(outcome))
+                } catch {
+                    switch PostgresFailure(error) {
+                    case .other:
+                        try session.execute("ROLLBACK TO SAVEPOINT file")
+                        state = before
+                        results.append(.failure(StoreError(.write, "cannot store \(file.path)", underlying: PostgresProblem(error))))
+                    default:
+                        throw error
+                    }
                 }
             }
+            return results
         }
+        // Files with no stored row (a first ingest: most files of a bulk load) are placed one after another in memory and
+        // written together. A changed file is written on its own: replacing its rows can delete insights that the texts
+        // after it were compared with.
+        var run = Run()
+        for (index, file) in files.enumerated() {
+            guard index == 0 || shouldContinue() else { break }
+            if let sources, sources[SourceKey(origin: owner(of: file), path: file.path)] == nil {
+                results.append(.success(placeFile(file, into: &run, state: &state, signed: signed)))
+            } else {
+                try write(&run, state: &state, linkIDs: linkIDs, in: session, now: now)
+                results.append(.success(try ingestFile(file, source: sources, state: &state, signed: signed, linkIDs: linkIDs,
+                                                       in: session, now: now)))
+            }
+        }
+        try write(&run, state: &state, linkIDs: linkIDs, in: session, now: now)
         return results
     }
 
@@ -165,11 +270,10 @@ extension PostgresInsightStore {
         guard !order.isEmpty else { return [:] }
         var candidates: [[UInt8]: [Candidate]] = [:]
         for row in try session.query("""
+            WITH q AS (SELECT t, array_agg(k) AS keys FROM unnest(\(owners)::int4[], \(keys)::int8[]) AS p(t, k) GROUP BY t)
             SELECT q.t, c.insight_id, c.n, i.text
-            FROM generate_series(0, \(order.count - 1)) AS q(t)
-            CROSS JOIN LATERAL (
-                SELECT b.insight_id, count(*) AS n FROM insight_band b
-                WHERE b.band_key = ANY(ARRAY(SELECT p.k FROM unnest(\(owners)::int4[], \(keys)::int8[]) AS p(t, k) WHERE p.t = q.t))
+            FROM q CROSS JOIN LATERAL (
+                SELECT b.insight_id, count(*) AS n FROM insight_band b WHERE b.band_key = ANY(q.keys)
                 GROUP BY b.insight_id ORDER BY n DESC, b.insight_id LIMIT \(Self.candidatesPerText)) c
             JOIN insight i ON i.id = c.insight_id
             ORDER BY q.t, c.n DESC, c.insight_id
@@ -186,10 +290,7 @@ extension PostgresInsightStore {
         var found = state.stored[fingerprint] ?? []
         let listed = Set(found.map(\.id))
         let wanted = Set(keys)
-        for created in state.created where !listed.contains(created.id) {
-            let shared = created.keys.intersection(wanted).count
-            if shared > 0 { found.append(Candidate(id: created.id, text: created.text, shared: shared)) }
-        }
+        found += state.created.sharing(wanted, except: listed)
         found.sort { ($0.shared, $1.id) > ($1.shared, $0.id) }
         return found.prefix(Self.candidatesPerText)
     }
@@ -242,7 +343,7 @@ extension PostgresInsightStore {
         return stored
     }
 
-    /// The rows one file adds, under stand-in ids until the sequences hand out real ones.
+    /// The rows a run of files adds, under stand-in ids until the sequences hand out real ones.
     struct FileRows {
         /// Stand-ins sort after every stored id and in the order they were handed out, as the real ids will.
         static let firstInsight: Int64 = 1 << 62
@@ -255,8 +356,16 @@ extension PostgresInsightStore {
         func newVariantID() -> Int64 { Self.firstVariant + Int64(variants.count) }
     }
 
-    /// One file's source row, insights, variants, occurrences and link references: placed in memory, then stored
-    /// in two statements (the source row with the ids the file needs, then every other row).
+    /// Files placed in memory and not written yet, with the rows they add.
+    struct Run {
+        var files: [FileIngest] = []
+        var rows = FileRows()
+        /// The fingerprints the run placed: their ids in `ChunkState.known` are stand-ins until the run is written.
+        var placed = Set<[UInt8]>()
+    }
+
+    /// One file whose source row may exist: an unchanged file is left alone; a changed one loses its old occurrences and
+    /// link references (and the insights no other file holds), then is placed and written as a run of its own.
     /// `source` holds the chunk's source rows as `storedSources` read them, or is nil to read the file's own.
     func ingestFile(_ file: FileIngest, source: [SourceKey: StoredSource]?, state: inout ChunkState, signed: [[UInt8]: Signed],
                     linkIDs: [String: Int64], in session: PostgresSession, now: Double) throws -> IngestOutcome {
@@ -281,23 +390,52 @@ extension PostgresInsightStore {
             try session.query("DELETE FROM link_reference WHERE source_id = \(id)")
         }
 
-        var rows = FileRows()
+        var run = Run()
+        let outcome = placeFile(file, into: &run, state: &state, signed: signed)
+        try write(&run, state: &state, linkIDs: linkIDs, in: session, now: now)
+
+        var deleted: [Int64] = []
+        if !previousInsights.isEmpty {
+            // Insights and wordings no longer seen anywhere go with the content that held them.
+            deleted = try session.query("""
+                DELETE FROM insight i WHERE i.id = ANY(\(Array(Set(previousInsights)))::int8[])
+                AND NOT EXISTS (SELECT 1 FROM occurrence o WHERE o.insight_id = i.id) RETURNING i.id
+                """).map { try $0.decode(Int64.self) }
+        }
+        if !previousVariants.isEmpty {
+            try session.query("""
+                DELETE FROM variant v WHERE v.id = ANY(\(Array(Set(previousVariants)))::int8[])
+                AND NOT EXISTS (SELECT 1 FROM occurrence o WHERE o.variant_id = v.id)
+                """)
+        }
+        if !deleted.isEmpty {
+            // Candidates read before are gone: read them again for the texts still to place (the chunk's own insights
+            // are stored now, and found there too).
+            let gone = Set(deleted)
+            state.created.remove(gone)
+            state.stored = try storedCandidates(signed.filter { state.known[$0.key] == nil }, in: session)
+        }
+        return outcome
+    }
+
+    /// Places a file's texts in memory (against what the chunk knows, including the run's earlier files) and adds it
+    /// to the run.
+    func placeFile(_ file: FileIngest, into run: inout Run, state: inout ChunkState, signed: [[UInt8]: Signed]) -> IngestOutcome {
         var newInsights = 0, newVariants = 0, newConflicts = 0
-        var placedNow = Set<[UInt8]>()
         let targets = file.variantTargets
         for ordinal in FileIngest.placementOrder(targets) {
             let insight = file.insights[ordinal]
             if state.known[insight.fingerprint] == nil, let target = targets[ordinal],
                let longer = state.known[file.insights[target].fingerprint]?.insight {
                 // Part of a longer passage of the same file (an extended highlight): a wording of that insight.
-                state.known[insight.fingerprint] = addVariant(insight, of: longer, to: &rows)
-                placedNow.insert(insight.fingerprint)
+                state.known[insight.fingerprint] = addVariant(insight, of: longer, to: &run.rows)
+                run.placed.insert(insight.fingerprint)
                 newVariants += 1
             }
             if state.known[insight.fingerprint] == nil {
-                let (placed, placement) = place(insight, signed: signed[insight.fingerprint] ?? Signed(insight), state: &state, rows: &rows)
+                let (placed, placement) = place(insight, signed: signed[insight.fingerprint] ?? Signed(insight), state: &state, rows: &run.rows)
                 state.known[insight.fingerprint] = placed
-                placedNow.insert(insight.fingerprint)
+                run.placed.insert(insight.fingerprint)
                 switch placement {
                 case .variant: newVariants += 1
                 case .new: newInsights += 1
@@ -305,29 +443,44 @@ extension PostgresInsightStore {
                 }
             }
         }
+        run.files.append(file)
+        return .stored(newInsights: newInsights, occurrences: file.insights.count, variants: newVariants, conflicts: newConflicts)
+    }
 
-        // The source row and the ids of the file's new rows in one round trip.
+    /// Writes a run and empties it: the source rows with the ids the run needs in one round trip, then every other row
+    /// in a second. The run's stand-in ids in `state` become the real ones.
+    func write(_ run: inout Run, state: inout ChunkState, linkIDs: [String: Int64], in session: PostgresSession, now: Double) throws {
+        guard !run.files.isEmpty else { return }
+        let (files, rows) = (run.files, run.rows)
+        let placedNow = run.placed
+        run = Run()
+        let owners = files.map { owner(of: $0) }
+        // A run never holds a path twice (`storedSources` sees to that), so no row is upserted twice in one statement.
         guard let row = try session.query("""
             WITH saved AS (
                 INSERT INTO source (origin, host, path, kind, format, size, mtime, sha256, state, error, encoding, document_date,
                                     insight_count, first_seen_at, updated_at, ingested_at)
-                VALUES (\(owner), \(host), \(file.path), \(file.kind), \(file.format), \(file.size), \(file.mtime), \(file.sha256), 'ingested', NULL,
-                        \(file.encoding), \(file.documentDate), \(file.insights.count), \(now), \(now), \(now))
+                SELECT o, \(host), p, k, f, s, m, h, 'ingested', NULL, e, NULLIF(d, E'\\x01'), c, \(now), \(now), \(now)
+                FROM unnest(\(owners)::text[], \(files.map(\.path))::text[], \(files.map(\.kind))::text[], \(files.map(\.format))::text[],
+                            \(files.map(\.size))::int8[], \(files.map(\.mtime))::float8[], \(files.map(\.sha256))::text[],
+                            \(files.map(\.encoding))::text[], \(files.map { $0.documentDate ?? Self.none })::text[],
+                            \(files.map(\.insights.count))::int4[]) AS t(o, p, k, f, s, m, h, e, d, c)
                 ON CONFLICT (origin, path) DO UPDATE SET host = excluded.host, kind = excluded.kind, format = excluded.format, size = excluded.size,
                     mtime = excluded.mtime, sha256 = excluded.sha256, state = 'ingested', error = NULL, encoding = excluded.encoding,
                     document_date = excluded.document_date, insight_count = excluded.insight_count, updated_at = excluded.updated_at,
                     ingested_at = excluded.ingested_at
-                RETURNING id)
-            SELECT saved.id,
+                RETURNING origin, path, id)
+            SELECT s.origins, s.paths, s.ids,
                    ARRAY(SELECT nextval(pg_get_serial_sequence('insight', 'id')) FROM generate_series(1, \(rows.insights.count))),
                    ARRAY(SELECT nextval(pg_get_serial_sequence('variant', 'id')) FROM generate_series(1, \(rows.variants.count)))
-            FROM saved
+            FROM (SELECT array_agg(origin) AS origins, array_agg(path) AS paths, array_agg(id) AS ids FROM saved) AS s
             """).first else {
-            throw StoreError(.write, "the source row of \(file.path) has no id after saving")
+            throw StoreError(.write, "the source rows of \(files.count) files have no ids after saving")
         }
-        let (sourceID, insightIDs, variantIDs) = try row.decode((Int64, [Int64], [Int64]).self)
+        let (savedOrigins, savedPaths, savedIDs, insightIDs, variantIDs) = try row.decode(([String], [String], [Int64], [Int64], [Int64]).self)
+        let sourceIDOf = Dictionary(zip(zip(savedOrigins, savedPaths).map { SourceKey(origin: $0, path: $1) }, savedIDs)) { first, _ in first }
         guard insightIDs.count == rows.insights.count, variantIDs.count == rows.variants.count else {
-            throw StoreError(.write, "PostgreSQL handed out fewer ids than \(file.path) needs")
+            throw StoreError(.write, "PostgreSQL handed out fewer ids than \(files.count) files need")
         }
         // Sequence values grow, so sorted they are in the order asked for, the order of the stand-ins.
         let insightIDOf = Dictionary(uniqueKeysWithValues: zip(rows.insights.map(\.id), insightIDs.sorted()))
@@ -337,31 +490,45 @@ extension PostgresInsightStore {
             guard let placed = state.known[fingerprint] else { continue }
             state.known[fingerprint] = Known(insight: realInsight(placed.insight), variant: placed.variant.map { variantIDOf[$0] ?? $0 })
         }
-        for index in state.created.indices { state.created[index].id = realInsight(state.created[index].id) }
+        state.created.renumber(realInsight)
 
-        var occurrenceInsights: [Int64] = [], occurrenceVariants: [Int64] = [], ordinals: [Int] = [], lines: [Int] = []
+        var occurrenceSources: [Int64] = [], occurrenceInsights: [Int64] = [], occurrenceVariants: [Int64] = []
+        var ordinals: [Int] = [], lines: [Int] = []
         var sections: [String] = [], notes: [String] = [], locations: [String] = [], addedAts: [String] = []
-        var tagOrdinals: [Int] = [], tagNames: [String] = []
-        for ordinal in FileIngest.placementOrder(targets) {
-            let placed = file.insights[ordinal]
-            guard let ids = state.known[placed.fingerprint] else { continue }
-            occurrenceInsights.append(ids.insight)
-            occurrenceVariants.append(ids.variant ?? 0)
-            ordinals.append(ordinal)
-            lines.append(placed.line)
-            sections.append(placed.section ?? Self.none)
-            notes.append(placed.note ?? Self.none)
-            locations.append(placed.location ?? Self.none)
-            addedAts.append(placed.addedAt ?? Self.none)
-            for tag in TagName.distinct(placed.tags) {
-                tagOrdinals.append(ordinal)
-                tagNames.append(tag)
+        var tagSources: [Int64] = [], tagOrdinals: [Int] = [], tagNames: [String] = []
+        var referenceLinks: [Int64] = [], referenceSources: [Int64] = [], referenceLines: [Int] = []
+        for (file, owner) in zip(files, owners) {
+            guard let sourceID = sourceIDOf[SourceKey(origin: owner, path: file.path)] else {
+                throw StoreError(.write, "the source row of \(file.path) has no id after saving")
+            }
+            for ordinal in FileIngest.placementOrder(file.variantTargets) {
+                let placed = file.insights[ordinal]
+                guard let ids = state.known[placed.fingerprint] else { continue }
+                occurrenceSources.append(sourceID)
+                occurrenceInsights.append(ids.insight)
+                occurrenceVariants.append(ids.variant ?? 0)
+                ordinals.append(ordinal)
+                lines.append(placed.line)
+                sections.append(placed.section ?? Self.none)
+                notes.append(placed.note ?? Self.none)
+                locations.append(placed.location ?? Self.none)
+                addedAts.append(placed.addedAt ?? Self.none)
+                for tag in TagName.distinct(placed.tags) {
+                    tagSources.append(sourceID)
+                    tagOrdinals.append(ordinal)
+                    tagNames.append(tag)
+                }
+            }
+            for link in file.links {
+                guard let linkID = linkIDs[link.url.string] else { continue }
+                referenceLinks.append(linkID)
+                referenceSources.append(sourceID)
+                referenceLines.append(link.line)
             }
         }
         let bands = rows.insights.flatMap { new in Set(new.keys).map { (realInsight(new.id), Int64($0)) } }
         let conflicts = rows.conflicts.map { (realInsight($0.id), realInsight($0.other), $0.kind.rawValue) }
-        let references = file.links.compactMap { link in linkIDs[link.url.string].map { ($0, link.line) } }
-        // Every other row of the file in one round trip. An insight or wording another writer stored first under the
+        // Every other row of the run in one round trip. An insight or wording another writer stored first under the
         // same fingerprint is skipped here, and the rows pointing at it then fail their foreign key: a conflict that
         // runs the chunk again, which then finds the stored row (the race a lock-free writer could still win).
         try session.query("""
@@ -387,45 +554,22 @@ extension PostgresInsightStore {
                 ON CONFLICT DO NOTHING),
             inserted AS (
                 INSERT INTO occurrence (insight_id, source_id, ordinal, line, section, variant_id, note, location, added_at)
-                SELECT i, \(sourceID), o, l, NULLIF(s, E'\\x01'), NULLIF(v, 0), NULLIF(n, E'\\x01'), NULLIF(p, E'\\x01'),
-                       NULLIF(a, E'\\x01')
-                FROM unnest(\(occurrenceInsights)::int8[], \(ordinals)::int4[], \(lines)::int4[], \(sections)::text[],
-                            \(occurrenceVariants)::int8[], \(notes)::text[], \(locations)::text[], \(addedAts)::text[])
-                    AS t(i, o, l, s, v, n, p, a)
-                RETURNING id, ordinal),
+                SELECT i, r, o, l, NULLIF(s, E'\\x01'), NULLIF(v, 0), NULLIF(n, E'\\x01'), NULLIF(p, E'\\x01'), NULLIF(a, E'\\x01')
+                FROM unnest(\(occurrenceInsights)::int8[], \(occurrenceSources)::int8[], \(ordinals)::int4[], \(lines)::int4[],
+                            \(sections)::text[], \(occurrenceVariants)::int8[], \(notes)::text[], \(locations)::text[], \(addedAts)::text[])
+                    AS t(i, r, o, l, s, v, n, p, a)
+                RETURNING id, source_id, ordinal),
             tagged AS (
                 INSERT INTO occurrence_tag (occurrence_id, tag)
-                SELECT inserted.id, t.tag FROM inserted JOIN unnest(\(tagOrdinals)::int4[], \(tagNames)::text[]) AS t(ordinal, tag)
-                    ON t.ordinal = inserted.ordinal),
+                SELECT inserted.id, t.tag FROM inserted
+                JOIN unnest(\(tagSources)::int8[], \(tagOrdinals)::int4[], \(tagNames)::text[]) AS t(source, ordinal, tag)
+                    ON t.source = inserted.source_id AND t.ordinal = inserted.ordinal),
             referenced AS (
                 INSERT INTO link_reference (link_id, source_id, line)
-                SELECT l, \(sourceID), n FROM unnest(\(references.map(\.0))::int8[], \(references.map(\.1))::int4[]) AS t(l, n)
+                SELECT l, r, n FROM unnest(\(referenceLinks)::int8[], \(referenceSources)::int8[], \(referenceLines)::int4[]) AS t(l, r, n)
                 ON CONFLICT DO NOTHING)
             SELECT 1
             """)
-
-        var deleted: [Int64] = []
-        if !previousInsights.isEmpty {
-            // Insights and wordings no longer seen anywhere go with the content that held them.
-            deleted = try session.query("""
-                DELETE FROM insight i WHERE i.id = ANY(\(Array(Set(previousInsights)))::int8[])
-                AND NOT EXISTS (SELECT 1 FROM occurrence o WHERE o.insight_id = i.id) RETURNING i.id
-                """).map { try $0.decode(Int64.self) }
-        }
-        if !previousVariants.isEmpty {
-            try session.query("""
-                DELETE FROM variant v WHERE v.id = ANY(\(Array(Set(previousVariants)))::int8[])
-                AND NOT EXISTS (SELECT 1 FROM occurrence o WHERE o.variant_id = v.id)
-                """)
-        }
-        if !deleted.isEmpty {
-            // Candidates read before are gone: read them again for the texts still to place (the chunk's own insights
-            // are stored now, and found there too).
-            let gone = Set(deleted)
-            state.created.removeAll { gone.contains($0.id) }
-            state.stored = try storedCandidates(signed.filter { state.known[$0.key] == nil }, in: session)
-        }
-        return .stored(newInsights: newInsights, occurrences: file.insights.count, variants: newVariants, conflicts: newConflicts)
     }
 
     /// Stands for NULL in the text arrays of a multi-row insert: a section, note, location or date that is nothing
@@ -483,7 +627,7 @@ extension PostgresInsightStore {
             rows.conflicts.append((id, conflict.id, conflict.kind))
             conflicting = true
         }
-        if !bandKeys.isEmpty { state.created.append((id, insight.text, Set(bandKeys))) }
+        if !bandKeys.isEmpty { state.created.add(id: id, text: insight.text, keys: bandKeys) }
         return (Known(insight: id, variant: nil), conflicting ? .conflicting : .new)
     }
 

@@ -519,4 +519,56 @@ struct StoreReadingNotesContractTests {
         #expect(whole.variants.first?.sources.map(\.line) == [6])
         #expect(whole.sources.map(\.line) == [6, 7])
     }
+
+    /// A bulk batch (enough insights for PostgreSQL to write it in one turn, new files as runs) stores what the same
+    /// files store one at a time: each file's outcome, the counts, and every insight with its wordings, sources and
+    /// conflicts. It mixes new files, exact duplicates and wordings across files, an unchanged file, a changed one whose
+    /// dropped claims are then worded again, and (`repeatsAPath`) a path given twice.
+    @Test(arguments: StoreKind.allCases, [false, true])
+    func aBulkBatchStoresWhatOneFileAtATimeStores(kind: StoreKind, repeatsAPath: Bool) throws {
+        let claim = ClaimCorpus.claim, variant = ClaimCorpus.variant(of:)
+        let before = [file("old.txt", [claim(0), claim(1), claim(2)]), file("keep.txt", [claim(3)])]
+        // Five claims a file, the last of each the first of the next: exact duplicates across the run.
+        var batch = (0..<12).map { index in
+            var new = file("new/\(index).txt", (0..<5).map { claim(10 + index * 4 + $0) })
+            new.insights[0].tags = ["file\(index)"]
+            new.insights[index % 5].tags.append("line\(index % 5 + 1)of\(index)")
+            return new
+        }
+        batch.insert(file("early.txt", [variant(claim(2)), variant(claim(11))]), at: 2)
+        batch.insert(file("keep.txt", [claim(3)]), at: 4)
+        batch.insert(file("old.txt", [claim(0), claim(5)]), at: 7)
+        // Claim 1 went with the change, claim 0 stayed, claim 2 stays through its wording in early.txt.
+        batch.append(file("late.txt", [variant(claim(1)), variant(claim(0)), variant(claim(2)), variant(claim(12)), variant(claim(30)), claim(46)]))
+        if repeatsAPath { batch.append(file("new/0.txt", [claim(99), claim(10)])) }
+        #expect(batch.reduce(0) { $0 + $1.insights.count } > 48)
+
+        let bulk = try StoreUnderTest(kind), single = try StoreUnderTest(kind)
+        for store in [bulk.store, single.store] {
+            for file in before { _ = try store.ingestOne(file, now: 1) }
+        }
+        let results = try bulk.store.ingestBatch(batch, now: 2, shouldContinue: { true }).map { try $0.get() }
+        let oneByOne = try batch.map { try single.store.ingestOne($0, now: 2) }
+        #expect(results == oneByOne)
+        #expect(results.contains(.unchanged))
+        #expect(results.contains { if case .stored(_, _, let variants, _) = $0 { variants > 0 } else { false } })
+        #expect(try bulk.store.counts() == single.store.counts())
+        let stored = try digest(bulk.store)
+        #expect(stored == (try digest(single.store)))
+        #expect(stored.count == (try bulk.store.counts().uniqueInsights))
+    }
+
+    /// Every insight as one line: its text, sources, wordings with their sources, and the texts it conflicts with.
+    func digest(_ store: any InsightStoring) throws -> [String] {
+        let records = try store.exportPage(afterID: 0, limit: 10_000, since: nil)
+        let textOf = Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0.text) })
+        func places(_ sources: [SourceRef]) -> [String] {
+            sources.map { "\($0.path):\($0.line)" + $0.tags.sorted().map { " #" + $0 }.joined() }.sorted()
+        }
+        return records.map { record in
+            let variants = record.variants.map { $0.text + " @ " + places($0.sources).joined(separator: ",") }.sorted()
+            let conflicts = record.conflicts.map { "conflicts with " + (textOf[$0] ?? "?") }.sorted()
+            return ([record.text] + places(record.sources) + variants + conflicts).joined(separator: " | ")
+        }.sorted()
+    }
 }
