@@ -77,7 +77,7 @@ struct StateDirectoryTests {
     }
 
     /// Status once every one of `total` files is either stored or waiting, with ingestion held by `state`.
-    static func held(_ daemon: DaemonHarness, state: String, total: Int, timeout: Double = 30) throws -> StatusReport {
+    static func held(_ daemon: DaemonHarness, state: String, total: Int, timeout: Double = 90) throws -> StatusReport {
         var held = StatusReport()
         try waitUntil(timeout: timeout, "status says \(state) with all \(total) files stored or pending") {
             guard let report = try? daemon.status() else { return false }
@@ -87,7 +87,7 @@ struct StateDirectoryTests {
         return held
     }
 
-    @Test(.enabled(if: FaultyDisk.available, "needs root, e2fsprogs, loop devices and ext4's trigger_fs_error"), .timeLimit(.minutes(3)))
+    @Test(.enabled(if: FaultyDisk.available, "needs root, e2fsprogs, loop devices and ext4's trigger_fs_error"), .timeLimit(.minutes(5)))
     func filesDroppedWhileTheStateFileSystemIsReadOnlyWaitAndAreAllStoredOnceItIsRepairedWithoutARestart() throws {
         // The socket lives outside the state folder, as in the shipped units (/run/insightd), or the file system stays busy.
         let daemon = try DaemonHarness(environment: ["INSIGHTD_FETCH_ENABLED": "false", "INSIGHTD_LOG_LEVEL": "info"], socketOutsideState: true)
