@@ -148,48 +148,35 @@ extension PostgresInsightStore {
     func ingestChunk(_ files: [FileIngest], scope: LockScope? = nil, in session: PostgresSession, now: Double,
                      isolated: Bool = true, shouldContinue: () -> Bool = { true }) throws -> [Result<IngestOutcome, StoreError>] {
         let scope = scope ?? LockScope(insights: files.reduce(0) { $0 + $1.insights.count })
-        let fingerprints = Set(files.flatMap { $0.insights.map(\.fingerprint) })
-        var state: ChunkState
-        // Signed once here and used again when the text is placed.
-        var signed: [[UInt8]: Signed] = [:]
-        switch scope {
-        case .writer:
+        if scope == .writer {
             // Taken before anything is read, so every read below sees what other writers committed.
             try session.query("SELECT pg_advisory_xact_lock(\(Self.writerLockKey))")
-            state = ChunkState(known: try lookup(fingerprints, in: session))
-            if classifier != nil {
-                for file in files {
-                    for insight in file.insights where state.known[insight.fingerprint] == nil && signed[insight.fingerprint] == nil {
-                        signed[insight.fingerprint] = Signed(insight)
-                    }
-                }
+        }
+        var state = ChunkState(known: try lookup(Set(files.flatMap { $0.insights.map(\.fingerprint) }), in: session))
+        // The texts not stored word for word, signed once here and used again when the text is placed.
+        var misses = Set<[UInt8]>()
+        var signed: [[UInt8]: Signed] = [:]
+        for file in files {
+            for insight in file.insights where state.known[insight.fingerprint] == nil && misses.insert(insight.fingerprint).inserted {
+                if classifier != nil { signed[insight.fingerprint] = Signed(insight) }
             }
+        }
+        switch scope {
+        case .writer:
             state.stored = try storedCandidates(signed, in: session)
+        case .keys where !misses.isEmpty:
+            let lockKeys = Set(misses.map(Self.fingerprintLockKey) + signed.values.flatMap { $0.keys.map(Int64.init) })
+            // Sorted, so two transactions wanting overlapping keys never wait on each other in a circle; the writer
+            // lock, shared, comes first.
+            try session.query("""
+                SELECT count(CASE WHEN k = \(Self.writerLockKey) THEN pg_advisory_xact_lock_shared(k) ELSE pg_advisory_xact_lock(k) END)
+                FROM unnest(\([Self.writerLockKey] + lockKeys.sorted())::int8[]) AS k
+                """)
+            // Under the locks: what other writers stored meanwhile is committed and visible now.
+            state.known.merge(try lookup(misses, in: session)) { $1 }
+            state.stored = try storedCandidates(signed.filter { state.known[$0.key] == nil }, in: session)
         case .keys:
-            state = ChunkState(known: try lookup(fingerprints, in: session))
-            var misses = Set<[UInt8]>()
-            var lockKeys = Set<Int64>()
-            for file in files {
-                for insight in file.insights where state.known[insight.fingerprint] == nil && misses.insert(insight.fingerprint).inserted {
-                    lockKeys.insert(Self.fingerprintLockKey(insight.fingerprint))
-                    if classifier != nil {
-                        let signature = Signed(insight)
-                        signed[insight.fingerprint] = signature
-                        for key in signature.keys { lockKeys.insert(Int64(key)) }
-                    }
-                }
-            }
-            if !lockKeys.isEmpty {
-                // Sorted, so two transactions wanting overlapping keys never wait on each other in a circle; the writer
-                // lock, shared, comes first.
-                try session.query("""
-                    SELECT count(CASE WHEN k = \(Self.writerLockKey) THEN pg_advisory_xact_lock_shared(k) ELSE pg_advisory_xact_lock(k) END)
-                    FROM unnest(\([Self.writerLockKey] + lockKeys.sorted())::int8[]) AS k
-                    """)
-                // Under the locks: what other writers stored meanwhile is committed and visible now.
-                state.known.merge(try lookup(misses, in: session)) { $1 }
-                state.stored = try storedCandidates(signed.filter { state.known[$0.key] == nil }, in: session)
-            }
+            break
         }
         let linkIDs = try queueLinks(files.flatMap(\.links), in: session, now: now)
         let sources = try storedSources(files, in: session)
