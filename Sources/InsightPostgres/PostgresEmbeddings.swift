@@ -179,7 +179,7 @@ extension PostgresInsightStore {
                     """).first?.decode(Int64.self)
                 try session.query("UPDATE occurrence SET variant_id = \(variantID) WHERE insight_id = \(id) AND variant_id IS NULL")
                 try session.query("UPDATE occurrence SET insight_id = \(target) WHERE insight_id = \(id)")
-                // Conflicts, band rows, the vector, its claim and suggestions go with the insight (ON DELETE CASCADE).
+                // Conflicts, the vector, its claim and suggestions go with the insight (ON DELETE CASCADE).
                 try session.query("DELETE FROM insight WHERE id = \(id)")
                 return true
             }

@@ -242,12 +242,12 @@ extension PostgresInsightStore {
     static let candidatesPerText = 64
 
     /// For each of these texts, the stored insights sharing most of its band keys, in one round trip: per text, the
-    /// query a text's placement ran on its own before (a lateral subquery, so each runs on the band key index).
+    /// query a text's placement ran on its own before (a lateral subquery, so each runs on the GIN index of `bands`).
     func storedCandidates(_ texts: [[UInt8]: Signed], in session: PostgresSession) throws -> [[UInt8]: [Candidate]] {
         var order: [[UInt8]] = []
         var owners: [Int] = [], keys: [Int64] = []
         for (fingerprint, signature) in texts where !signature.keys.isEmpty {
-            // Distinct keys: `band_key = ANY(keys)` counted each band row once however often a key was listed.
+            // Distinct keys, as an insight's `bands` holds them: each shared key counts once.
             for key in Set(signature.keys) {
                 owners.append(order.count)
                 keys.append(Int64(key))
@@ -258,12 +258,12 @@ extension PostgresInsightStore {
         var candidates: [[UInt8]: [Candidate]] = [:]
         for row in try session.query("""
             WITH q AS (SELECT t, array_agg(k) AS keys FROM unnest(\(owners)::int4[], \(keys)::int8[]) AS p(t, k) GROUP BY t)
-            SELECT q.t, c.insight_id, c.n, i.text
+            SELECT q.t, c.id, c.n, c.text
             FROM q CROSS JOIN LATERAL (
-                SELECT b.insight_id, count(*) AS n FROM insight_band b WHERE b.band_key = ANY(q.keys)
-                GROUP BY b.insight_id ORDER BY n DESC, b.insight_id LIMIT \(Self.candidatesPerText)) c
-            JOIN insight i ON i.id = c.insight_id
-            ORDER BY q.t, c.n DESC, c.insight_id
+                SELECT i.id, i.text, (SELECT count(*) FROM unnest(i.bands) AS k WHERE k = ANY(q.keys)) AS n
+                FROM insight i WHERE i.bands && q.keys
+                ORDER BY n DESC, i.id LIMIT \(Self.candidatesPerText)) c
+            ORDER BY q.t, c.n DESC, c.id
             """) {
             let (index, id, shared, text) = try row.decode((Int, Int64, Int64, String).self)
             candidates[order[index], default: []].append(Candidate(id: id, text: text, shared: Int(shared)))
@@ -272,7 +272,7 @@ extension PostgresInsightStore {
     }
 
     /// The candidates of a text with these band keys: the stored ones and the chunk's own, most shared keys first, then
-    /// by id, as the band table would list them.
+    /// by id, as the stored candidates are listed.
     func candidates(_ fingerprint: [UInt8], keys: [UInt32], state: ChunkState) -> ArraySlice<Candidate> {
         var found = state.stored[fingerprint] ?? []
         let listed = Set(found.map(\.id))
@@ -520,13 +520,13 @@ extension PostgresInsightStore {
         // runs the chunk again, which then finds the stored row (the race a lock-free writer could still win).
         try session.query("""
             WITH new_insight AS (
-                INSERT INTO insight (id, fingerprint, text, created_at)
-                SELECT i, f, x, \(now) FROM unnest(\(insightIDs.sorted())::int8[], \(rows.insights.map { ByteBuffer(bytes: $0.fingerprint) })::bytea[],
-                                                   \(rows.insights.map(\.text))::text[]) AS n(i, f, x)
+                INSERT INTO insight (id, fingerprint, text, created_at, bands)
+                SELECT n.i, n.f, n.x, \(now), COALESCE(b.keys, '{}')
+                FROM unnest(\(insightIDs.sorted())::int8[], \(rows.insights.map { ByteBuffer(bytes: $0.fingerprint) })::bytea[],
+                            \(rows.insights.map(\.text))::text[]) AS n(i, f, x)
+                LEFT JOIN (SELECT i, array_agg(k ORDER BY k) AS keys FROM unnest(\(bands.map(\.0))::int8[], \(bands.map(\.1))::int8[]) AS p(i, k)
+                           GROUP BY i) AS b ON b.i = n.i
                 ON CONFLICT (fingerprint) DO NOTHING),
-            new_band AS (
-                INSERT INTO insight_band (band_key, insight_id)
-                SELECT k, i FROM unnest(\(bands.map(\.1))::int8[], \(bands.map(\.0))::int8[]) AS b(k, i) ON CONFLICT DO NOTHING),
             new_variant AS (
                 INSERT INTO variant (id, insight_id, fingerprint, text, created_at)
                 SELECT v, i, f, x, \(now) FROM unnest(\(rows.variants.map { variantIDOf[$0.id] ?? $0.id })::int8[],
@@ -604,7 +604,7 @@ extension PostgresInsightStore {
         return addInsight(insight, bandKeys: keys, conflicts: conflicts.prefix(8).map { ($0.id, $0.kind) }, state: &state, rows: &rows)
     }
 
-    /// A new insight with its band rows and conflicts.
+    /// A new insight with its band keys and conflicts.
     func addInsight(_ insight: PreparedInsight, bandKeys: [UInt32], conflicts: [(id: Int64, kind: ConflictKind)],
                     state: inout ChunkState, rows: inout FileRows) -> (Known, Placement) {
         let id = rows.newInsightID()

@@ -188,6 +188,34 @@ enum PostgresMigrations {
             FOR EACH STATEMENT EXECUTE FUNCTION insightd_stats_deleted('embedding')
             """,
         ]),
+        (5, "band keys in an array on each insight", [
+            // A row, two index entries and a foreign key check per band key made most of a bulk load's cost. An array
+            // with a GIN index holds the same keys in one row; `fastupdate` is off because every placement searches the
+            // index, and a pending list of recent entries is read through by every search.
+            "LOCK TABLE insight, insight_band IN ACCESS EXCLUSIVE MODE",
+            "ALTER TABLE insight ADD COLUMN bands int8[] NOT NULL DEFAULT '{}'",
+            """
+            UPDATE insight i SET bands = b.keys
+            FROM (SELECT insight_id, array_agg(band_key ORDER BY band_key) AS keys FROM insight_band GROUP BY insight_id) AS b
+            WHERE b.insight_id = i.id
+            """,
+            "CREATE INDEX insight_bands ON insight USING gin (bands) WITH (fastupdate = off)",
+            "TRUNCATE insight_band",
+            // A daemon of an older version still running against this database writes band rows, which nothing reads
+            // any more: its write fails as a lost connection does (SQLSTATE 57P03), so its files wait in its inbox and
+            // are stored once it is upgraded, instead of going in without their band keys.
+            """
+            CREATE FUNCTION insightd_band_rows_retired() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'this database keeps band keys on each insight since schema version 5: upgrade insightd on this machine; its files wait in its inbox until then'
+                    USING ERRCODE = '57P03';
+            END $$
+            """,
+            """
+            CREATE TRIGGER insight_band_retired BEFORE INSERT ON insight_band
+            FOR EACH STATEMENT EXECUTE FUNCTION insightd_band_rows_retired()
+            """,
+        ]),
     ]
 
     /// Version 3: the counters status reads, kept by triggers.

@@ -220,7 +220,7 @@ extension PostgresInsightStore {
                     removed += Int(count)
                     try session.query("UPDATE source SET insight_count = greatest(0, insight_count - \(Int(count))) WHERE id = \(source)")
                 }
-                // Variants, conflicts and band rows go with the insight (ON DELETE CASCADE).
+                // Variants and conflicts go with the insight (ON DELETE CASCADE).
                 try session.query("DELETE FROM occurrence WHERE insight_id = \(id)")
                 try session.query("DELETE FROM insight WHERE id = \(id)")
                 return removed

@@ -59,7 +59,11 @@ enum ReportTable {
                 let daemons = round.daemons == 1 ? "1 daemon" : "\(round.daemons) daemons"
                 let files = "\(round.filesPerDaemon) files" + (round.daemons == 1 ? "" : " each")
                 let name = "bulk ingest, \(daemons), PostgreSQL" + (round.overlapping ? ", every file to each" : "") + " (\(files))"
-                row(name, rate(round.run, " = \(Int((round.run.insightsPerSecond / sqlite.insightsPerSecond * 100).rounded())) % of SQLite"), peer)
+                let share = round.run.insightsPerSecond / sqlite.insightsPerSecond
+                // The goal is one daemon's: several daemons share one server and, in bulk, take turns at writing.
+                let single = round.daemons == 1 && !round.overlapping
+                row(name, rate(round.run, " = \(Int((share * 100).rounded())) % of SQLite"), peer, single ? "≥ 40 % of SQLite" : "",
+                    single ? round.run.countsMatch && share >= 0.4 : nil)
             }
         }
         let header = ["figure", "value", "floor / peer (same run)", "goal", "met"]
