@@ -33,8 +33,8 @@ import Glibc
 /// `LinkQueueing`, the heartbeat `InsightReading`, the embedding worker `EmbeddingStoring & InsightReading`; the
 /// socket API and status keep the whole `InsightStoring`.
 ///
-/// Socket I/O runs on NIO's shared event loop (`MultiThreadedEventLoopGroup.singleton`), which never blocks;
-/// streamed replies (`status --watch`, `export`) are child tasks of `APIService` that await each write. The
+/// Socket I/O and PostgreSQL connections run on NIO's shared event loops (`MultiThreadedEventLoopGroup.singleton`),
+/// which never block: a store call on PostgreSQL blocks the service thread that made it, not a loop. Streamed replies (`status --watch`, `export`) are child tasks of `APIService` that await each write. The
 /// systemd watchdog is pinged from the writer thread, not from a service of its own: a wedged writer then stops
 /// the pings and systemd restarts the daemon.
 ///

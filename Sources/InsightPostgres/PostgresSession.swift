@@ -57,17 +57,16 @@ struct PostgresSession {
 
 /// A few connections to one PostgreSQL database, opened on demand and dropped when the server goes away.
 ///
-/// Calls block the calling thread on a future completed by the pool's own event loop, so a caller never
-/// waits on the thread that would answer it.
+/// Connections run on NIO's shared event loops (`MultiThreadedEventLoopGroup.singleton`, which the socket server uses
+/// too). Calls block the calling thread, one the store's caller owns and never an event loop, until a loop answers.
 final class PostgresConnectionPool: Sendable {
     let url: PostgresURL
     /// How connections are encrypted, or nil for none (`sslmode=disable`, or a Unix socket).
     let tls: PostgresTLS?
     let logger: Logger
-    private let group: MultiThreadedEventLoopGroup
+    private let group: MultiThreadedEventLoopGroup = .singleton
     private let idle = Mutex<[PostgresConnection]>([])
     private let nextID = Atomic<Int>(1)
-    private let isShutDown = Atomic<Bool>(false)
     /// Bounds the connections one daemon holds.
     private let permits: DispatchSemaphore
 
@@ -76,7 +75,6 @@ final class PostgresConnectionPool: Sendable {
         self.tls = tls
         self.logger = logger
         permits = DispatchSemaphore(value: maxConnections)
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
     /// Runs `body` on a connection. Serialization failures and deadlocks rerun it (it must be safe to rerun);
@@ -151,25 +149,32 @@ final class PostgresConnectionPool: Sendable {
             defer { list.removeAll() }
             return list
         }
-        for stale in dropped + [connection] {
+        Self.close(dropped + [connection])
+    }
+
+    /// Closes connections without waiting for them.
+    @discardableResult
+    private static func close(_ connections: [PostgresConnection]) -> [EventLoopFuture<Void>] {
+        connections.map { connection in
             // The closure keeps the connection alive until it is closed: one released while open is a bug.
-            let closing: EventLoopFuture<Void> = stale.close()
-            closing.whenComplete { _ in withExtendedLifetime(stale) {} }
+            let closing: EventLoopFuture<Void> = connection.close()
+            closing.whenComplete { _ in withExtendedLifetime(connection) {} }
+            return closing
         }
     }
 
     /// A connection must be closed before it goes away, so a pool nobody closed closes itself.
     deinit { shutdown() }
 
-    /// Closes every connection and the event loop.
+    /// Closes every idle connection (the shared event loops stay), and waits until they are closed, so the server
+    /// sees a goodbye rather than a dropped socket, unless it runs on an event loop, where waiting would never end.
     func shutdown() {
-        let all = idle.withLock { list -> [PostgresConnection] in
+        let closing = Self.close(idle.withLock { list -> [PostgresConnection] in
             defer { list.removeAll() }
             return list
-        }
-        for connection in all { try? connection.close().wait() }
-        guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        try? group.syncShutdownGracefully()
+        })
+        guard !closing.isEmpty, MultiThreadedEventLoopGroup.currentEventLoop == nil else { return }
+        try? EventLoopFuture.andAllComplete(closing, on: group.any()).wait()
     }
 }
 
