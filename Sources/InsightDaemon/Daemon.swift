@@ -34,9 +34,10 @@ import Glibc
 /// socket API and status keep the whole `InsightStoring`.
 ///
 /// Socket I/O and PostgreSQL connections run on NIO's shared event loops (`MultiThreadedEventLoopGroup.singleton`),
-/// which never block: a store call on PostgreSQL blocks the service thread that made it, not a loop. Streamed replies (`status --watch`, `export`) are child tasks of `APIService` that await each write. The
-/// systemd watchdog is pinged from the writer thread, not from a service of its own: a wedged writer then stops
-/// the pings and systemd restarts the daemon.
+/// which never block: a store call on PostgreSQL blocks the service thread that made it, not a loop. Streamed
+/// replies (`status --watch`, `export`) are child tasks of `APIService` that await each write. The systemd watchdog
+/// is pinged from the writer thread, not from a service of its own: a wedged writer then stops the pings and
+/// systemd restarts the daemon.
 ///
 /// On SIGTERM the watcher stops, the parse workers take nothing new (a file being parsed is left in the inbox,
 /// the durable queue), the writer finishes the transaction in hand, streams end, the socket file is removed and
