@@ -353,6 +353,10 @@ enum PostgresMigrations {
     /// The newest version this build knows.
     static var latest: Int { all.map(\.version).max() ?? 0 }
 
+    /// How long one statement of a migration may run: one that rewrites every insight takes minutes on a database of
+    /// millions, far beyond the bound that tells a vanished server from a slow answer on ordinary statements.
+    static let statementTimeout: TimeAmount = .hours(1)
+
     /// Applies every missing migration, each in its own transaction, holding the migration lock throughout.
     static func migrate(_ session: PostgresSession) throws {
         try session.query("SELECT pg_advisory_lock(\(lockKey))")
@@ -370,7 +374,9 @@ enum PostgresMigrations {
         }
         for migration in all where !applied.contains(migration.version) {
             try session.transaction {
-                for statement in migration.statements { try session.execute(statement) }
+                for statement in migration.statements {
+                    try session.query(PostgresQuery(unsafeSQL: statement), timeout: statementTimeout)
+                }
                 try session.query("INSERT INTO insightd_migration (version, name) VALUES (\(migration.version), \(migration.name))")
             }
         }
