@@ -68,20 +68,20 @@ final class PostgresConnectionPool: Sendable {
     private let idle = Mutex<[PostgresConnection]>([])
     private let nextID = Atomic<Int>(1)
     /// Bounds the connections one daemon holds.
-    private let permits: DispatchSemaphore
+    private let permits: Permits
 
     init(url: PostgresURL, tls: PostgresTLS?, maxConnections: Int = 6, logger: Logger) {
         self.url = url
         self.tls = tls
         self.logger = logger
-        permits = DispatchSemaphore(value: maxConnections)
+        permits = Permits(maxConnections)
     }
 
     /// Runs `body` on a connection. Serialization failures and deadlocks rerun it (it must be safe to rerun);
     /// a lost or refused connection becomes `StoreError.Code.unavailable`.
     func withSession<T>(_ what: String, retries: Int = 6, _ body: (PostgresSession) throws -> T) throws(StoreError) -> T {
-        permits.wait()
-        defer { permits.signal() }
+        permits.take()
+        defer { permits.give() }
         var attempt = 0
         while true {
             attempt += 1
@@ -175,6 +175,31 @@ final class PostgresConnectionPool: Sendable {
         })
         guard !closing.isEmpty, MultiThreadedEventLoopGroup.currentEventLoop == nil else { return }
         try? EventLoopFuture.andAllComplete(closing, on: group.any()).wait()
+    }
+}
+
+/// A counting semaphore on the condition variable the daemon's own threads wait on, so that a caller waiting for a
+/// connection blocks as it would on any other shared resource of its service.
+final class Permits: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var available: Int
+
+    init(_ count: Int) { available = count }
+
+    /// Waits until a permit is free and takes it.
+    func take() {
+        condition.lock()
+        defer { condition.unlock() }
+        while available == 0 { condition.wait() }
+        available -= 1
+    }
+
+    /// Returns a permit.
+    func give() {
+        condition.lock()
+        defer { condition.unlock() }
+        available += 1
+        condition.signal()
     }
 }
 
