@@ -1,4 +1,5 @@
 import Foundation
+import PostgresTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -31,39 +32,14 @@ private final class ActivatedDaemon {
     let pid: pid_t
 
     init(descriptor: Int32, arguments: [String], log: String, listenFDs: String = "1") throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_APPEND | O_CREAT, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // dup2 clears FD_CLOEXEC on the copy; when the descriptor is already 3 it is passed as it is.
-        if descriptor != 3 { posix_spawn_file_actions_adddup2(&actions, descriptor, 3) }
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t(), all = sigset_t()
-        sigemptyset(&none)
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
         var environment = ProcessInfo.processInfo.environment
         for key in ["NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"] {
             environment.removeValue(forKey: key)
         }
         environment["LISTEN_FDS"] = listenFDs
         environment["INSIGHTD_SEMANTIC_ENABLED"] = "false"
-        let command = ["/bin/sh", "-c", "LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\"", Binaries.insightd] + arguments
-        let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp)
-        guard spawned == 0 else { throw HarnessError("posix_spawn: \(String(cString: strerror(spawned)))") }
-        self.pid = pid
+        pid = try Spawn.start("/bin/sh", ["-c", "LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\"", Binaries.insightd] + arguments,
+                              output: .file(log, append: true), passing: (descriptor, as: 3), environment: environment)
     }
 
     /// Waits at most `timeout` seconds for the exit; the exit status, or nil when it still runs.

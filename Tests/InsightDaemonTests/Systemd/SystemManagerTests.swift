@@ -1,4 +1,5 @@
 import Foundation
+import PostgresTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -34,42 +35,22 @@ struct SystemManagerTests {
 /// and returns its exit status and whole output. The command is sent SIGTERM after `timeout` seconds, SIGKILL
 /// a minute later.
 ///
-/// Spawned with posix_spawn and an empty signal mask and default handlers: the test process blocks most
-/// signals, and children started with Foundation's Process inherit that mask, in which `timeout` inside the
-/// script could not stop a hung connect and SIGTERM could not reach the script's teardown.
+/// Spawned with an empty signal mask and default handlers (`Spawn`): with the test process's mask, `timeout` inside
+/// the script could not stop a hung connect and SIGTERM could not reach the script's teardown.
 private func runStreaming(_ executable: String, _ arguments: [String], timeout: Double) throws -> (Int32, String) {
     var fds: [Int32] = [0, 0]
     guard pipe(&fds) == 0 else { throw HarnessError("pipe: \(String(cString: strerror(errno)))") }
     let (readEnd, writeEnd) = (fds[0], fds[1])
 
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
-    posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
-    posix_spawn_file_actions_addclose(&actions, readEnd)
-    posix_spawn_file_actions_addclose(&actions, writeEnd)
-
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var none = sigset_t(), all = sigset_t()
-    sigemptyset(&none)
-    sigfillset(&all)
-    posix_spawnattr_setsigmask(&attributes, &none)
-    posix_spawnattr_setsigdefault(&attributes, &all)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-    let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-    close(writeEnd)
-    guard spawned == 0 else {
+    let pid: pid_t
+    do {
+        pid = try Spawn.start(executable, arguments, output: .descriptor(writeEnd), closing: [readEnd, writeEnd])
+    } catch {
+        close(writeEnd)
         close(readEnd)
-        throw HarnessError("posix_spawn \(executable): \(String(cString: strerror(spawned)))")
+        throw error
     }
+    close(writeEnd)
 
     let collected = Collected()
     let reader = Thread {
