@@ -12,17 +12,8 @@ struct PostgresBandKeysTests {
 
     @Test func aDatabaseWithBandRowsKeepsItsNearDuplicatesWhenMigrated() throws {
         let server = try SharedPostgres.server.get()
-        let name = "v4_\(UInt32.random(in: 0...UInt32.max))"
-        let url = try server.createDatabase(name)
         // The schema as a daemon of version 4 left it, with one insight and its band rows.
-        _ = try server.psql(name, """
-            CREATE TABLE insightd_migration (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
-            """)
-        for migration in PostgresMigrations.all where migration.version <= 4 {
-            // One transaction per migration, as the store applies them (LOCK TABLE needs one).
-            _ = try server.psql(name, (migration.statements
-                + ["INSERT INTO insightd_migration (version, name) VALUES (\(migration.version), '\(migration.name)')"]).joined(separator: ";\n"))
-        }
+        let (url, name) = try databaseAtSchemaVersion(4, on: server)
         let stored = PreparedInsight(ParsedInsight(text: claim, line: 1, section: nil))
         let keys = Set(PostgresInsightStore.Signed(stored).keys).sorted()
         #expect(keys.count > 1)

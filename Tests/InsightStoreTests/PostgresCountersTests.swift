@@ -11,16 +11,8 @@ import Testing
 struct PostgresCountersTests {
     @Test func aDatabaseFromBeforeTheCountersIsCountedPerDaemonWhenMigrated() throws {
         let server = try SharedPostgres.server.get()
-        let name = "v2_\(UInt32.random(in: 0...UInt32.max))"
-        let url = try server.createDatabase(name)
         // The schema as a daemon of the previous version left it.
-        _ = try server.psql(name, """
-            CREATE TABLE insightd_migration (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
-            """)
-        for migration in PostgresMigrations.all where migration.version <= 2 {
-            for statement in migration.statements { _ = try server.psql(name, statement) }
-            _ = try server.psql(name, "INSERT INTO insightd_migration (version, name) VALUES (\(migration.version), '\(migration.name)')")
-        }
+        let (url, name) = try databaseAtSchemaVersion(2, on: server)
         _ = try server.psql(name, """
             INSERT INTO source (id, origin, host, path, sha256, state, error, first_seen_at, updated_at, ingested_at) VALUES
                 (1, 'alpha:/srv/inbox', 'alpha', 'a.txt', 'x', 'ingested', NULL, 1, 1, 1),
@@ -104,4 +96,19 @@ struct PostgresCountersTests {
             #expect(kept.sourcesByState == [.ingested: 40, .removed: 10])
         }
     }
+}
+
+/// A new database with the schema as a daemon of `version` left it: migrations up to `version`, each in one
+/// transaction as the store applies them (`LOCK TABLE` needs one).
+func databaseAtSchemaVersion(_ version: Int, on server: PostgresTestServer) throws -> (url: String, name: String) {
+    let name = "v\(version)_\(UInt32.random(in: 0...UInt32.max))"
+    let url = try server.createDatabase(name)
+    _ = try server.psql(name, """
+        CREATE TABLE insightd_migration (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+        """)
+    for migration in PostgresMigrations.all where migration.version <= version {
+        _ = try server.psql(name, (migration.statements
+            + ["INSERT INTO insightd_migration (version, name) VALUES (\(migration.version), '\(migration.name)')"]).joined(separator: ";\n"))
+    }
+    return (url, name)
 }
