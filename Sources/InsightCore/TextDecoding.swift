@@ -5,6 +5,8 @@ public enum TextEncoding: String, Sendable, Codable {
     case utf16LE = "utf-16le"
     case utf16BE = "utf-16be"
     case windows1252 = "windows-1252"
+    /// UTF-8 with a few bytes that are not, read as Windows-1252 (text pasted from a Windows program into a note).
+    case utf8WithWindows1252 = "utf-8+windows-1252"
 }
 
 /// Why bytes could not be read as text.
@@ -23,7 +25,8 @@ public struct DecodingFailure: Error, Sendable, Equatable, CustomStringConvertib
     }
 }
 
-/// Turns file bytes into text: UTF-8, then UTF-16 with a BOM, then Windows-1252, recording which.
+/// Turns file bytes into text: UTF-8, then UTF-16 with a BOM, then UTF-8 with stray Windows-1252 bytes, then
+/// Windows-1252, recording which.
 public enum TextDecoder {
     /// Decodes `bytes`, rejecting binary content instead of guessing.
     public static func decode(_ bytes: [UInt8]) throws(DecodingFailure) -> (text: String, encoding: TextEncoding) {
@@ -38,7 +41,58 @@ public enum TextDecoder {
         }
         if looksBinary(body) { throw DecodingFailure(code: .binary) }
         if let text = String(validating: body, as: UTF8.self) { return (text, encoding) }
+        if let text = utf8WithStrayBytes(body) { return (text, .utf8WithWindows1252) }
         return (windows1252(body), .windows1252)
+    }
+
+    /// Reads UTF-8 sequences as UTF-8 and every other byte as Windows-1252; nil unless valid multi-byte sequences
+    /// outnumber the stray bytes. One dash pasted from Word into a UTF-8 note must not turn every "é" of the file
+    /// into "Ã©", while a Windows-1252 file (where "Ã©" is as rare as it looks) still reads as Windows-1252.
+    static func utf8WithStrayBytes(_ bytes: ArraySlice<UInt8>) -> String? {
+        var scalars = String.UnicodeScalarView()
+        var sequences = 0, stray = 0
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let b = bytes[i]
+            if b < 0x80 {
+                scalars.append(Unicode.Scalar(b))
+                i += 1
+            } else if let (scalar, length) = utf8Sequence(bytes, at: i) {
+                scalars.append(scalar)
+                sequences += 1
+                i += length
+            } else {
+                scalars.append(windows1252(b))
+                stray += 1
+                i += 1
+            }
+        }
+        guard sequences > stray else { return nil }
+        return String(scalars)
+    }
+
+    /// The scalar of the well-formed UTF-8 sequence starting at `i` (no overlong forms or surrogates) and its length.
+    private static func utf8Sequence(_ bytes: ArraySlice<UInt8>, at i: Int) -> (Unicode.Scalar, Int)? {
+        let lead = bytes[i]
+        let length: Int, secondRange: ClosedRange<UInt8>
+        var value: UInt32
+        switch lead {
+        case 0xC2...0xDF: (length, secondRange, value) = (2, 0x80...0xBF, UInt32(lead & 0x1F))
+        case 0xE0: (length, secondRange, value) = (3, 0xA0...0xBF, UInt32(lead & 0x0F))
+        case 0xED: (length, secondRange, value) = (3, 0x80...0x9F, UInt32(lead & 0x0F))
+        case 0xE1...0xEF: (length, secondRange, value) = (3, 0x80...0xBF, UInt32(lead & 0x0F))
+        case 0xF0: (length, secondRange, value) = (4, 0x90...0xBF, UInt32(lead & 0x07))
+        case 0xF4: (length, secondRange, value) = (4, 0x80...0x8F, UInt32(lead & 0x07))
+        case 0xF1...0xF3: (length, secondRange, value) = (4, 0x80...0xBF, UInt32(lead & 0x07))
+        default: return nil
+        }
+        guard i + length <= bytes.endIndex, secondRange.contains(bytes[i + 1]) else { return nil }
+        for k in 1..<length {
+            let continuation = bytes[i + k]
+            guard (0x80...0xBF).contains(continuation) else { return nil }
+            value = value << 6 | UInt32(continuation & 0x3F)
+        }
+        return Unicode.Scalar(value).map { ($0, length) }
     }
 
     /// NUL bytes or a high share of C0 control bytes mean this is not a text file.
@@ -73,10 +127,12 @@ public enum TextDecoder {
 
     static func windows1252(_ bytes: ArraySlice<UInt8>) -> String {
         var scalars = String.UnicodeScalarView()
-        for b in bytes {
-            let value: UInt32 = (0x80...0x9F).contains(b) ? cp1252High[Int(b) - 0x80] : UInt32(b)
-            scalars.append(Unicode.Scalar(value) ?? "\u{FFFD}")
-        }
+        for b in bytes { scalars.append(windows1252(b)) }
         return String(scalars)
+    }
+
+    private static func windows1252(_ b: UInt8) -> Unicode.Scalar {
+        let value: UInt32 = (0x80...0x9F).contains(b) ? cp1252High[Int(b) - 0x80] : UInt32(b)
+        return Unicode.Scalar(value) ?? "\u{FFFD}"
     }
 }

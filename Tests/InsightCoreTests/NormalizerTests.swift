@@ -82,6 +82,26 @@ struct TextDecoderTests {
         #expect(encoding == .windows1252)
     }
 
+    @Test func aStrayWindows1252ByteLeavesTheUTF8OfTheFileAlone() throws {
+        // A UTF-8 note with one dash pasted from a Windows program (0x96, an en dash in Windows-1252).
+        let bytes = Array("Our café in Zürich serves naïve pastries.\n\nA dash ".utf8) + [0x96] + Array(" pasted here.\n".utf8)
+        let (text, encoding) = try TextDecoder.decode(bytes)
+        #expect(text == "Our café in Zürich serves naïve pastries.\n\nA dash \u{2013} pasted here.\n")
+        #expect(encoding == .utf8WithWindows1252)
+    }
+
+    @Test(arguments: [
+        // "Ã©" in Windows-1252 is a valid two-byte UTF-8 sequence, outnumbered here by the file's other accents.
+        ([0x63, 0x61, 0x66, 0xE9, 0x20, 0xC3, 0xA9, 0x20, 0x6E, 0x61, 0xEF, 0x76, 0x65], "café Ã© naïve"),
+        // Truncated, overlong and surrogate sequences are not UTF-8.
+        ([0x61, 0xE2, 0x82, 0x20, 0xC0, 0xAF, 0x20, 0xED, 0xA0, 0x80], "a\u{E2}\u{201A} \u{C0}\u{AF} \u{ED}\u{A0}\u{20AC}"),
+    ] as [([UInt8], String)])
+    func windows1252WinsWhenUTF8IsTheException(bytes: [UInt8], expected: String) throws {
+        let (text, encoding) = try TextDecoder.decode(bytes)
+        #expect(text == expected)
+        #expect(encoding == .windows1252)
+    }
+
     @Test(arguments: [[UInt8]([0x7F, 0x45, 0x4C, 0x46, 0x02, 0x01, 0x01, 0x00]), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00]])
     func binaryIsRefused(bytes: [UInt8]) {
         #expect(throws: DecodingFailure(code: .binary)) { try TextDecoder.decode(bytes) }

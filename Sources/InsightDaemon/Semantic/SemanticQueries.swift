@@ -71,33 +71,27 @@ struct SemanticQueries: Sendable {
         return out
     }
 
-    /// Search by words and meaning together: the full-text ranking and the vector ranking fused by reciprocal
-    /// rank (k = 60), so an insight found by both ranks above one found by either alone.
+    /// Search by words and meaning together, fused by `HybridRanking`.
     func hybridSearch(_ query: String, limit: Int, since: Double?, source: String?, tag: String?) throws(StoreError)
         -> (results: [SearchResult], rankedAmongNewest: Int?) {
         let pool = max(limit * 3, 30)
         let words = try database.search(query, limit: pool, since: since, source: source, tag: tag)
         // Filters apply to both lists: a meaning hit must pass what the word search was asked to keep.
         let close = nearest(toText: query, limit: pool * 2).filter { $0.score >= Self.minimumRelatedScore }
-        let meaning = try described(close, filters: Filters(since: since, source: source, tag: tag))
-        var fused: [Int64: Double] = [:]
+        let meaning = Array(try described(close, filters: Filters(since: since, source: source, tag: tag)).prefix(pool))
         var byID: [Int64: SearchResult] = [:]
-        for (rank, result) in words.results.enumerated() {
-            fused[result.id, default: 0] += 1 / Double(60 + rank + 1)
-            byID[result.id] = result
+        for result in words.results { byID[result.id] = result }
+        for hit in meaning where byID[hit.related.id] == nil {
+            byID[hit.related.id] = SearchResult(id: hit.related.id, text: hit.detail.text,
+                                                snippet: Snippet.make(hit.detail.text, query: query), score: 0,
+                                                createdAt: hit.detail.createdAt, tags: hit.detail.tags)
         }
-        for (rank, hit) in meaning.prefix(pool).enumerated() {
-            fused[hit.related.id, default: 0] += 1 / Double(60 + rank + 1)
-            if byID[hit.related.id] == nil {
-                byID[hit.related.id] = SearchResult(id: hit.related.id, text: hit.detail.text,
-                                                    snippet: Snippet.make(hit.detail.text, query: query), score: 0,
-                                                    createdAt: hit.detail.createdAt, tags: hit.detail.tags)
-            }
-        }
-        let ranked = fused.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(limit)
-        let results = ranked.compactMap { id, score -> SearchResult? in
-            guard var result = byID[id] else { return nil }
-            result.score = (score * 1000).rounded() / 1000
+        let index = state.index
+        let ranked = HybridRanking.fuse(words: words.results.map(\.id), meaning: meaning.map(\.related.id),
+                                        hasVector: { index.contains(id: $0) }, limit: limit)
+        let results = ranked.compactMap { hit -> SearchResult? in
+            guard var result = byID[hit.id] else { return nil }
+            result.score = (hit.score * 1000).rounded() / 1000
             return result
         }
         return (results, words.rankedAmongNewest)
@@ -153,5 +147,33 @@ struct SemanticQueries: Sendable {
     /// Takes a forgotten insight out of the index.
     func forgotten(_ id: Int64) {
         state.index.remove(id: id)
+    }
+}
+
+/// How hybrid search orders what words and meaning found: reciprocal-rank fusion (k = 60), so an insight found by
+/// both ranks above one found by either alone.
+enum HybridRanking {
+    /// The fused order of the word ranking and the meaning ranking (ids, best first), with each insight's score.
+    ///
+    /// An insight without a vector (`hasVector` false: stored a moment ago, or while the embedding worker catches
+    /// up) cannot be found by meaning: its word rank counts for both lists, so that the one insight holding the
+    /// words does not fall behind insights that only resemble them. Ties go to the better word rank.
+    static func fuse(words: [Int64], meaning: [Int64], hasVector: (Int64) -> Bool, limit: Int) -> [(id: Int64, score: Double)] {
+        var fused: [Int64: Double] = [:]
+        var wordRank: [Int64: Int] = [:]
+        for (rank, id) in words.enumerated() {
+            let votes: Double = hasVector(id) ? 1 : 2
+            fused[id, default: 0] += votes / Double(60 + rank + 1)
+            wordRank[id] = rank
+        }
+        for (rank, id) in meaning.enumerated() {
+            fused[id, default: 0] += 1 / Double(60 + rank + 1)
+        }
+        let order = fused.sorted { x, y in
+            if x.value != y.value { return x.value > y.value }
+            let rx = wordRank[x.key] ?? Int.max, ry = wordRank[y.key] ?? Int.max
+            return rx != ry ? rx < ry : x.key < y.key
+        }
+        return order.prefix(limit).map { (id: $0.key, score: $0.value) }
     }
 }
