@@ -216,6 +216,11 @@ enum PostgresMigrations {
             FOR EACH STATEMENT EXECUTE FUNCTION insightd_band_rows_retired()
             """,
         ]),
+        (6, "full-text search of other wordings", [
+            // A wording folded into an insight as a variant (a typo, a merge) is found by its own words too.
+            "ALTER TABLE variant ADD COLUMN search tsvector GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED",
+            "CREATE INDEX variant_search ON variant USING gin (search)",
+        ]),
     ]
 
     /// Version 3: the counters status reads, kept by triggers.

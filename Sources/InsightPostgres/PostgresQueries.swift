@@ -6,7 +6,8 @@ import PostgresNIO
 /// The read queries behind insightctl, and `forget`, over the shared database.
 extension PostgresInsightStore {
     /// Full-text search with PostgreSQL's text search (the `simple` configuration: no stemming, no stop words),
-    /// every word required, the last one as a prefix; ranked by `ts_rank`. With a tag, only insights with an
+    /// every word required, the last one as a prefix; ranked by `ts_rank`. An insight is also found by the words of
+    /// another wording folded into it (a variant), whose snippet then shows that wording. With a tag, only insights with an
     /// occurrence so tagged; with a tag and no words, that tag's insights newest first.
     public func search(_ query: String, limit: Int, since: Double?, source: String?, tag: String?) throws(StoreError)
         -> (results: [SearchResult], rankedAmongNewest: Int?) {
@@ -14,23 +15,36 @@ extension PostgresInsightStore {
         let tsquery = Self.tsQuery(query)
         guard tsquery != nil || tag != nil else { return ([], nil) }
         let results = try session("cannot search") { session in
-            let rows: [(Int64, String, Double, Double)]
+            let rows: [(Int64, String, Double, Double, String?)]
             if let tsquery {
+                // The insights' own texts, then the other wordings folded into them; an insight found both ways keeps
+                // its better rank and shows its own text.
                 rows = try session.query("""
-                    SELECT i.id, i.text, i.created_at, ts_rank(i.search, q)::float8 AS rank
-                    FROM insight i, to_tsquery('simple', \(tsquery)) q
-                    WHERE i.search @@ q AND i.created_at >= \(since ?? 0)
+                    WITH hit AS (
+                        SELECT i.id, ts_rank(i.search, q)::float8 AS rank, NULL::text AS wording
+                        FROM insight i, to_tsquery('simple', \(tsquery)) q WHERE i.search @@ q
+                        UNION ALL
+                        SELECT v.insight_id, ts_rank(v.search, q)::float8, v.text
+                        FROM variant v, to_tsquery('simple', \(tsquery)) q WHERE v.search @@ q
+                    ),
+                    best AS (
+                        SELECT id, max(rank) AS rank, CASE WHEN bool_or(wording IS NULL) THEN NULL ELSE min(wording) END AS wording
+                        FROM hit GROUP BY id
+                    )
+                    SELECT i.id, i.text, i.created_at, b.rank, b.wording
+                    FROM best b JOIN insight i ON i.id = b.id
+                    WHERE i.created_at >= \(since ?? 0)
                       AND (\(source ?? "") = '' OR EXISTS (
                           SELECT 1 FROM occurrence o JOIN source s ON s.id = o.source_id
                           WHERE o.insight_id = i.id AND strpos(s.path, \(source ?? "")) > 0))
                       AND (\(tag ?? "") = '' OR i.id IN (
                           SELECT o.insight_id FROM occurrence_tag t JOIN occurrence o ON o.id = t.occurrence_id WHERE t.tag = \(tag ?? "")))
-                    ORDER BY rank DESC, i.id DESC LIMIT \(limit)
-                    """).map { try $0.decode((Int64, String, Double, Double).self) }
+                    ORDER BY b.rank DESC, i.id DESC LIMIT \(limit)
+                    """).map { try $0.decode((Int64, String, Double, Double, String?).self) }
             } else {
                 // A tag without words: its insights, newest first (ids grow with storage time).
                 rows = try session.query("""
-                    SELECT i.id, i.text, i.created_at, 0::float8
+                    SELECT i.id, i.text, i.created_at, 0::float8, NULL::text
                     FROM insight i
                     WHERE i.id IN (SELECT o.insight_id FROM occurrence_tag t JOIN occurrence o ON o.id = t.occurrence_id WHERE t.tag = \(tag ?? ""))
                       AND i.created_at >= \(since ?? 0)
@@ -38,11 +52,12 @@ extension PostgresInsightStore {
                           SELECT 1 FROM occurrence o JOIN source s ON s.id = o.source_id
                           WHERE o.insight_id = i.id AND strpos(s.path, \(source ?? "")) > 0))
                     ORDER BY i.id DESC LIMIT \(limit)
-                    """).map { try $0.decode((Int64, String, Double, Double).self) }
+                    """).map { try $0.decode((Int64, String, Double, Double, String?).self) }
             }
             let tags = try Self.tags(of: rows.map(\.0), in: session)
-            return rows.map { id, text, createdAt, rank in
-                SearchResult(id: id, text: text, snippet: Snippet.make(text, query: query), score: rank, createdAt: createdAt,
+            return rows.map { id, text, createdAt, rank, wording in
+                // Found by another wording only: the snippet shows that wording, with its matches marked.
+                SearchResult(id: id, text: text, snippet: Snippet.make(wording ?? text, query: query), score: rank, createdAt: createdAt,
                              tags: tags[id] ?? [])
             }
         }

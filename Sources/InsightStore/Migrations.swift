@@ -264,6 +264,25 @@ enum Migrations {
                 END;
                 """)
         }
+        migrator.registerMigration("v7: full-text index of other wordings") { db in
+            try db.execute(sql: """
+                -- A wording folded into an insight as a variant (a typo, a merge) is found by its own words too.
+                CREATE VIRTUAL TABLE variant_fts USING fts5(
+                    text, content='variant', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+                );
+                CREATE TRIGGER variant_fts_insert AFTER INSERT ON variant BEGIN
+                    INSERT INTO variant_fts(rowid, text) VALUES (new.id, new.text);
+                END;
+                CREATE TRIGGER variant_fts_delete AFTER DELETE ON variant BEGIN
+                    INSERT INTO variant_fts(variant_fts, rowid, text) VALUES ('delete', old.id, old.text);
+                END;
+                CREATE TRIGGER variant_fts_update AFTER UPDATE OF text ON variant BEGIN
+                    INSERT INTO variant_fts(variant_fts, rowid, text) VALUES ('delete', old.id, old.text);
+                    INSERT INTO variant_fts(rowid, text) VALUES (new.id, new.text);
+                END;
+                INSERT INTO variant_fts(variant_fts) VALUES ('rebuild');
+                """)
+        }
         return migrator
     }
 }

@@ -13,7 +13,9 @@ extension InsightDatabase {
 
     /// Full-text search, best matches first, optionally only insights stored since `since` (seconds since
     /// the epoch), only those seen in a source whose path contains `source`, and only those with an occurrence
-    /// tagged `tag` (compared lower-case, a leading `#` ignored). Returns the results and, when the query
+    /// tagged `tag` (compared lower-case, a leading `#` ignored). An insight is also found by the words of another
+    /// wording folded into it (a variant: a typo, a merged paraphrase); its snippet then shows that wording. Returns
+    /// the results and, when the query
     /// matched more than `rankingWindow` insights and no filter was given, the size of the window of newest
     /// matches they were ranked among. A query without words and with a tag lists that tag's insights, newest first.
     ///
@@ -33,53 +35,88 @@ extension InsightDatabase {
             return (try tagged(tag, limit: limit, since: since, source: source), nil)
         }
         let filtered = since != nil || !(source ?? "").isEmpty || tag != nil
-        var sql = "SELECT f.rowid, bm25(insight_fts) FROM insight_fts f"
-        var arguments: StatementArguments = [match]
-        var filters = ""
-        if let since {
-            sql += " JOIN insight i ON i.id = f.rowid"
-            filters += " AND i.createdAt >= ?"
-            arguments += [since]
-        }
-        if let source, !source.isEmpty {
-            filters += " AND EXISTS (SELECT 1 FROM occurrence o JOIN source s ON s.id = o.sourceId WHERE o.insightId = f.rowid AND instr(s.path, ?) > 0)"
-            arguments += [source]
-        }
-        if let tag {
-            filters += " AND f.rowid IN (SELECT o.insightId FROM occurrenceTag t JOIN occurrence o ON o.id = t.occurrenceId WHERE t.tag = ?)"
-            arguments += [tag]
-        }
-        sql += " WHERE insight_fts MATCH ?" + filters
-        let baseSQL = sql, baseArguments = arguments
         return try read { db in
-            var rankSQL = baseSQL, rankArguments = baseArguments
-            var window: Int?
-            if !filtered, let floor = try Int64.fetchOne(db, sql: """
-                SELECT rowid FROM insight_fts WHERE insight_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?
-                """, arguments: [match, rankingWindow - 1]) {
-                // FTS5 walks a doclist in rowid order without ranking: cheap even for a common word.
-                rankSQL += " AND f.rowid >= ?"
-                rankArguments += [floor]
-                window = rankingWindow
+            // The insights' own texts, then the other wordings folded into them; an insight found both ways keeps
+            // its better score and shows its own text.
+            let own = try Self.rankMatches(in: "insight_fts", insightID: "f.rowid", match: match, limit: limit, since: since,
+                                           source: source, tag: tag, window: filtered ? nil : rankingWindow, db: db)
+            let other = try Self.rankMatches(in: "variant_fts", insightID: "v.insightId", match: match, limit: limit, since: since,
+                                             source: source, tag: tag, window: filtered ? nil : rankingWindow, db: db)
+            var best: [Int64: (score: Double, wording: String?)] = [:]
+            for hit in own.hits { best[hit.id] = (hit.score, nil) }
+            for hit in other.hits {
+                if let found = best[hit.id] {
+                    if hit.score > found.score { best[hit.id] = (hit.score, found.wording) }
+                } else {
+                    best[hit.id] = (hit.score, hit.wording)
+                }
             }
-            rankSQL += " ORDER BY bm25(insight_fts) LIMIT ?"
-            rankArguments += [limit]
-            let ranked = try Row.fetchAll(db, sql: rankSQL, arguments: rankArguments).map { (id: $0[0] as Int64, score: -($0[1] as Double)) }
+            let window = own.window ?? other.window
+            let ranked = best.sorted { $0.value.score != $1.value.score ? $0.value.score > $1.value.score : $0.key > $1.key }.prefix(limit)
             guard !ranked.isEmpty else { return ([], window) }
-            var details: [Int64: (text: String, snippet: String, createdAt: Double)] = [:]
+            var details: [Int64: (text: String, createdAt: Double)] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT id, text, createdAt FROM insight WHERE id IN (SELECT value FROM json_each(?))",
-                                        arguments: ["[" + ranked.map { String($0.id) }.joined(separator: ",") + "]"]) {
-                let text: String = row[1]
-                details[row[0]] = (text, Snippet.make(text, query: query), row[2])
+                                        arguments: ["[" + ranked.map { String($0.key) }.joined(separator: ",") + "]"]) {
+                details[row[0]] = (row[1], row[2])
             }
-            let tags = try Self.tags(of: ranked.map(\.id), in: db)
-            let results = ranked.compactMap { hit in
-                details[hit.id].map {
-                    SearchResult(id: hit.id, text: $0.text, snippet: $0.snippet, score: hit.score, createdAt: $0.createdAt, tags: tags[hit.id] ?? [])
+            let tags = try Self.tags(of: ranked.map(\.key), in: db)
+            let results = ranked.compactMap { id, hit in
+                details[id].map {
+                    // Found by another wording only: the snippet shows that wording, with its matches marked.
+                    SearchResult(id: id, text: $0.text, snippet: Snippet.make(hit.wording ?? $0.text, query: query), score: hit.score,
+                                 createdAt: $0.createdAt, tags: tags[id] ?? [])
                 }
             }
             return (results, window)
         }
+    }
+
+    /// The best `limit` matches of `match` in the full-text table `table` (`insight_fts`, or `variant_fts` joined to
+    /// its variants as `v`), each with its insight's id and its score (higher is better), and for variants the
+    /// wording; with a `window`, ranked among that many newest matches when there are more (see `search`).
+    private static func rankMatches(in table: String, insightID: String, match: String, limit: Int, since: Double?, source: String?,
+                                    tag: String?, window: Int?, db: Database) throws -> (hits: [(id: Int64, score: Double, wording: String?)], window: Int?) {
+        let variants = table == "variant_fts"
+        var sql = variants
+            ? "SELECT v.insightId AS insightId, bm25(variant_fts) AS score, v.text AS text FROM variant_fts f JOIN variant v ON v.id = f.rowid"
+            : "SELECT f.rowid, bm25(insight_fts), NULL FROM insight_fts f"
+        var arguments: StatementArguments = [match]
+        var filters = ""
+        if let since {
+            sql += " JOIN insight i ON i.id = \(insightID)"
+            filters += " AND i.createdAt >= ?"
+            arguments += [since]
+        }
+        if let source, !source.isEmpty {
+            filters += " AND EXISTS (SELECT 1 FROM occurrence o JOIN source s ON s.id = o.sourceId WHERE o.insightId = \(insightID) AND instr(s.path, ?) > 0)"
+            arguments += [source]
+        }
+        if let tag {
+            filters += " AND \(insightID) IN (SELECT o.insightId FROM occurrenceTag t JOIN occurrence o ON o.id = t.occurrenceId WHERE t.tag = ?)"
+            arguments += [tag]
+        }
+        sql += " WHERE \(table) MATCH ?" + filters
+        var ranked: Int?
+        if let window, let floor = try Int64.fetchOne(db, sql: """
+            SELECT rowid FROM \(table) WHERE \(table) MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?
+            """, arguments: [match, window - 1]) {
+            // FTS5 walks a doclist in rowid order without ranking: cheap even for a common word.
+            sql += " AND f.rowid >= ?"
+            arguments += [floor]
+            ranked = window
+        }
+        if variants {
+            // An insight may have several matching wordings: its best one counts, once. Materialized, because bm25()
+            // cannot run inside the aggregate a flattened subquery would become.
+            sql = "WITH m AS MATERIALIZED (\(sql)) SELECT insightId, min(score), text FROM m GROUP BY insightId ORDER BY 2 LIMIT ?"
+        } else {
+            sql += " ORDER BY bm25(\(table)) LIMIT ?"
+        }
+        arguments += [limit]
+        let hits = try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+            (id: row[0] as Int64, score: -(row[1] as Double), wording: row[2] as String?)
+        }
+        return (hits, ranked)
     }
 
     /// The insights with an occurrence tagged `tag`, newest first (ids grow with storage time).

@@ -27,7 +27,7 @@ struct PostgresBandKeysTests {
 
         let store = try PostgresInsightStore(url: url, host: "alpha", inbox: "/srv/inbox")
         defer { try? store.close() }
-        #expect(try server.psql(name, "SELECT string_agg(version::text, ',' ORDER BY version) FROM insightd_migration") == "1,2,3,4,5")
+        #expect(try server.psql(name, "SELECT string_agg(version::text, ',' ORDER BY version) FROM insightd_migration") == "1,2,3,4,5,6")
         #expect(try server.psql(name, "SELECT bands FROM insight WHERE id = 1") == "{\(keyList)}")
         #expect(try server.psql(name, "SELECT count(*) FROM insight_band") == "0")
         // A wording stored after the migration finds the insight stored before it, through the keys moved into its row.

@@ -40,7 +40,7 @@ struct PostgresCountersTests {
         let alpha = try PostgresInsightStore(url: url, host: "alpha", inbox: "/srv/inbox")
         let beta = try PostgresInsightStore(url: url, host: "beta", inbox: "/srv/inbox")
         defer { try? alpha.close(); try? beta.close() }
-        #expect(try server.psql(name, "SELECT string_agg(version::text, ',' ORDER BY version) FROM insightd_migration") == "1,2,3,4,5")
+        #expect(try server.psql(name, "SELECT string_agg(version::text, ',' ORDER BY version) FROM insightd_migration") == "1,2,3,4,5,6")
         for store in [alpha, beta] {
             let (kept, counted) = try store.countsWithFullCount()
             #expect(kept == counted, "\(store.origin): \(kept.differences(from: counted))")

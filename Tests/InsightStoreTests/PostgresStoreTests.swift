@@ -54,7 +54,7 @@ struct PostgresStoreTests {
         let server = try SharedPostgres.server.get()
         let database = String(url.split(separator: "?")[0].split(separator: "/").last ?? "")
         // Each schema version applied once.
-        #expect(try server.psql(database, "SELECT string_agg(version::text, ',' ORDER BY version) FROM insightd_migration") == "1,2,3,4,5")
+        #expect(try server.psql(database, "SELECT string_agg(version::text, ',' ORDER BY version) FROM insightd_migration") == "1,2,3,4,5,6")
         for store in stores { try? store.close() }
     }
 

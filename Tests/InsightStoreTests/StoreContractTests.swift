@@ -149,6 +149,33 @@ struct StoreContractTests {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func anotherWordingIsFoundByItsOwnWords(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        _ = try store.ingestOne(file("first.txt", [claim]), now: 1_000)
+        _ = try store.ingestOne(file("notes/second.txt", [typo]), now: 2_000)
+        _ = try store.ingestOne(file("other.txt", [b]), now: 2_000)
+        let id = try #require(try store.search("market", limit: 10).results.first?.id)
+        // "markt" is only in the wording folded into the insight: the insight is found, the snippet shows that wording.
+        let found = try store.search("stock markt", limit: 10).results
+        #expect(found.map(\.id) == [id])
+        #expect(found.first?.text == claim)
+        #expect(found.first?.snippet.contains("[markt]") == true, "\(found)")
+        // A word of both wordings finds the insight once, showing its own text.
+        let both = try store.search("trillion", limit: 10).results
+        #expect(both.map(\.id) == [id])
+        #expect(both.first?.snippet.contains("[trillion]") == true)
+        #expect(both.first?.snippet.contains("markt") == false)
+        // Filters apply to the insight, whichever wording matched.
+        #expect(try store.search("markt", limit: 10, since: nil, source: "first").results.map(\.id) == [id])
+        #expect(try store.search("markt", limit: 10, since: nil, source: "other").results.isEmpty)
+        #expect(try store.search("markt", limit: 10, since: 1_500, source: nil).results.isEmpty)
+        // Forgetting the insight takes its wordings out of the index.
+        #expect(try store.forget(id: id) != nil)
+        #expect(try store.search("markt", limit: 10).results.isEmpty)
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func problemsRemovalsAndForgetting(kind: StoreKind) throws {
         let temp = try StoreUnderTest(kind)
         let store = temp.store
