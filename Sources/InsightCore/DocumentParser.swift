@@ -41,6 +41,8 @@ public enum DocumentFormat: String, Sendable, Codable, CaseIterable {
     case kindleClippings = "kindle-clippings"
     /// A Readwise Markdown export of one book or article.
     case readwise
+    /// Readwise's CSV export of every highlight.
+    case readwiseCSV = "readwise-csv"
     /// An indented outline of bullets (Logseq, Workflowy, Dynalist) in a text file.
     case outline
     /// An HTML page that is an article: its main text.

@@ -18,7 +18,7 @@ struct FuzzRandom {
 
 /// The parsers a dropped file goes through, each fed mutated fixtures.
 enum ParserUnderFuzz: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case plainText, markdown, kindleClippings, readwiseExport, frontMatter
+    case plainText, markdown, kindleClippings, readwiseExport, readwiseCSV, frontMatter
     var testDescription: String { rawValue }
 }
 
@@ -41,6 +41,7 @@ struct DocumentMutator {
         "- Author: [[Someone]]\n", "- URL: https://example.org/a\n", "title: A title\n", "date: 2024-02-30\n", "tags: [a, \"b\", #c]\n",
         "tags:\n  - x\n  - y\n", "source: https://example.org/s\n", "date = 2024-01-01\n", "\u{FEFF}", "\r", "\r\n", "\n\n", "\0", "\t",
         "\u{7F}", "\u{85}", "\u{2028}", "é", "e\u{301}", "🦀", "\u{200B}", "<br>", "&amp;", "\\", "*", "_", "`", "<!-- ", " -->", "=", ":",
+        "Highlight,Book Title,Book Author,Note,Tags,Location Type,Location,Highlighted at\n", "\"", "\"\"", ",", ",,,\n",
     ]
 
     var rng: FuzzRandom
@@ -140,6 +141,7 @@ struct ParserFuzzTests {
                 case .plainText: document = DocumentReader.parse(text, fileExtension: "txt", minWords: minWords)
                 case .markdown: document = DocumentReader.parse(text, fileExtension: "md", minWords: minWords)
                 case .kindleClippings: document = KindleClippings.parse(text, minWords: minWords)
+                case .readwiseCSV: document = ReadwiseCSV.parse(text, minWords: minWords)
                 default: document = ReadwiseExport.parse(text, minWords: minWords)
                 }
                 insights += document.insights.count

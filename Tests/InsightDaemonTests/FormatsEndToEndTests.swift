@@ -143,6 +143,33 @@ struct FormatsEndToEndTests {
         #expect(!(try exportRecords(daemon)).contains { $0.text.hasPrefix("Yield learning") })
     }
 
+    @Test func aReadwiseCSVExportIsReadAndAnyOtherCSVSkippedWithItsReason() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        defer { _ = try? daemon.stop() }
+        try daemon.write("readwise-export.csv", Self.noteFixture("readwise-highlights.csv"))
+        try daemon.write("expenses.csv", "date,amount,currency\n2024-01-01,12.50,EUR\n")
+        let report = try daemon.waitForStatus("both files are handled") { $0.files.ingested == 1 && $0.files.skipped == 1 }
+        #expect(report.insights.unique == 4)
+
+        let sources = try decode(SourcesReply.self, daemon.ctl(["sources", "--json"])).sources
+        #expect(sources.first { $0.path == "readwise-export.csv" }?.format == "readwise-csv")
+        let skipped = try #require(sources.first { $0.path == "expenses.csv" })
+        #expect(skipped.state == "skipped")
+        #expect(skipped.reason?.contains("not a Readwise export") == true, "\(String(describing: skipped.reason))")
+
+        let records = try exportRecords(daemon)
+        let map = try #require(records.first { $0.text.hasPrefix("Map is not the territory") })
+        #expect(map.text == "Map is not the territory: a map, however good, leaves out what its makers could not see or chose to ignore.")
+        let place = try #require(map.sources.first)
+        #expect(place.section == "The Great Mental Models (Shane Parrish)")
+        #expect(place.location == "page 31")
+        #expect(place.addedAt == "2023-03-05T10:20:41")
+        #expect(place.line == 3)
+        let tags = try decode(TagsReply.self, daemon.ctl(["tags", "--json"])).tags
+        #expect(tags.first { $0.tag == "favorites" }?.insights == 3)
+    }
+
     func exportRecords(_ daemon: DaemonHarness) throws -> [ExportRecord] {
         try daemon.ctl(["export"]).stdout.split(separator: "\n").map { try WireJSON.decoder().decode(ExportRecord.self, from: Data($0.utf8)) }
     }

@@ -4,6 +4,7 @@
 /// | --- | --- | --- |
 /// | `.md`, `.markdown` | `## Highlights` with Readwise metadata or location links | `readwise` |
 /// | `.md`, `.markdown` | anything else | `markdown` (`outline` when the page is only nested bullets) |
+/// | `.csv` | Readwise's header (`Highlight`, `Book Title`, …) | `readwise-csv` (any other CSV is not read) |
 /// | `.txt` and others | `==========` entries with `- Your Highlight …` lines | `kindle-clippings` |
 /// | `.txt` and others | indented bullets throughout | `outline` |
 /// | `.txt` and others | anything else | `text` |
@@ -12,12 +13,15 @@
 public enum DocumentReader {
     /// Extensions read as Markdown.
     public static let markdownExtensions: Set<String> = ["md", "markdown"]
+    /// Extensions read as CSV: only Readwise's export is read.
+    public static let csvExtensions: Set<String> = ["csv"]
 
     /// The format `text` from a file with extension `fileExtension` (without the dot, any case) is read as.
     public static func format(of text: String, fileExtension: String) -> DocumentFormat {
         if markdownExtensions.contains(fileExtension.lowercased()) {
             return ReadwiseExport.looksLikeExport(text) ? .readwise : .markdown
         }
+        if csvExtensions.contains(fileExtension.lowercased()), ReadwiseCSV.looksLikeExport(text) { return .readwiseCSV }
         if KindleClippings.looksLikeClippings(text) { return .kindleClippings }
         if looksLikeOutline(text) { return .outline }
         return .text
@@ -28,6 +32,8 @@ public enum DocumentReader {
         switch format(of: text, fileExtension: fileExtension) {
         case .readwise:
             return ReadwiseExport.parse(text, minWords: minWords)
+        case .readwiseCSV:
+            return ReadwiseCSV.parse(text, minWords: minWords)
         case .markdown:
             return MarkdownParser(minWords: minWords).parse(text)
         case .kindleClippings:

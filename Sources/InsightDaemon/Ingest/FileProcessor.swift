@@ -11,7 +11,7 @@ import Glibc
 /// Turns one settled inbox file into stored insights, or into a recorded reason why not.
 struct FileProcessor {
     /// Files split into insights (and searched for links); the format is chosen by content too.
-    static let ingestedExtensions: Set<String> = ["txt", "md", "markdown"]
+    static let ingestedExtensions: Set<String> = ["txt", "md", "markdown", "csv"]
     /// Saved pages: an article gives insights, a bookmarks export or link page gives links.
     static let htmlExtensions: Set<String> = ["html", "htm", "xhtml"]
     /// Files read only for the links they hold: internet shortcuts.
@@ -82,8 +82,8 @@ struct FileProcessor {
         let linksOnly = Self.linkOnlyExtensions.contains(ext)
         let html = Self.htmlExtensions.contains(ext)
         guard Self.ingestedExtensions.contains(ext) || linksOnly || html else {
-            return .skipped(ext.isEmpty ? "no file extension; insightd ingests .txt, .md and .html files (and links from .url files)"
-                                        : "a .\(ext) file; insightd ingests .txt, .md and .html files (and links from .url files)")
+            return .skipped(ext.isEmpty ? "no file extension; insightd ingests .txt, .md and .html files, Readwise CSV exports (and links from .url files)"
+                                        : "a .\(ext) file; insightd ingests .txt, .md and .html files, Readwise CSV exports (and links from .url files)")
         }
         let contents: FileContents
         do {
@@ -100,6 +100,10 @@ struct FileProcessor {
             decoded = try TextDecoder.decode(contents.bytes)
         } catch {
             return .skipped(error.description)
+        }
+        if DocumentReader.csvExtensions.contains(ext), !ReadwiseCSV.looksLikeExport(decoded.text) {
+            return .skipped("a .csv file that is not a Readwise export (its first line is not Readwise's header: Highlight,Book Title,…); "
+                            + "insightd reads CSV only as Readwise exports")
         }
         let document: ParsedDocument
         if linksOnly {
