@@ -311,7 +311,7 @@ public struct PairClassifier: Sendable {
         for (x, y) in zip(contentRemoved, contentAdded) {
             if WordLists.isNegatingPrefixPair(x, y) {
                 out.append(TokenDifference(removed: [x], added: [y], kind: .negation))
-            } else if Typo.isTypo(x, y, thresholds: thresholds) {
+            } else if !WordLists.areDistinctListWords(x, y) && Typo.isTypo(x, y, thresholds: thresholds) {
                 out.append(TokenDifference(removed: [x], added: [y], kind: .typo))
             } else {
                 out.append(TokenDifference(removed: [x], added: [y], kind: .contentWord))

@@ -67,11 +67,52 @@ enum WordLists {
         numberWords.contains(word) || word.unicodeScalars.contains { $0.properties.numericType != nil }
     }
 
-    /// Two different words that are both known negation or number words ("million"/"billion", "no"/"not")
-    /// are never typos of each other, however close their spelling.
+    /// Two different words that are both known negation or number words ("million"/"billion", "no"/"not"), or
+    /// both names of places ("Austria"/"Australia", "Slovak"/"Slovene"), are never typos of each other, however
+    /// close their spelling.
     static func areDistinctListWords(_ x: String, _ y: String) -> Bool {
-        x != y && (negations.contains(x) || numberWords.contains(x)) && (negations.contains(y) || numberWords.contains(y))
+        guard x != y else { return false }
+        if (negations.contains(x) || numberWords.contains(x)) && (negations.contains(y) || numberWords.contains(y)) { return true }
+        return places.contains(x) && places.contains(y)
     }
+
+    /// Continents and countries, with the words for their people, lower-case: the names most often one or two
+    /// letters from another place's name.
+    static let places: Set<String> = [
+        "africa", "african", "america", "american", "americas", "antarctica", "asia", "asian", "europe", "european",
+        "oceania", "afghanistan", "afghan", "albania", "albanian", "algeria", "algerian", "andorra", "andorran",
+        "angola", "angolan", "argentina", "argentine", "argentinian", "armenia", "armenian", "australia", "australian",
+        "austria", "austrian", "azerbaijan", "azerbaijani", "bahamas", "bahamian", "bahrain", "bahraini",
+        "bangladesh", "bangladeshi", "barbados", "belarus", "belarusian", "belgium", "belgian", "belize", "benin",
+        "bhutan", "bolivia", "bolivian", "bosnia", "bosnian", "botswana", "brazil", "brazilian", "brunei", "bulgaria",
+        "bulgarian", "burkina", "burundi", "cambodia", "cambodian", "cameroon", "cameroonian", "canada", "canadian",
+        "chad", "chadian", "chile", "chilean", "china", "chinese", "colombia", "colombian", "comoros", "congo",
+        "congolese", "croatia", "croatian", "cuba", "cuban", "cyprus", "cypriot", "czechia", "czech", "denmark",
+        "danish", "djibouti", "dominica", "dominican", "ecuador", "ecuadorian", "egypt", "egyptian", "eritrea",
+        "eritrean", "estonia", "estonian", "eswatini", "ethiopia", "ethiopian", "fiji", "fijian", "finland", "finnish",
+        "france", "french", "gabon", "gambia", "gambian", "georgia", "georgian", "germany", "german", "ghana",
+        "ghanaian", "greece", "greek", "grenada", "guatemala", "guatemalan", "guinea", "guinean", "guyana",
+        "guyanese", "haiti", "haitian", "honduras", "honduran", "hungary", "hungarian", "iceland", "icelandic",
+        "india", "indian", "indonesia", "indonesian", "iran", "iranian", "iraq", "iraqi", "ireland", "irish",
+        "israel", "israeli", "italy", "italian", "jamaica", "jamaican", "japan", "japanese", "jordan", "jordanian",
+        "kazakhstan", "kazakh", "kenya", "kenyan", "kiribati", "korea", "korean", "kosovo", "kuwait", "kuwaiti",
+        "kyrgyzstan", "kyrgyz", "laos", "lao", "latvia", "latvian", "lebanon", "lebanese", "lesotho", "liberia",
+        "liberian", "libya", "libyan", "liechtenstein", "lithuania", "lithuanian", "luxembourg", "madagascar",
+        "malagasy", "malawi", "malawian", "malaysia", "malaysian", "maldives", "mali", "malian", "malta", "maltese",
+        "mauritania", "mauritanian", "mauritius", "mexico", "mexican", "micronesia", "moldova", "moldovan", "monaco",
+        "mongolia", "mongolian", "montenegro", "morocco", "moroccan", "mozambique", "myanmar", "namibia", "namibian",
+        "nauru", "nepal", "nepali", "netherlands", "dutch", "nicaragua", "nicaraguan", "niger", "nigeria", "nigerian",
+        "nigerien", "norway", "norwegian", "oman", "omani", "pakistan", "pakistani", "palau", "palestine",
+        "palestinian", "panama", "panamanian", "paraguay", "paraguayan", "peru", "peruvian", "philippines",
+        "filipino", "poland", "polish", "portugal", "portuguese", "qatar", "qatari", "romania", "romanian", "russia",
+        "russian", "rwanda", "rwandan", "samoa", "samoan", "senegal", "senegalese", "serbia", "serbian", "seychelles",
+        "singapore", "singaporean", "slovakia", "slovak", "slovenia", "slovene", "slovenian", "somalia", "somali",
+        "spain", "spanish", "sudan", "sudanese", "suriname", "sweden", "swedish", "switzerland", "swiss", "syria",
+        "syrian", "taiwan", "taiwanese", "tajikistan", "tajik", "tanzania", "tanzanian", "thailand", "thai", "togo",
+        "tonga", "tunisia", "tunisian", "turkey", "turkish", "turkmenistan", "turkmen", "tuvalu", "uganda", "ugandan",
+        "ukraine", "ukrainian", "uruguay", "uruguayan", "uzbekistan", "uzbek", "vanuatu", "venezuela", "venezuelan",
+        "vietnam", "vietnamese", "yemen", "yemeni", "zambia", "zambian", "zimbabwe", "zimbabwean",
+    ]
 
     /// The tokens in `range` equal the same number of tokens right before or right after them.
     static func isRepeatedPhrase(_ tokens: [String], _ range: Range<Int>) -> Bool {

@@ -186,6 +186,22 @@ import Testing
         #expect(PairClassifier().classify(b, a) == .conflict(kind))
     }
 
+    @Test(arguments: [
+        ("Our new subsidiary in Austria reported strong growth in its first operating year.", "Austria", "Australia"),
+        ("Exports to Slovakia doubled after the new trade agreement came into force last spring.", "Slovakia", "Slovenia"),
+        ("The Austrian team won the final after a penalty shoot-out in extra time.", "Austrian", "Australian"),
+        ("Copper mines in Zambia supply much of the metal used in electric cars today.", "Zambia", "Gambia"),
+    ])
+    func twoPlacesCloseInSpellingAreNeverTyposOfEachOther(text: String, place: String, other: String) {
+        let b = text.replacingOccurrences(of: place, with: other)
+        #expect(PairClassifier().classify(text, b) == .conflict(.contentWord))
+        #expect(PairClassifier().classify(b, text) == .conflict(.contentWord))
+        // A slip in the name of one place is still a typo.
+        let slip = text.replacingOccurrences(of: place, with: String(place.prefix(3)) + String(place.dropFirst(4).prefix(1))
+                                                + String(place.dropFirst(3).prefix(1)) + String(place.dropFirst(5)))
+        #expect(PairClassifier().classify(text, slip) == .sameClaim, "\(slip)")
+    }
+
     @Test func thresholdsDecodeWithDefaultsForMissingKeys() throws {
         let decoded = try JSONDecoder().decode(NearDuplicateThresholds.self, from: Data(#"{"minJaccard": 0.5}"#.utf8))
         #expect(decoded.minJaccard == 0.5)
