@@ -15,6 +15,13 @@ public enum HTMLNote {
         let counts = article.paragraphs.map(DocumentParser.wordCount)
         let substantial = counts.filter { $0 >= minWords }.count
         guard substantial >= 2 || counts.contains(where: { $0 >= 40 }) else { return linkList }
+        // A saved article's own links are its references, not things its reader asked to fetch.
+        return document(of: article, minWords: minWords)
+    }
+
+    /// An extracted article as a document, whether saved into the inbox or fetched from a link: each paragraph
+    /// parsed on its own, under the article's title, dated by its published date; no links.
+    public static func document(of article: ExtractedArticle, minWords: Int) -> ParsedDocument {
         let title = article.title.map(Normalizer.display)
         let parser = DocumentParser(minWords: minWords)
         var insights: [ParsedInsight] = []
@@ -24,7 +31,6 @@ public enum HTMLNote {
                 insights.append(ParsedInsight(text: insight.text, line: index + 1, section: title))
             }
         }
-        // A saved article's own links are its references, not things its reader asked to fetch.
         return ParsedDocument(date: article.published.map { String($0.prefix(10)) }, insights: insights, format: .html,
                               title: title, links: [])
     }

@@ -108,6 +108,10 @@ struct LinkTests {
         let records = try export.stdout.split(separator: "\n").map { try WireJSON.decoder().decode(ExportRecord.self, from: Data($0.utf8)) }
         let solar = try #require(records.first { $0.text.hasPrefix("The first finding about Solar") })
         #expect(solar.sources.map(\.path) == [base + "/solar"])
+        // A fetched article reads as the same page saved into the inbox: under its title, as html.
+        #expect(solar.sources.first?.section == "Solar | Example News", "\(solar.sources)")
+        #expect(solar.sources.first?.format == "html")
+        #expect(records.first { $0.text.hasPrefix("Plain text articles are split") }?.sources.first?.format == "text")
         #expect(records.contains { $0.text.hasPrefix("The second finding about Café") })
         #expect(records.contains { $0.text.hasPrefix("Plain text articles are split") })
         #expect(!records.contains { $0.text.contains("Copyright Example News") })

@@ -199,15 +199,16 @@ final class LinkService: Service, Sendable {
             }
         }
         let minWords = settings.minWords, sign = settings.nearDuplicatesEnabled
+        let page = article
         let (document, prepared) = try await work.run {
-            let document = DocumentParser(minWords: minWords).parse(text)
+            // An article reads as the same page saved into the inbox reads: its paragraphs, under its title.
+            let document = page.map { HTMLNote.document(of: $0, minWords: minWords) } ?? DocumentParser(minWords: minWords).parse(text)
             return (document, document.insights.map { PreparedInsight($0, sign: sign) })
         }
-        let date = article?.published.map { String($0.prefix(10)) } ?? document.date
         let content = FileIngest(
             path: link.canonicalURL, size: Int64(response.body.count), mtime: Date().timeIntervalSince1970,
-            sha256: Hashing.sha256Hex(Array(text.utf8)), encoding: "utf-8", documentDate: date,
-            insights: prepared, kind: "url")
+            sha256: Hashing.sha256Hex(Array(text.utf8)), encoding: "utf-8", documentDate: document.date,
+            insights: prepared, kind: "url", format: document.format.rawValue)
         let extracted = article
         let update: @Sendable (inout LinkRecord) -> Void = { record in
             record.attempts += 1
