@@ -298,10 +298,13 @@ public struct Control: Sendable {
             lines.append("tags: " + hashtags(detail.tags))
             lines.append("")
         }
-        lines.append("seen in \(Output.count(detail.sources.count)) place\(detail.sources.count == 1 ? "" : "s"):")
+        let removed = detail.sources.filter { $0.removed == true }.count
+        lines.append("seen in \(Output.count(detail.sources.count)) place\(detail.sources.count == 1 ? "" : "s")"
+                     + (removed == 0 ? "" : ", \(Output.count(removed)) of them in files since removed") + ":")
         var rows: [[String]] = []
         for source in detail.sources {
-            rows.append(["  \(source.path):\(source.line)", source.section ?? "", source.date ?? "", output.dim(source.format ?? "")])
+            let place = "  \(source.path):\(source.line)" + (source.removed == true ? " " + output.dim("(removed)") : "")
+            rows.append([place, source.section ?? "", source.date ?? "", output.dim(source.format ?? "")])
             // What the reader recorded with the passage, under its place.
             var reading: [String] = []
             if let location = source.location { reading.append(location) }

@@ -169,6 +169,9 @@ public struct SourceRef: Codable, Sendable, Equatable {
     public var addedAt: String?
     /// How the file was read: `text`, `markdown`, `kindle-clippings`, `readwise`, `outline`, `html` or `links`.
     public var format: String?
+    /// True when the file has since been deleted from the inbox (or renamed: the new name is another place); the
+    /// insight keeps the place as history. Absent otherwise.
+    public var removed: Bool?
 
     public init(path: String, line: Int, section: String?, date: String?, tags: [String] = [], note: String? = nil,
                 location: String? = nil, addedAt: String? = nil, format: String? = nil) {
@@ -184,7 +187,7 @@ public struct SourceRef: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case path, line, section, date, host, tags, note, location, addedAt, format
+        case path, line, section, date, host, tags, note, location, addedAt, format, removed
     }
 
     public init(from decoder: any Decoder) throws {
@@ -199,6 +202,7 @@ public struct SourceRef: Codable, Sendable, Equatable {
         location = try container.decodeIfPresent(String.self, forKey: .location)
         addedAt = try container.decodeIfPresent(String.self, forKey: .addedAt)
         format = try container.decodeIfPresent(String.self, forKey: .format)
+        removed = try container.decodeIfPresent(Bool.self, forKey: .removed)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -213,6 +217,7 @@ public struct SourceRef: Codable, Sendable, Equatable {
         try container.encodeIfPresent(location, forKey: .location)
         try container.encodeIfPresent(addedAt, forKey: .addedAt)
         try container.encodeIfPresent(format, forKey: .format)
+        if removed == true { try container.encode(true, forKey: .removed) }
     }
 
     /// The sorted union of the sources' tags.

@@ -98,15 +98,16 @@ extension PostgresInsightStore {
         try session.query("""
             SELECT o.insight_id, o.variant_id, s.path, o.line, o.section, s.document_date, s.host, o.note, o.location, o.added_at,
                    COALESCE(s.format, CASE WHEN s.kind = 'file' THEN 'text' END),
-                   ARRAY(SELECT t.tag FROM occurrence_tag t WHERE t.occurrence_id = o.id ORDER BY t.tag)
+                   ARRAY(SELECT t.tag FROM occurrence_tag t WHERE t.occurrence_id = o.id ORDER BY t.tag), s.state = 'removed'
             FROM occurrence o JOIN source s ON s.id = o.source_id
             WHERE o.insight_id = ANY(\(ids)::int8[]) ORDER BY o.insight_id, s.host, s.path, o.line
             """).map { row in
-            let (insight, variant, path, line, section, date, host, note, location, addedAt, format, tags) = try row.decode(
-                (Int64, Int64?, String, Int, String?, String?, String, String?, String?, String?, String?, [String]).self)
+            let (insight, variant, path, line, section, date, host, note, location, addedAt, format, tags, removed) = try row.decode(
+                (Int64, Int64?, String, Int, String?, String?, String, String?, String?, String?, String?, [String], Bool).self)
             var ref = SourceRef(path: path, line: line, section: section, date: date, tags: tags, note: note, location: location,
                                 addedAt: addedAt, format: format)
             ref.host = host
+            if removed { ref.removed = true }
             return (insight, variant, ref)
         }
     }

@@ -265,14 +265,15 @@ extension InsightDatabase {
         }
         return try Row.fetchAll(db, sql: """
             SELECT o.insightId, o.variantId, o.id, s.path, o.line, o.section, s.documentDate, o.note, o.location, o.addedAt,
-                   COALESCE(s.format, CASE WHEN s.kind = 'file' THEN 'text' END)
+                   COALESCE(s.format, CASE WHEN s.kind = 'file' THEN 'text' END), s.state = 'removed'
             FROM occurrence o JOIN source s ON s.id = o.sourceId
             WHERE \(filter) ORDER BY o.insightId, s.path, o.line
             """, arguments: arguments).map { row in
             let occurrenceID: Int64 = row[2]
-            return Occurrence(insightID: row[0], variantID: row[1],
-                              ref: SourceRef(path: row[3], line: row[4], section: row[5], date: row[6], tags: tags[occurrenceID] ?? [],
-                                             note: row[7], location: row[8], addedAt: row[9], format: row[10]))
+            var ref = SourceRef(path: row[3], line: row[4], section: row[5], date: row[6], tags: tags[occurrenceID] ?? [],
+                                note: row[7], location: row[8], addedAt: row[9], format: row[10])
+            if row[11] as Bool { ref.removed = true }
+            return Occurrence(insightID: row[0], variantID: row[1], ref: ref)
         }
     }
 

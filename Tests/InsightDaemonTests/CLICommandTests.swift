@@ -262,6 +262,24 @@ struct CLICommandTests {
         #expect(report.files.failed == 0)
     }
 
+    @Test func showMarksAPlaceInAFileSinceRenamed() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        defer { _ = try? daemon.stop() }
+        try daemon.write("draft.txt", "Renaming a note keeps its insights but moves them to a place under the new name.\n")
+        try daemon.waitForStatus("the note is stored") { $0.files.ingested == 1 }
+        guard rename(daemon.inbox + "/draft.txt", daemon.inbox + "/final.txt") == 0 else { throw HarnessError("rename failed") }
+        try daemon.waitForStatus("the renamed note is seen") { $0.files.ingested == 1 && $0.files.removed == 1 }
+        let id = try #require(try decode(RecentReply.self, daemon.ctl(["recent", "--json"])).insights.first?.id)
+        let detail = try decode(InsightDetail.self, daemon.ctl(["show", String(id), "--json"]))
+        #expect(detail.sources.map(\.path) == ["draft.txt", "final.txt"])
+        #expect(detail.sources.map(\.removed) == [true, nil])
+        let human = try daemon.ctl(["show", String(id)]).stdout
+        #expect(human.contains("seen in 2 places, 1 of them in files since removed:"), "\(human)")
+        #expect(human.contains("draft.txt:1 (removed)"), "\(human)")
+        #expect(!human.contains("final.txt:1 (removed)"), "\(human)")
+    }
+
     @Test func colourAndInPlaceRefreshOnlyOnATerminalAndNeverWithNoColor() throws {
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a terminal")
         let daemon = try startedWithFixtures()

@@ -176,6 +176,20 @@ struct StoreContractTests {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func aPlaceInAFileSinceRemovedIsMarkedSo(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        _ = try store.ingestOne(file("old-name.txt", [a]))
+        _ = try store.ingestOne(file("new-name.txt", [a]))
+        try store.markRemoved(path: "old-name.txt")
+        let id = try #require(try store.search("chip makers", limit: 1).results.first?.id)
+        let sources = try #require(try store.insight(id: id)).sources
+        #expect(sources.map(\.path) == ["new-name.txt", "old-name.txt"])
+        #expect(sources.map(\.removed) == [nil, true])
+        #expect(try store.exportPage(afterID: 0, limit: 10, since: nil).first?.sources.map(\.removed) == [nil, true])
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func problemsRemovalsAndForgetting(kind: StoreKind) throws {
         let temp = try StoreUnderTest(kind)
         let store = temp.store
