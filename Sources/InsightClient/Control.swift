@@ -1,5 +1,6 @@
 import Foundation
 import InsightCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -10,18 +11,22 @@ import Glibc
 public struct Control: Sendable {
     public var client: SocketClient
     public let output: Output
+    /// Whether anything was written to standard output: an error after a reply adds no second JSON document.
+    private let wroteOutput = WrittenFlag()
 
     public init(socketPath: String?, environment: [String: String] = ProcessInfo.processInfo.environment) {
         client = SocketClient(path: socketPath ?? SocketPath.resolve(environment: environment))
         output = Output(environment: environment)
     }
 
-    /// Runs `body`, printing errors the way a user can act on them, and returns the exit status.
-    public func run(_ body: () throws -> Void) -> Int32 {
+    /// Runs `body`, printing errors the way a user can act on them, and returns the exit status. With `json`, an
+    /// error is also printed on standard output as a JSON object, so a script reading the output gets JSON either way.
+    public func run(json: Bool = false, _ body: () throws -> Void) -> Int32 {
         do {
             try body()
             return 0
         } catch let error as ClientError {
+            if json, !wroteOutput.value.load(ordering: .relaxed) { emit(error.json) }
             printError("insightctl: \(error.message)")
             if error.code == .notRunning {
                 printError("Start it with `systemctl start insightd` (system service) or `systemctl --user start insightd` (user service), "
@@ -61,12 +66,20 @@ public struct Control: Sendable {
         guard (200..<300).contains(reply.status) else {
             let message = (try? WireJSON.decoder().decode(ErrorReply.self, from: Data(VisibleText.escapingStrings(inJSON: reply.body))))?.error.message
                 ?? "HTTP \(reply.status)"
-            throw ClientError(code: reply.status == 403 ? .permission : .daemon, message: message)
+            var error = ClientError(code: reply.status == 403 ? .permission : .daemon, message: message)
+            error.reply = reply.body
+            throw error
         }
     }
 
     func emit(_ bytes: [UInt8]) {
+        wroteOutput.value.store(true, ordering: .relaxed)
         FileHandle.standardOutput.write(Data(bytes))
+    }
+
+    /// A flag the copies of one `Control` share.
+    final class WrittenFlag: Sendable {
+        let value = Atomic(false)
     }
 
     // MARK: - status

@@ -26,7 +26,25 @@ public struct ClientError: Error, Sendable, CustomStringConvertible {
     }
     public var code: Code
     public var message: String
+    /// The daemon's JSON error reply (`{"error":{"code":…,"message":…}}`), when it answered with one.
+    public var reply: [UInt8]?
     public var description: String { message }
+
+    /// The error as a JSON line for `--json`: the daemon's own reply when there is one, else one in the same shape.
+    public var json: [UInt8] {
+        if let reply, !reply.isEmpty { return reply.last == 0x0A ? reply : reply + [0x0A] }
+        let name: String
+        switch code {
+        case .notRunning: name = "not_running"
+        case .permission: name = "forbidden"
+        case .protocol: name = "protocol"
+        case .daemon: name = "daemon"
+        case .disconnected: name = "disconnected"
+        case .usage: name = "usage"
+        case .local: name = "local"
+        }
+        return Array((try? WireJSON.encoder().encode(ErrorReply(code: name, message: message))) ?? Data()) + [0x0A]
+    }
 
     /// insightctl's exit status for this error.
     public var exitCode: Int32 {

@@ -18,10 +18,11 @@ struct InsightCtl: ParsableCommand {
             $XDG_RUNTIME_DIR/insightd/insightd.sock, else /run/insightd/insightd.sock.
 
             Reading commands take --json and print the daemon's reply as is: one JSON object with a "schema" \
-            field (the API version, now 1) whose layout the README describes. Colour is used only on a \
-            terminal and never when NO_COLOR is set.
+            field (the API version, now 1) whose layout the README describes; a failure prints \
+            {"error":{"code":…,"message":…}} instead. Colour is used only on a terminal and never when NO_COLOR \
+            is set.
 
-            Commands that change state (add, retry, rescan, pause, resume, forget) are allowed to root, the \
+            Commands that change state (add, retry, rescan, pause, resume, reload, forget, merge, keep-apart) are allowed to root, the \
             daemon's own user and members of the group named by admin_group in insightd.toml.
 
             Exit status: 0 ok, 1 error, 2 usage, 3 daemon not running, 4 permission or protocol failure.
@@ -81,10 +82,10 @@ struct Connection: ParsableArguments {
     var control: Control { Control(socketPath: socket) }
 }
 
-/// Runs a command body and exits with its status.
-func finish(_ connection: Connection, _ body: (Control) throws -> Void) throws {
+/// Runs a command body and exits with its status; with `json`, an error is also printed as a JSON object.
+func finish(_ connection: Connection, json: Bool = false, _ body: (Control) throws -> Void) throws {
     let control = connection.control
-    let code = control.run { try body(control) }
+    let code = control.run(json: json) { try body(control) }
     if code != 0 { throw ExitCode(code) }
 }
 
@@ -118,7 +119,7 @@ struct Status: ParsableCommand {
     }
 
     func run() throws {
-        try finish(connection) { control in
+        try finish(connection, json: output.json) { control in
             if watch {
                 try control.watchStatus(interval: interval, json: output.json)
             } else {
@@ -166,7 +167,7 @@ struct Search: ParsableCommand {
     func run() throws {
         let since = try parseSince(since)
         let mode = meaning != nil ? "meaning" : wordsOnly ? "words" : nil
-        try finish(connection) {
+        try finish(connection, json: output.json) {
             try $0.search(meaning ?? words.joined(separator: " "), tag: tag, limit: listing.limit, since: since, source: source, mode: mode, json: output.json)
         }
     }
@@ -179,7 +180,7 @@ struct Tags: ParsableCommand {
     @OptionGroup var output: JSONOutput<TagsOutput>
 
     func run() throws {
-        try finish(connection) { try $0.tags(json: output.json) }
+        try finish(connection, json: output.json) { try $0.tags(json: output.json) }
     }
 }
 
@@ -198,7 +199,7 @@ struct Recent: ParsableCommand {
 
     func run() throws {
         let since = try parseSince(since)
-        try finish(connection) { try $0.recent(limit: listing.limit, since: since, json: output.json) }
+        try finish(connection, json: output.json) { try $0.recent(limit: listing.limit, since: since, json: output.json) }
     }
 }
 
@@ -214,7 +215,7 @@ struct Conflicts: ParsableCommand {
     }
 
     func run() throws {
-        try finish(connection) { try $0.conflicts(limit: listing.limit, json: output.json) }
+        try finish(connection, json: output.json) { try $0.conflicts(limit: listing.limit, json: output.json) }
     }
 }
 
@@ -230,7 +231,7 @@ struct Show: ParsableCommand {
     }
 
     func run() throws {
-        try finish(connection) { try $0.show(id: id, json: output.json) }
+        try finish(connection, json: output.json) { try $0.show(id: id, json: output.json) }
     }
 }
 
@@ -249,7 +250,7 @@ struct Sources: ParsableCommand {
     }
 
     func run() throws {
-        try finish(connection) { try $0.sources(states: state, json: output.json) }
+        try finish(connection, json: output.json) { try $0.sources(states: state, json: output.json) }
     }
 }
 
@@ -259,7 +260,7 @@ struct Failed: ParsableCommand {
     @OptionGroup var output: JSONOutput<FilesOutput>
 
     func run() throws {
-        try finish(connection) { try $0.failed(json: output.json) }
+        try finish(connection, json: output.json) { try $0.failed(json: output.json) }
     }
 }
 
@@ -271,7 +272,7 @@ struct Links: ParsableCommand {
     @OptionGroup var output: JSONOutput<LinksOutput>
 
     func run() throws {
-        try finish(connection) { try $0.links(failedOnly: failed, json: output.json) }
+        try finish(connection, json: output.json) { try $0.links(failedOnly: failed, json: output.json) }
     }
 }
 
@@ -324,7 +325,7 @@ struct Add: ParsableCommand {
     }
 
     func run() throws {
-        try finish(connection) { try $0.add(url: url, json: output.json) }
+        try finish(connection, json: output.json) { try $0.add(url: url, json: output.json) }
     }
 }
 
@@ -344,7 +345,7 @@ struct Retry: ParsableCommand {
     }
 
     func run() throws {
-        try finish(connection) { control in
+        try finish(connection, json: output.json) { control in
             if links {
                 try control.action("POST", "/v1/links/retry", json: output.json)
             } else {
@@ -359,7 +360,7 @@ struct Rescan: ParsableCommand {
     @OptionGroup var connection: Connection
     @OptionGroup var output: JSONOutput<ReplyOutput>
     func run() throws {
-        try finish(connection) { try $0.action("POST", "/v1/rescan", json: output.json) }
+        try finish(connection, json: output.json) { try $0.action("POST", "/v1/rescan", json: output.json) }
     }
 }
 
@@ -368,7 +369,7 @@ struct Pause: ParsableCommand {
     @OptionGroup var connection: Connection
     @OptionGroup var output: JSONOutput<ReplyOutput>
     func run() throws {
-        try finish(connection) { try $0.action("POST", "/v1/pause", json: output.json) }
+        try finish(connection, json: output.json) { try $0.action("POST", "/v1/pause", json: output.json) }
     }
 }
 
@@ -377,7 +378,7 @@ struct Resume: ParsableCommand {
     @OptionGroup var connection: Connection
     @OptionGroup var output: JSONOutput<ReplyOutput>
     func run() throws {
-        try finish(connection) { try $0.action("POST", "/v1/resume", json: output.json) }
+        try finish(connection, json: output.json) { try $0.action("POST", "/v1/resume", json: output.json) }
     }
 }
 
@@ -395,7 +396,7 @@ struct Forget: ParsableCommand {
     }
 
     func run() throws {
-        try finish(connection) { try $0.forget(id: id, json: output.json) }
+        try finish(connection, json: output.json) { try $0.forget(id: id, json: output.json) }
     }
 }
 
@@ -406,7 +407,7 @@ struct Reload: ParsableCommand {
     @OptionGroup var connection: Connection
     @OptionGroup var output: JSONOutput<ReplyOutput>
     func run() throws {
-        try finish(connection) { try $0.action("POST", "/v1/reload", json: output.json) }
+        try finish(connection, json: output.json) { try $0.action("POST", "/v1/reload", json: output.json) }
     }
 }
 
@@ -426,7 +427,7 @@ struct Related: ParsableCommand {
     }
 
     func run() throws {
-        try finish(connection) { try $0.related(id: id, limit: listing.limit, json: output.json) }
+        try finish(connection, json: output.json) { try $0.related(id: id, limit: listing.limit, json: output.json) }
     }
 }
 
@@ -442,7 +443,7 @@ struct Paraphrases: ParsableCommand {
     }
 
     func run() throws {
-        try finish(connection) { try $0.paraphrases(limit: listing.limit, json: output.json) }
+        try finish(connection, json: output.json) { try $0.paraphrases(limit: listing.limit, json: output.json) }
     }
 }
 
@@ -463,7 +464,7 @@ struct Merge: ParsableCommand {
     }
 
     func run() throws {
-        try finish(connection) { try $0.action("POST", "/v1/merge", body: Array("{\"id\":\(id),\"into\":\(into)}".utf8), json: output.json) }
+        try finish(connection, json: output.json) { try $0.action("POST", "/v1/merge", body: Array("{\"id\":\(id),\"into\":\(into)}".utf8), json: output.json) }
     }
 }
 
@@ -484,6 +485,6 @@ struct KeepApart: ParsableCommand {
     }
 
     func run() throws {
-        try finish(connection) { try $0.action("POST", "/v1/keep-apart", body: Array("{\"id\":\(id),\"other\":\(other)}".utf8), json: output.json) }
+        try finish(connection, json: output.json) { try $0.action("POST", "/v1/keep-apart", body: Array("{\"id\":\(id),\"other\":\(other)}".utf8), json: output.json) }
     }
 }

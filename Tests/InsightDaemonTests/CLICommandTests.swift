@@ -262,6 +262,25 @@ struct CLICommandTests {
         #expect(report.files.failed == 0)
     }
 
+    @Test func withJSONAnErrorIsAJSONObjectOnStandardOutputToo() throws {
+        let none = try runCommand(Binaries.insightctl, ["--socket", "/tmp/insightd-no-daemon-\(getpid()).sock", "status", "--json"])
+        #expect(none.status == 3)
+        #expect(try WireJSON.decoder().decode(ErrorReply.self, from: Data(none.stdout.utf8)).error.code == "not_running")
+        #expect(none.stderr.contains("insightd is not running"))
+
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        defer { _ = try? daemon.stop() }
+        // The daemon's own error reply, as is.
+        let missing = try daemon.ctl(["show", "99999", "--json"])
+        #expect(missing.status == 1)
+        let reply = try WireJSON.decoder().decode(ErrorReply.self, from: Data(missing.stdout.utf8))
+        #expect(reply.error.message.contains("no insight 99999"), "\(reply)")
+        #expect(missing.stderr.contains("no insight 99999"))
+        // Without --json, standard output stays empty.
+        #expect(try daemon.ctl(["show", "99999"]).stdout.isEmpty)
+    }
+
     @Test func showMarksAPlaceInAFileSinceRenamed() throws {
         let daemon = try DaemonHarness()
         try daemon.start()
