@@ -16,16 +16,18 @@ extension PostgresInsightStore {
         guard tsquery != nil || tag != nil else { return ([], nil) }
         let results = try session("cannot search") { session in
             let rows: [(Int64, String, Double, Double, String?)]
-            if let tsquery {
+            if let tsquery, let exact = Self.tsQuery(query, exactly: true) {
+                // Ranked by the query and again by the last word taken whole: a text holding the word itself ranks
+                // above one that holds only a longer word it starts ("17" above "173").
                 // The insights' own texts, then the other wordings folded into them; an insight found both ways keeps
                 // its better rank and shows its own text.
                 rows = try session.query("""
                     WITH hit AS (
-                        SELECT i.id, ts_rank(i.search, q)::float8 AS rank, NULL::text AS wording
-                        FROM insight i, to_tsquery('simple', \(tsquery)) q WHERE i.search @@ q
+                        SELECT i.id, (ts_rank(i.search, q) + ts_rank(i.search, e))::float8 AS rank, NULL::text AS wording
+                        FROM insight i, to_tsquery('simple', \(tsquery)) q, to_tsquery('simple', \(exact)) e WHERE i.search @@ q
                         UNION ALL
-                        SELECT v.insight_id, ts_rank(v.search, q)::float8, v.text
-                        FROM variant v, to_tsquery('simple', \(tsquery)) q WHERE v.search @@ q
+                        SELECT v.insight_id, (ts_rank(v.search, q) + ts_rank(v.search, e))::float8, v.text
+                        FROM variant v, to_tsquery('simple', \(tsquery)) q, to_tsquery('simple', \(exact)) e WHERE v.search @@ q
                     ),
                     best AS (
                         SELECT id, max(rank) AS rank, CASE WHEN bool_or(wording IS NULL) THEN NULL ELSE min(wording) END AS wording
@@ -112,11 +114,12 @@ extension PostgresInsightStore {
         }
     }
 
-    /// `to_tsquery` input for what a user typed: each word quoted as a lexeme, joined with AND, the last a prefix.
-    static func tsQuery(_ text: String) -> String? {
+    /// `to_tsquery` input for what a user typed: each word quoted as a lexeme, joined with AND, the last a prefix;
+    /// `exactly` leaves the last word whole.
+    static func tsQuery(_ text: String, exactly: Bool = false) -> String? {
         let words = Normalizer.searchWords(text).map { "'" + $0 + "'" }
         guard !words.isEmpty else { return nil }
-        return words.joined(separator: " & ") + ":*"
+        return words.joined(separator: " & ") + (exactly ? "" : ":*")
     }
 
     public func recent(limit: Int, since: Double?) throws(StoreError) -> [InsightSummary] {

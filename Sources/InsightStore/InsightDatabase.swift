@@ -476,8 +476,12 @@ public final class InsightDatabase: Sendable {
         let words = Normalizer.searchWords(text)
         guard !words.isEmpty else { return nil }
         var terms = words.map { "\"\($0)\"" }
-        terms[terms.count - 1] += "*"
-        return terms.joined(separator: " ")
+        // The last word as typed or as a prefix: a text holding the word itself matches both and ranks above one
+        // that only holds a longer word ("17" above "173").
+        let last = terms[terms.count - 1]
+        terms[terms.count - 1] = "(\(last) OR \(last)*)"
+        // FTS5 takes implicit AND between phrases only, not before a parenthesis.
+        return terms.joined(separator: " AND ")
     }
 
     /// Runs `body` on a reader connection, mapping errors to `StoreError`.

@@ -149,6 +149,17 @@ struct StoreContractTests {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func theLastWordAsTypedRanksAboveALongerWordItStarts(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        let notes = [173, 174, 17, 179].map { "Moved folder note number \($0) has a sentence with enough words." }
+        _ = try store.ingestOne(file("notes.txt", notes))
+        let found = try store.search("note number 17", limit: 10).results.map(\.text)
+        #expect(found.count == 4)
+        #expect(found.first == notes[2], "\(found)")
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func anotherWordingIsFoundByItsOwnWords(kind: StoreKind) throws {
         let temp = try StoreUnderTest(kind)
         let store = temp.store
