@@ -344,9 +344,10 @@ public struct Control: Sendable {
         if !detail.related.isEmpty {
             lines.append("")
             lines.append("related:")
-            for related in detail.related {
-                lines.append("  " + output.dim("#\(related.id)") + " \(Output.truncate(related.text, 100))  " + output.dim(Self.score(related.score)))
-            }
+            // A table, so that ids of different widths keep the texts in one column.
+            lines.append(Output.table(detail.related.map { related in
+                ["  " + output.dim("#\(related.id)"), Output.truncate(related.text, 100), output.dim(Self.score(related.score))]
+            }))
         }
         print(lines.joined(separator: "\n"))
     }

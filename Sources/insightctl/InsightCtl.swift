@@ -132,7 +132,7 @@ struct Status: ParsableCommand {
 struct Search: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Full-text search over stored insights, best matches first; or the insights with a tag.",
-        discussion: "Every word must match; the last one may be the start of a word. Matches are highlighted on a terminal. With --tag only insights seen with that tag are searched; --tag without words lists them, newest first.")
+        discussion: "A word match needs every word (the last one may be the start of a word), in the insight or in another wording folded into it. With sentence vectors, insights close in meaning are ranked in too, so some results may lack a word; --words gives word matches only. Matches are highlighted on a terminal. With --tag only insights seen with that tag are searched; --tag without words lists them, newest first.")
     @OptionGroup var connection: Connection
     @Argument(help: "The words to search for.")
     var words: [String] = []
