@@ -19,6 +19,23 @@ final class TemporaryDatabase {
     deinit { try? FileManager.default.removeItem(atPath: folder) }
 }
 
+/// An SQLite file as a daemon of an older version left it: migrated up to `migration`, with `rows` inserted; its
+/// folder is removed with it.
+final class OldSQLiteFile {
+    let folder: String
+    var path: String { folder + "/insights.sqlite" }
+
+    init(migratedUpTo migration: String, rows: String) throws {
+        folder = NSTemporaryDirectory() + "insightd-old-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let old = try DatabaseQueue(path: folder + "/insights.sqlite")
+        try Migrations.migrator.migrate(old, upTo: migration)
+        try old.write { try $0.execute(sql: rows) }
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: folder) }
+}
+
 func file(_ path: String, _ paragraphs: [String], sha: String? = nil, date: String? = nil) -> FileIngest {
     let insights = paragraphs.enumerated().map { index, text in
         PreparedInsight(ParsedInsight(text: text, line: index + 1, section: index == 0 ? nil : "Section"))
@@ -186,23 +203,13 @@ struct ReadingNotesSQLiteTests {
     let long = "Nothing in life is as important as you think it is, while you are thinking about it, the psychologist wrote in a book about the two systems that drive the way we think."
 
     @Test func aDatabaseFromBeforeFormatsIsMigratedAndItsFilesReadAsText() throws {
-        let folder = NSTemporaryDirectory() + "insightd-v3-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let path = folder + "/insights.sqlite"
-        do {
-            let old = try DatabaseQueue(path: path)
-            try Migrations.migrator.migrate(old, upTo: "v3: near-duplicate variants, conflicts and LSH band keys")
-            try old.write { db in
-                try db.execute(sql: """
-                    INSERT INTO source (id, path, sha256, state, insightCount, firstSeenAt, updatedAt, ingestedAt) VALUES (1, 'old.txt', 'x', 'ingested', 1, 1, 1, 1);
-                    INSERT INTO source (id, path, state, error, insightCount, firstSeenAt, updatedAt) VALUES (2, 'bad.bin', 'skipped', 'a binary file', 0, 1, 1);
-                    INSERT INTO insight (id, fingerprint, text, createdAt) VALUES (1, x'00112233445566778899aabbccddeeff', 'An insight stored by an older insightd.', 1);
-                    INSERT INTO occurrence (insightId, sourceId, ordinal, line, section) VALUES (1, 1, 0, 3, 'Notes');
-                    """)
-            }
-        }
-        let database = try InsightDatabase(path: path)
+        let old = try OldSQLiteFile(migratedUpTo: "v3: near-duplicate variants, conflicts and LSH band keys", rows: """
+            INSERT INTO source (id, path, sha256, state, insightCount, firstSeenAt, updatedAt, ingestedAt) VALUES (1, 'old.txt', 'x', 'ingested', 1, 1, 1, 1);
+            INSERT INTO source (id, path, state, error, insightCount, firstSeenAt, updatedAt) VALUES (2, 'bad.bin', 'skipped', 'a binary file', 0, 1, 1);
+            INSERT INTO insight (id, fingerprint, text, createdAt) VALUES (1, x'00112233445566778899aabbccddeeff', 'An insight stored by an older insightd.', 1);
+            INSERT INTO occurrence (insightId, sourceId, ordinal, line, section) VALUES (1, 1, 0, 3, 'Notes');
+            """)
+        let database = try InsightDatabase(path: old.path)
         #expect(try database.sources().map { "\($0.path)=\($0.format ?? "-")" } == ["bad.bin=-", "old.txt=text"])
         let detail = try #require(try database.insight(id: 1))
         #expect(detail.sources == [SourceRef(path: "old.txt", line: 3, section: "Notes", date: nil, format: "text")])
@@ -231,38 +238,28 @@ struct ReadingNotesSQLiteTests {
 @Suite("Status counters kept by triggers in the SQLite file")
 struct StatusCountersSQLiteTests {
     @Test func aDatabaseFromBeforeTheCountersIsCountedWhenMigratedAndKeptAfter() throws {
-        let folder = NSTemporaryDirectory() + "insightd-v4-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let path = folder + "/insights.sqlite"
-        do {
-            let old = try DatabaseQueue(path: path)
-            try Migrations.migrator.migrate(old, upTo: "v4: formats, tags and reading notes")
-            try old.write { db in
-                try db.execute(sql: """
-                    INSERT INTO source (id, path, sha256, state, insightCount, firstSeenAt, updatedAt, ingestedAt) VALUES
-                        (1, 'a.txt', 'x', 'ingested', 2, 1, 1, 1), (2, 'b.txt', 'y', 'ingested', 1, 1, 1, 5);
-                    INSERT INTO source (id, path, state, error, firstSeenAt, updatedAt) VALUES
-                        (3, 'c.bin', 'skipped', 'a binary file', 1, 1), (4, 'd.txt', 'failed', 'permission denied', 1, 2),
-                        (5, 'e.txt', 'removed', NULL, 1, 1);
-                    INSERT INTO source (id, path, kind, sha256, state, firstSeenAt, updatedAt, ingestedAt) VALUES
-                        (6, 'https://example.org/a', 'url', 'z', 'ingested', 1, 1, 9);
-                    INSERT INTO insight (id, fingerprint, text, createdAt) VALUES
-                        (1, randomblob(16), 'The first insight.', 1), (2, randomblob(16), 'The second insight.', 1),
-                        (3, randomblob(16), 'The third insight.', 1);
-                    INSERT INTO variant (id, insightId, fingerprint, text, createdAt) VALUES (1, 1, randomblob(16), 'The first insight!', 1);
-                    INSERT INTO occurrence (insightId, sourceId, ordinal, line, variantId) VALUES
-                        (1, 1, 0, 1, NULL), (1, 1, 1, 2, 1), (2, 2, 0, 1, NULL), (3, 6, 0, 1, NULL);
-                    INSERT INTO conflict (insightId, otherId, kind, createdAt) VALUES (1, 2, 'number', 1);
-                    INSERT INTO link (id, canonicalURL, givenURL, state, createdAt, updatedAt) VALUES
-                        (1, 'https://example.org/a', 'https://example.org/a', 'fetched', 1, 1),
-                        (2, 'https://example.org/b', 'https://example.org/b', 'queued', 1, 1);
-                    INSERT INTO link (id, canonicalURL, givenURL, state, failure, error, createdAt, updatedAt) VALUES
-                        (3, 'https://example.org/c', 'https://example.org/c', 'failed', 'permanent', 'HTTP 404', 1, 1);
-                    """)
-            }
-        }
-        let database = try InsightDatabase(path: path)
+        let old = try OldSQLiteFile(migratedUpTo: "v4: formats, tags and reading notes", rows: """
+            INSERT INTO source (id, path, sha256, state, insightCount, firstSeenAt, updatedAt, ingestedAt) VALUES
+                (1, 'a.txt', 'x', 'ingested', 2, 1, 1, 1), (2, 'b.txt', 'y', 'ingested', 1, 1, 1, 5);
+            INSERT INTO source (id, path, state, error, firstSeenAt, updatedAt) VALUES
+                (3, 'c.bin', 'skipped', 'a binary file', 1, 1), (4, 'd.txt', 'failed', 'permission denied', 1, 2),
+                (5, 'e.txt', 'removed', NULL, 1, 1);
+            INSERT INTO source (id, path, kind, sha256, state, firstSeenAt, updatedAt, ingestedAt) VALUES
+                (6, 'https://example.org/a', 'url', 'z', 'ingested', 1, 1, 9);
+            INSERT INTO insight (id, fingerprint, text, createdAt) VALUES
+                (1, randomblob(16), 'The first insight.', 1), (2, randomblob(16), 'The second insight.', 1),
+                (3, randomblob(16), 'The third insight.', 1);
+            INSERT INTO variant (id, insightId, fingerprint, text, createdAt) VALUES (1, 1, randomblob(16), 'The first insight!', 1);
+            INSERT INTO occurrence (insightId, sourceId, ordinal, line, variantId) VALUES
+                (1, 1, 0, 1, NULL), (1, 1, 1, 2, 1), (2, 2, 0, 1, NULL), (3, 6, 0, 1, NULL);
+            INSERT INTO conflict (insightId, otherId, kind, createdAt) VALUES (1, 2, 'number', 1);
+            INSERT INTO link (id, canonicalURL, givenURL, state, createdAt, updatedAt) VALUES
+                (1, 'https://example.org/a', 'https://example.org/a', 'fetched', 1, 1),
+                (2, 'https://example.org/b', 'https://example.org/b', 'queued', 1, 1);
+            INSERT INTO link (id, canonicalURL, givenURL, state, failure, error, createdAt, updatedAt) VALUES
+                (3, 'https://example.org/c', 'https://example.org/c', 'failed', 'permanent', 'HTTP 404', 1, 1);
+            """)
+        let database = try InsightDatabase(path: old.path)
         let (kept, counted) = try database.countsWithFullCount()
         #expect(kept == counted, "\(kept.differences(from: counted))")
         #expect(kept.sourcesByState == [.ingested: 2, .skipped: 1, .failed: 1, .removed: 1])

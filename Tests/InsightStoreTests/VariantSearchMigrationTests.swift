@@ -11,24 +11,14 @@ import Testing
 @Suite("Search of other wordings in databases from before it")
 struct VariantSearchMigrationTests {
     @Test func anSQLiteFileFromBeforeIndexesItsWordingsWhenOpened() throws {
-        let folder = NSTemporaryDirectory() + "insightd-v6-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let path = folder + "/insights.sqlite"
-        do {
-            let old = try DatabaseQueue(path: path)
-            try Migrations.migrator.migrate(old, upTo: "v6: sentence vectors and paraphrase suggestions")
-            try old.write { db in
-                try db.execute(sql: """
-                    INSERT INTO source (id, path, sha256, state, insightCount, firstSeenAt, updatedAt, ingestedAt) VALUES
-                        (1, 'a.txt', 'x', 'ingested', 1, 1, 1, 1);
-                    INSERT INTO insight (id, fingerprint, text, createdAt) VALUES (1, randomblob(16), 'The harbour reopened in spring.', 1);
-                    INSERT INTO variant (id, insightId, fingerprint, text, createdAt) VALUES (1, 1, randomblob(16), 'The harbor reopend in spring.', 1);
-                    INSERT INTO occurrence (insightId, sourceId, ordinal, line, variantId) VALUES (1, 1, 0, 1, NULL), (1, 1, 1, 2, 1);
-                    """)
-            }
-        }
-        let database = try InsightDatabase(path: path)
+        let old = try OldSQLiteFile(migratedUpTo: "v6: sentence vectors and paraphrase suggestions", rows: """
+            INSERT INTO source (id, path, sha256, state, insightCount, firstSeenAt, updatedAt, ingestedAt) VALUES
+                (1, 'a.txt', 'x', 'ingested', 1, 1, 1, 1);
+            INSERT INTO insight (id, fingerprint, text, createdAt) VALUES (1, randomblob(16), 'The harbour reopened in spring.', 1);
+            INSERT INTO variant (id, insightId, fingerprint, text, createdAt) VALUES (1, 1, randomblob(16), 'The harbor reopend in spring.', 1);
+            INSERT INTO occurrence (insightId, sourceId, ordinal, line, variantId) VALUES (1, 1, 0, 1, NULL), (1, 1, 1, 2, 1);
+            """)
+        let database = try InsightDatabase(path: old.path)
         let found = try database.search("reopend", limit: 10).results
         #expect(found.map(\.id) == [1])
         #expect(found.first?.snippet.contains("[reopend]") == true, "\(found)")
