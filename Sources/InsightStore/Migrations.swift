@@ -283,6 +283,25 @@ enum Migrations {
                 INSERT INTO variant_fts(variant_fts) VALUES ('rebuild');
                 """)
         }
+        migrator.registerMigration("v8: insight ids never reused") { db in
+            // Without AUTOINCREMENT SQLite hands out the largest id plus one, so forgetting or merging the newest
+            // insight gave its id to the next one, and a second `forget` of a saved id deleted another insight.
+            // SQLite cannot add AUTOINCREMENT to a table: it is rebuilt (foreign keys are off while a migration runs
+            // and checked before it commits), and the triggers dropped with the old table are made again as they were.
+            let triggers = try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'insight'")
+            try db.execute(sql: """
+                CREATE TABLE insight_rebuilt (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    fingerprint BLOB NOT NULL UNIQUE CHECK (length(fingerprint) = 16),
+                    text TEXT NOT NULL CHECK (text <> ''),
+                    createdAt REAL NOT NULL
+                );
+                INSERT INTO insight_rebuilt (id, fingerprint, text, createdAt) SELECT id, fingerprint, text, createdAt FROM insight;
+                DROP TABLE insight;
+                ALTER TABLE insight_rebuilt RENAME TO insight;
+                """)
+            for trigger in triggers { try db.execute(sql: trigger) }
+        }
         return migrator
     }
 }

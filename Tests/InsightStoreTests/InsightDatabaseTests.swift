@@ -218,6 +218,31 @@ struct ReadingNotesSQLiteTests {
         #expect(try database.integrityCheck() == "ok")
     }
 
+    @Test func aDatabaseFromBeforeKeepsItsInsightsAndNeverReusesAnIdOnceMigrated() throws {
+        let old = try OldSQLiteFile(migratedUpTo: "v7: full-text index of other wordings", rows: """
+            INSERT INTO source (id, path, sha256, state, insightCount, firstSeenAt, updatedAt, ingestedAt) VALUES (1, 'old.txt', 'x', 'ingested', 2, 1, 1, 1);
+            INSERT INTO insight (id, fingerprint, text, createdAt) VALUES
+                (1, x'00112233445566778899aabbccddeeff', 'The first insight stored by an older insightd.', 1),
+                (3, x'ffeeddccbbaa99887766554433221100', 'The third insight stored by an older insightd.', 1);
+            INSERT INTO occurrence (insightId, sourceId, ordinal, line) VALUES (1, 1, 0, 1), (3, 1, 1, 2);
+            """)
+        let database = try InsightDatabase(path: old.path)
+        // The insights, their full-text entries and the counters came through the rebuild.
+        #expect(try database.search("third", limit: 5).results.map(\.id) == [3])
+        let (kept, counted) = try database.countsWithFullCount()
+        #expect(kept == counted, "\(kept.differences(from: counted))")
+        #expect(kept.uniqueInsights == 2)
+        #expect(try database.forget(id: 3) == 1)
+        _ = try database.ingest(file("new.txt", ["A new insight stored after the newest one was forgotten."]))
+        #expect(try database.search("forgotten", limit: 5).results.map(\.id) == [4])
+        #expect(try database.search("older", limit: 5).results.map(\.id) == [1])
+        // The triggers came back: counters and full-text entries follow the writes made after the rebuild.
+        let after = try database.countsWithFullCount()
+        #expect(after.kept == after.counted, "\(after.kept.differences(from: after.counted))")
+        #expect(try database.search("third", limit: 5).results.isEmpty)
+        #expect(try database.integrityCheck() == "ok")
+    }
+
     @Test func occurrencesKeepTheirOrdinalsWhenTheLongerPassageIsPlacedFirst() throws {
         let temp = try TemporaryDatabase()
         let insights = [ParsedInsight(text: short, line: 1, section: nil, tags: ["a", "b", "a"], variantOf: 1), ParsedInsight(text: long, line: 5, section: nil)]

@@ -149,6 +149,22 @@ struct StoreContractTests {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func anIdIsNeverHandedOutTwice(kind: StoreKind) throws {
+        let temp = try StoreUnderTest(kind)
+        let store = temp.store
+        _ = try store.ingestOne(file("a.txt", [a]))
+        _ = try store.ingestOne(file("b.txt", [b]))
+        let newest = try #require(try store.search("suburbs", limit: 1).results.first?.id)
+        #expect(try store.forget(id: newest) != nil)
+        _ = try store.ingestOne(file("c.txt", [c]))
+        let next = try #require(try store.search("battery", limit: 1).results.first?.id)
+        #expect(next > newest)
+        // Forgetting the saved id again finds nothing, and the newer insight stays.
+        #expect(try store.forget(id: newest) == nil)
+        #expect(try store.insight(id: next)?.text == c)
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func theLastWordAsTypedRanksAboveALongerWordItStarts(kind: StoreKind) throws {
         let temp = try StoreUnderTest(kind)
         let store = temp.store
