@@ -55,6 +55,18 @@ struct ReadwiseCSVTests {
         #expect(ReadwiseCSV.addedAt(value) == iso)
     }
 
+    @Test func oldMacLineEndsActionTagsMarkdownAndNoteLines() {
+        let text = "Highlight,Book Title,Note,Tags\r"
+            + "\"A **bold** passage with a [link](https://example.org/x) that is long enough.\",Book,\"First line\nsecond line\",\"focus, .h1\"\r"
+            + "Another passage long enough to be kept as one insight here.,Book,,.c1\r"
+        let document = ReadwiseCSV.parse(text, minWords: 6)
+        #expect(document.insights.map(Expected.init) == [
+            Expected("A bold passage with a link that is long enough.", line: 2, section: "Book", tags: ["focus"],
+                     note: "First line\nsecond line"),
+            Expected("Another passage long enough to be kept as one insight here.", line: 4, section: "Book"),
+        ])
+    }
+
     @Test func anUnclosedQuoteEndsTheRecordAtTheEndOfTheFile() {
         var records = CSVRecords("a,b\n\"open,\nstill open")
         #expect(records.next()?.fields == ["a", "b"])

@@ -30,13 +30,16 @@ public enum ReadwiseCSV {
         var insights: [ParsedInsight] = []
         var books = Set<String>()
         while let record = records.next() {
-            func field(_ name: String) -> String? {
+            func raw(_ name: String) -> String? {
                 guard let index = column[name], index < record.fields.count else { return nil }
-                let value = Normalizer.display(record.fields[index])
+                return record.fields[index]
+            }
+            func field(_ name: String) -> String? {
+                let value = raw(name).map(Normalizer.display) ?? ""
                 return value.isEmpty ? nil : value
             }
             guard let passage = field("highlight") else { continue }
-            let cleaned = MarkdownInline.clean(passage)
+            let cleaned = MarkdownInline.clean(Self.plainText(passage))
             let text = Normalizer.display(cleaned.text)
             guard DocumentParser.wordCount(text) >= minWords else { continue }
             var section = field("book title")
@@ -44,7 +47,8 @@ public enum ReadwiseCSV {
             if let section { books.insert(section) }
             var tags: [String] = []
             for list in [field("tags"), field("document tags")].compactMap({ $0 }) {
-                for word in list.split(separator: ",") {
+                // `.h1`, `.c1`, `.qa`: Readwise's action tags are instructions to Readwise, not topics.
+                for word in list.split(separator: ",") where !word.drop(while: { $0 == " " }).hasPrefix(".") {
                     if let tag = Tags.normalize(word), !tags.contains(tag) { tags.append(tag) }
                 }
             }
@@ -53,10 +57,29 @@ public enum ReadwiseCSV {
             if let place = field("location"), let kind = field("location type")?.lowercased(), kind == "location" || kind == "page" {
                 location = "\(kind) \(place)"
             }
-            insights.append(ParsedInsight(text: text, line: record.line, section: section, tags: tags, note: field("note"),
+            // A note keeps its line breaks, as the other formats' notes do; each line is tidied.
+            let note = raw("note").map { $0.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r" })
+                .map { Normalizer.display(String($0)) }.filter { !$0.isEmpty }.joined(separator: "\n") }
+            insights.append(ParsedInsight(text: text, line: record.line, section: section, tags: tags, note: note?.isEmpty == false ? note : nil,
                                           location: location, addedAt: field("highlighted at").flatMap(Self.addedAt)))
         }
         return ParsedDocument(date: nil, insights: insights, format: .readwiseCSV, title: books.count == 1 ? books.first : nil)
+    }
+
+    /// A highlight's inline Markdown (Readwise keeps `**bold**` and `[links](…)` in its CSV) as plain text.
+    static func plainText(_ highlight: String) -> String {
+        guard highlight.contains(where: { "*_`[<".contains($0) }) else { return highlight }
+        return MarkdownTree.parse(highlight) { document in
+            var parts: [String] = []
+            func collect(_ node: MarkdownTree.Node) {
+                switch node.kind {
+                case .paragraph, .heading: parts.append(MarkdownTree.inlineText(node))
+                default: for child in node.children { collect(child) }
+                }
+            }
+            collect(document)
+            return parts.joined(separator: " ")
+        }
     }
 
     /// `2024-05-01 10:00:00+00:00` (or `2024-05-01T10:00:00Z`) → `2024-05-01T10:00:00`, the time as the export
@@ -75,7 +98,7 @@ public enum ReadwiseCSV {
 }
 
 /// The records of a CSV text (RFC 4180: fields quoted when they hold a comma, a quote or a line break, quotes
-/// doubled inside them; lines end in LF or CRLF), each with the 1-based line it starts on.
+/// doubled inside them; lines end in LF, CRLF or CR), each with the 1-based line it starts on.
 struct CSVRecords: IteratorProtocol {
     struct Record {
         var fields: [String]
@@ -95,7 +118,7 @@ struct CSVRecords: IteratorProtocol {
     mutating func next() -> Record? {
         // Blank lines between records are not records.
         while index < scalars.count, scalars[index] == "\n" || scalars[index] == "\r" {
-            if scalars[index] == "\n" { line += 1 }
+            if scalars[index] == "\n" || !(index + 1 < scalars.count && scalars[index + 1] == "\n") { line += 1 }
             index += 1
         }
         guard index < scalars.count else { return nil }
@@ -115,7 +138,7 @@ struct CSVRecords: IteratorProtocol {
                         quoted = false
                     }
                 } else {
-                    if c == "\n" { line += 1 }
+                    if c == "\n" || (c == "\r" && !(index < scalars.count && scalars[index] == "\n")) { line += 1 }
                     field.append(c)
                 }
                 continue
@@ -128,7 +151,8 @@ struct CSVRecords: IteratorProtocol {
                 field = String.UnicodeScalarView()
             case "\r" where index < scalars.count && scalars[index] == "\n":
                 continue
-            case "\n":
+            case "\n", "\r":
+                // LF, CRLF (the CR skipped above) or a lone CR (old Mac and some Excel exports) ends a record.
                 line += 1
                 fields.append(String(field))
                 return Record(fields: fields, line: start)
