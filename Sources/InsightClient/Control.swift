@@ -209,6 +209,9 @@ public struct Control: Sendable {
 
     // MARK: - search, recent, show
 
+    /// How `conflicts` and `show` name a conflict's kind.
+    static let conflictWording = ["number": "a number differs", "negation": "a negation differs", "contentWord": "a word differs"]
+
     /// `insightctl search [WORDS] [--tag T] [--since] [--source] [--limit] [--json]`: words ranked best first, or,
     /// with only a tag, that tag's insights newest first.
     public func search(_ query: String, tag: String? = nil, limit: Int, since: Double?, source: String?, mode: String? = nil,
@@ -221,10 +224,15 @@ public struct Control: Sendable {
         let (reply, raw) = try call("GET", target, as: SearchReply.self)
         if json { return emit(raw) }
         if reply.results.isEmpty {
+            // Say which filters narrowed the search, so an empty answer is not read as "nothing has this tag".
+            var narrowed: [String] = []
+            if since != nil { narrowed.append("stored in that time") }
+            if let source { narrowed.append("seen in a file whose path contains \"\(source)\"") }
+            let filters = narrowed.isEmpty ? "" : " among insights " + narrowed.joined(separator: " and ")
             switch (query.isEmpty, reply.tag) {
-            case (true, let tag?): print("no insight has the tag #\(tag)")
-            case (false, let tag?): print("no insight tagged #\(tag) matches \"\(query)\"")
-            default: print("no insight matches \"\(query)\"")
+            case (true, let tag?): print("no insight has the tag #\(tag)" + filters)
+            case (false, let tag?): print("no insight tagged #\(tag) matches \"\(query)\"" + filters)
+            default: print("no insight matches \"\(query)\"" + filters)
             }
             return
         }
@@ -293,9 +301,8 @@ public struct Control: Sendable {
             print("no conflicting insights")
             return
         }
-        let kinds = ["number": "a number differs", "negation": "a negation differs", "contentWord": "a word differs"]
         for pair in reply.conflicts {
-            print(output.bold(kinds[pair.kind] ?? pair.kind) + output.dim(" · \(Output.ago(pair.createdAt))"))
+            print(output.bold(Self.conflictWording[pair.kind] ?? pair.kind) + output.dim(" · \(Output.ago(pair.createdAt))"))
             print(Output.table([[output.dim("#\(pair.first.id)"), Output.truncate(pair.first.text, 110)],
                                [output.dim("#\(pair.second.id)"), Output.truncate(pair.second.text, 110)]]))
             print("")
@@ -331,14 +338,16 @@ public struct Control: Sendable {
             lines.append("")
             lines.append("also worded as:")
             for variant in detail.variants {
-                lines.append("  \(variant.text)  " + output.dim(variant.sources.map { "\($0.path):\($0.line)" }.joined(separator: ", ")))
+                lines.append("  \(variant.text)  " + output.dim(variant.sources.map {
+                    "\($0.path):\($0.line)" + ($0.removed == true ? " (removed)" : "")
+                }.joined(separator: ", ")))
             }
         }
         if !detail.conflicts.isEmpty {
             lines.append("")
             lines.append(output.yellow("conflicts:"))
             for conflict in detail.conflicts {
-                lines.append("  #\(conflict.id) \(conflict.text)  " + output.dim("(\(conflict.kind) differs)"))
+                lines.append("  #\(conflict.id) \(conflict.text)  " + output.dim("(\(Self.conflictWording[conflict.kind] ?? conflict.kind))"))
             }
         }
         if !detail.related.isEmpty {

@@ -246,6 +246,7 @@ struct CLICommandTests {
         let human = try daemon.ctl(["show", String(claimID)])
         #expect(human.stdout.contains("also worded as:") && human.stdout.contains(typo))
         #expect(human.stdout.contains("conflicts:") && human.stdout.contains("#\(otherID)"))
+        #expect(human.stdout.contains("(a number differs)"), "\(human.stdout)")
 
         // Forgetting one side of a conflict removes the link from the other side.
         #expect(try daemon.ctl(["forget", String(otherID)]).status == 0)
