@@ -56,6 +56,10 @@ public enum Daemon {
         let logLevel = LogLevelBox(Reloader.level(settings.logLevel))
         LoggingSystem.bootstrap { label in DaemonLogHandler(label: label, level: logLevel) }
         let logger = Logger(label: "insightd")
+        for (name, meant) in sources.unknownEnvironmentNames {
+            let hint = meant.map { "; did you mean $\($0)?" } ?? ""
+            logger.warning("$\(name) names no setting and is ignored\(hint)")
+        }
         // One registry per process, also behind swift-metrics' global system for what libraries record.
         DaemonMetrics.bootstrapOnce()
         let notifier = SystemdNotifier()

@@ -143,6 +143,41 @@ public struct SettingsSources: Sendable {
         return nil
     }
 
+    /// `INSIGHTD_*` variables that are not settings: read by the daemon and insightctl (config file, socket), or by
+    /// insightd's scripts and tests (`deploy/*.sh`, the soak loop), whose environment a daemon they start inherits.
+    static let otherEnvironmentNames: Set<String> = [
+        "INSIGHTD_CONFIG", "INSIGHTD_SOCKET", "INSIGHTD_MODEL_DIR", "INSIGHTD_BUILD", "INSIGHTD_BUILD_PATH", "INSIGHTD_DEB",
+        "INSIGHTD_SECURITY_THRESHOLD", "INSIGHTD_CT_CACHE", "INSIGHTD_CT_MIRROR", "INSIGHTD_SOAK", "INSIGHTD_SOAK_RUNS",
+    ]
+
+    /// Each `INSIGHTD_*` variable in the environment that names no setting (a misspelt one would otherwise be
+    /// ignored without a word), with the setting's variable it most likely meant, if one is close.
+    public var unknownEnvironmentNames: [(name: String, meant: String?)] {
+        let known = SettingKey.all.map(\.environmentName)
+        return environment.keys.filter { name in
+            name.hasPrefix("INSIGHTD_") && !name.hasPrefix("INSIGHTD_TEST_") && !Self.otherEnvironmentNames.contains(name)
+                && !known.contains(name)
+        }.sorted().map { name in
+            let closest = known.map { ($0, Self.editDistance(name, $0)) }.min { $0.1 < $1.1 }
+            return (name, closest.flatMap { $0.1 <= 3 ? $0.0 : nil })
+        }
+    }
+
+    /// Levenshtein distance between two variable names.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + [Int](repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+
     /// Resolves and validates every setting.
     public func load() throws(ConfigError) -> Settings {
         var settings = Settings(
