@@ -19,28 +19,44 @@ extension PostgresInsightStore {
             if let tsquery, let exact = Self.tsQuery(query, exactly: true) {
                 // Ranked by the query and again by the last word taken whole: a text holding the word itself ranks
                 // above one that holds only a longer word it starts ("17" above "173").
-                // The insights' own texts, then the other wordings folded into them; an insight found both ways keeps
-                // its better rank and shows its own text.
+                // The best of the insights' own texts, then the best of the other wordings folded into them (one per
+                // insight), each filtered and cut to `limit` before they are merged: grouping every match of a common
+                // word would cost more than the ranking. An insight found both ways keeps its better rank and shows
+                // its own text.
                 rows = try session.query("""
-                    WITH hit AS (
-                        SELECT i.id, (ts_rank(i.search, q) + ts_rank(i.search, e))::float8 AS rank, NULL::text AS wording
-                        FROM insight i, to_tsquery('simple', \(tsquery)) q, to_tsquery('simple', \(exact)) e WHERE i.search @@ q
-                        UNION ALL
-                        SELECT v.insight_id, (ts_rank(v.search, q) + ts_rank(v.search, e))::float8, v.text
-                        FROM variant v, to_tsquery('simple', \(tsquery)) q, to_tsquery('simple', \(exact)) e WHERE v.search @@ q
+                    WITH own AS (
+                        SELECT i.id, (ts_rank(i.search, q) + ts_rank(i.search, e))::float8 AS rank
+                        FROM insight i, to_tsquery('simple', \(tsquery)) q, to_tsquery('simple', \(exact)) e
+                        WHERE i.search @@ q AND i.created_at >= \(since ?? 0)
+                          AND (\(source ?? "") = '' OR EXISTS (
+                              SELECT 1 FROM occurrence o JOIN source s ON s.id = o.source_id
+                              WHERE o.insight_id = i.id AND strpos(s.path, \(source ?? "")) > 0))
+                          AND (\(tag ?? "") = '' OR i.id IN (
+                              SELECT o.insight_id FROM occurrence_tag t JOIN occurrence o ON o.id = t.occurrence_id WHERE t.tag = \(tag ?? "")))
+                        ORDER BY rank DESC, i.id DESC LIMIT \(limit)
+                    ),
+                    other AS (
+                        SELECT * FROM (
+                            SELECT DISTINCT ON (v.insight_id) v.insight_id AS id, (ts_rank(v.search, q) + ts_rank(v.search, e))::float8 AS rank,
+                                   v.text AS wording
+                            FROM variant v JOIN insight i ON i.id = v.insight_id,
+                                 to_tsquery('simple', \(tsquery)) q, to_tsquery('simple', \(exact)) e
+                            WHERE v.search @@ q AND i.created_at >= \(since ?? 0)
+                              AND (\(source ?? "") = '' OR EXISTS (
+                                  SELECT 1 FROM occurrence o JOIN source s ON s.id = o.source_id
+                                  WHERE o.insight_id = i.id AND strpos(s.path, \(source ?? "")) > 0))
+                              AND (\(tag ?? "") = '' OR i.id IN (
+                                  SELECT o.insight_id FROM occurrence_tag t JOIN occurrence o ON o.id = t.occurrence_id WHERE t.tag = \(tag ?? "")))
+                            ORDER BY v.insight_id, rank DESC
+                        ) best_wording ORDER BY rank DESC, id DESC LIMIT \(limit)
                     ),
                     best AS (
                         SELECT id, max(rank) AS rank, CASE WHEN bool_or(wording IS NULL) THEN NULL ELSE min(wording) END AS wording
-                        FROM hit GROUP BY id
+                        FROM (SELECT id, rank, NULL::text AS wording FROM own UNION ALL SELECT id, rank, wording FROM other) h
+                        GROUP BY id
                     )
                     SELECT i.id, i.text, i.created_at, b.rank, b.wording
                     FROM best b JOIN insight i ON i.id = b.id
-                    WHERE i.created_at >= \(since ?? 0)
-                      AND (\(source ?? "") = '' OR EXISTS (
-                          SELECT 1 FROM occurrence o JOIN source s ON s.id = o.source_id
-                          WHERE o.insight_id = i.id AND strpos(s.path, \(source ?? "")) > 0))
-                      AND (\(tag ?? "") = '' OR i.id IN (
-                          SELECT o.insight_id FROM occurrence_tag t JOIN occurrence o ON o.id = t.occurrence_id WHERE t.tag = \(tag ?? "")))
                     ORDER BY b.rank DESC, i.id DESC LIMIT \(limit)
                     """).map { try $0.decode((Int64, String, Double, Double, String?).self) }
             } else {
