@@ -10,9 +10,10 @@
 /// `Document tags` as tags, `location 1043` (`page 12`) as its location, `Highlighted at` as the date it was added.
 /// Columns are found by their header names, so an export with fewer or reordered columns reads the same.
 public enum ReadwiseCSV {
-    /// Whether `text` starts with Readwise's header: a `Highlight` column and a `Book Title` column.
+    /// Whether `text` starts with Readwise's header: a `Highlight` column and a `Book Title` column. Reads the first
+    /// line only, so that asking costs nothing for a large file.
     public static func looksLikeExport(_ text: String) -> Bool {
-        var records = CSVRecords(text)
+        var records = CSVRecords(String(text.prefix(while: { $0 != "\n" && $0 != "\r" && $0 != "\r\n" })))
         guard let header = records.next() else { return false }
         let names = Set(header.fields.map { Substring($0).trimmingTrailingSpaces().lowercased() })
         return names.contains("highlight") && names.contains("book title")

@@ -226,3 +226,9 @@ enum Typo {
         return n == 0 ? m : min(previous[m], limit + 1)
     }
 }
+
+/// The edit distance (optimal string alignment: insert, delete, substitute, swap two neighbours) between two
+/// strings, counted up to `limit`; anything farther apart is `limit + 1`.
+public func editDistance(_ a: String, _ b: String, limit: Int) -> Int {
+    Typo.damerauLevenshtein(Array(a.unicodeScalars), Array(b.unicodeScalars), limit: limit)
+}

@@ -158,24 +158,9 @@ public struct SettingsSources: Sendable {
             name.hasPrefix("INSIGHTD_") && !name.hasPrefix("INSIGHTD_TEST_") && !Self.otherEnvironmentNames.contains(name)
                 && !known.contains(name)
         }.sorted().map { name in
-            let closest = known.map { ($0, Self.editDistance(name, $0)) }.min { $0.1 < $1.1 }
+            let closest = known.map { ($0, editDistance(name, $0, limit: 3)) }.min { $0.1 < $1.1 }
             return (name, closest.flatMap { $0.1 <= 3 ? $0.0 : nil })
         }
-    }
-
-    /// Levenshtein distance between two variable names.
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.utf8), b = Array(b.utf8)
-        guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
-        var previous = Array(0...b.count)
-        for i in 1...a.count {
-            var current = [i] + [Int](repeating: 0, count: b.count)
-            for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return previous[b.count]
     }
 
     /// Resolves and validates every setting.
